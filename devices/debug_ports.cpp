@@ -1,0 +1,42 @@
+#include "devices/debug_ports.h"
+
+namespace vx86 {
+
+void DebugPorts::attach(PortBus& bus) {
+  bus.attach(0xe9, 1, this);
+  bus.attach(0x402, 1, this);
+  bus.attach(0x80, 1, this);
+  bus.attach(0xf4, 1, this);
+}
+
+uint32_t DebugPorts::io_read(uint16_t port, unsigned size) {
+  if (port == 0xe9) return 0xe9;  // QEMU's debugcon reads back 0xe9 so guests can detect it
+  return size == 4 ? 0xFFFFFFFFu : (1u << (8 * size)) - 1;
+}
+
+void DebugPorts::io_write(uint16_t port, uint32_t value, unsigned size) {
+  switch (port) {
+    case 0xe9:
+      if (debugcon_) {
+        std::fputc(static_cast<int>(value & 0xFF), debugcon_);
+        std::fflush(debugcon_);
+      }
+      break;
+    case 0x402:
+      if (bioslog_) std::fputc(static_cast<int>(value & 0xFF), bioslog_);
+      break;
+    case 0x80:
+      last_post_ = static_cast<uint8_t>(value);
+      if (post_log_) std::fprintf(post_log_, "POST: 0x%02x\n", last_post_);
+      break;
+    case 0xf4: {
+      uint32_t v = size == 1 ? (value & 0xFF) : size == 2 ? (value & 0xFFFF) : value;
+      exit_status_ = static_cast<int>(((v << 1) | 1) & 0xFF);
+      if (on_exit) on_exit();
+      break;
+    }
+    default: break;
+  }
+}
+
+}  // namespace vx86

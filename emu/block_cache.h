@@ -1,0 +1,63 @@
+// BlockCache: decoded basic blocks indexed by the guest physical address of their first byte plus
+// the mode bits that change decoding (CS.D). A guest write to a page holding code drops every block
+// on that page; a block that is running when it is dropped has its remaining handlers replaced by
+// an exit, so code that patches the next instruction sees the new bytes.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "emu/insn.h"
+#include "mmu/mmu.h"
+
+namespace vx86 {
+
+struct Block {
+  uint32_t phys;          // physical address of the first byte
+  uint32_t mode;          // decoding mode key (CS.D)
+  uint32_t lin;           // linear address it was decoded at (for logs)
+  uint32_t ninsn;
+  uint32_t pages[2];      // physical pages holding its bytes (pages[1] == pages[0] if one)
+  std::vector<Insn> insns;  // ninsn instructions then an exit sentinel
+};
+
+class BlockCache : public CodeWriteListener {
+ public:
+  explicit BlockCache(Mmu& mmu);
+  ~BlockCache() override;
+
+  Block* find(uint32_t phys, uint32_t mode) {
+    Block* b = fast_[fast_index(phys, mode)];
+    if (b && b->phys == phys && b->mode == mode) [[likely]] return b;
+    return find_slow(phys, mode);
+  }
+  Block* insert(std::unique_ptr<Block> block);
+  void code_page_written(uint32_t paddr) override;
+  void invalidate_page(uint32_t paddr);
+  void flush();
+  void free_retired() {
+    if (!retired_.empty()) retired_.clear();
+  }
+  size_t size() const { return blocks_.size(); }
+
+ private:
+  static constexpr unsigned FAST_BITS = 12;
+  static unsigned fast_index(uint32_t phys, uint32_t mode) {
+    return ((phys ^ (phys >> FAST_BITS) ^ (mode << 7)) & ((1u << FAST_BITS) - 1));
+  }
+  static uint64_t key(uint32_t phys, uint32_t mode) { return (uint64_t{mode} << 32) | phys; }
+  Block* find_slow(uint32_t phys, uint32_t mode);
+  void retire(Block* b);
+
+  Mmu& mmu_;
+  Block* fast_[1u << FAST_BITS] = {};
+  std::unordered_map<uint64_t, std::unique_ptr<Block>> blocks_;
+  std::unordered_map<uint32_t, std::vector<Block*>> by_page_;
+  std::vector<std::unique_ptr<Block>> retired_;
+};
+
+// Handler of the sentinel after a block's last instruction, and of a dropped block's remainder.
+const Insn* op_block_exit(Cpu&, const Insn*);
+
+}  // namespace vx86

@@ -1,0 +1,161 @@
+#include "emu/cpu.h"
+
+#include "devices/port_bus.h"
+#include "emu/disasm.h"
+
+namespace vx86 {
+
+namespace {
+constexpr unsigned MAX_BLOCK_INSNS = 64;
+}
+
+Cpu::Cpu(PhysicalMemory& mem, PortBus& io_bus) : mmu(mem), io(io_bus), blocks(mmu) { reset(); }
+
+void Cpu::reset() {
+  CpuModel model = s.model;
+  s = CpuState{};
+  s.model = model;
+  for (auto& sr : s.seg) sr = SegReg{0, 0x0093, 0, 0xFFFF};
+  s.seg[CS] = SegReg{0xF000, 0x009B, 0xFFFF0000u, 0xFFFF};
+  s.eip = 0xFFF0;
+  s.eflags = F_BIT1;
+  s.cr[0] = 0x60000010u;
+  s.regs[EDX] = 0x0633;  // family 6, model 3, stepping 3: a Pentium II
+  s.idtr = {0, 0x3FF};
+  s.gdtr = {0, 0xFFFF};
+  s.ldtr = SegReg{0, 0x0082, 0, 0xFFFF};
+  s.tr = SegReg{0, 0x008B, 0, 0xFFFF};
+  update_mode();
+  mmu.flush();
+  blocks.flush();
+  delivering_fault_ = false;
+}
+
+void Cpu::update_mode() {
+  s.code32 = (s.seg[CS].attr & SEG_ATTR_DB) ? 1 : 0;
+  s.ip_mask = s.code32 ? 0xFFFFFFFFu : 0xFFFFu;
+  s.sp_mask = (s.seg[SS].attr & SEG_ATTR_DB) ? 0xFFFFFFFFu : 0xFFFFu;
+}
+
+uint32_t Cpu::flags_image() const {
+  if (s.model == CpuModel::i8086) return (s.eflags & 0x0FFF) | 0xF000;  // 8086: bits 12-15 read as 1
+  return s.eflags & ~(F_VM | F_RF);
+}
+
+void Cpu::set_flags(uint32_t value, uint32_t writable_mask) {
+  s.eflags = ((s.eflags & ~writable_mask) | (value & writable_mask) | F_BIT1) & ~0x8028u;
+  if (s.model == CpuModel::i8086) s.eflags &= 0x0FFF | F_BIT1;
+}
+
+void Cpu::segment_fault(unsigned seg) {
+  if (seg == SS) raise_fault(VEC_SS, 0);
+  raise_fault(VEC_GP, 0);
+}
+
+uint32_t Cpu::read_seg_slow(unsigned seg, uint32_t off, unsigned size) {
+  const SegReg& sr = s.seg[seg];
+  if (s.model != CpuModel::i8086) segment_fault(seg);
+  // The 8086 has no limit check: offsets wrap inside the 64 KiB segment.
+  uint32_t v = 0;
+  for (unsigned k = 0; k < size; ++k) v |= uint32_t{mmu.read<uint8_t>(sr.base + ((off + k) & 0xFFFF))} << (8 * k);
+  return v;
+}
+
+void Cpu::write_seg_slow(unsigned seg, uint32_t off, uint32_t v, unsigned size) {
+  const SegReg& sr = s.seg[seg];
+  if (s.model != CpuModel::i8086) segment_fault(seg);
+  for (unsigned k = 0; k < size; ++k) mmu.write<uint8_t>(sr.base + ((off + k) & 0xFFFF), static_cast<uint8_t>(v >> (8 * k)));
+}
+
+Block* Cpu::translate_block(uint32_t lin, uint32_t phys) {
+  auto b = std::make_unique<Block>();
+  b->phys = phys;
+  b->mode = s.code32;
+  b->lin = lin;
+  b->pages[0] = b->pages[1] = phys >> PAGE_SHIFT;
+  b->insns.reserve(16);
+  uint32_t ip = s.eip;
+  const uint32_t cs_base = s.seg[CS].base;
+  for (unsigned n = 0; n < MAX_BLOCK_INSNS; ++n) {
+    uint8_t bytes[15];
+    uint32_t first_page = mmu.translate(cs_base + (ip & s.ip_mask)) >> PAGE_SHIFT;
+    uint32_t last_page = first_page;
+    for (unsigned k = 0; k < 15; ++k) {
+      uint32_t p = mmu.translate(cs_base + ((ip + k) & s.ip_mask));
+      bytes[k] = mmu.memory().read8(p);
+    }
+    Insn insn;
+    DecodeResult r = decoder_.decode(bytes, sizeof bytes, s.code32, insn);
+    if (r.length) last_page = mmu.translate(cs_base + ((ip + r.length - 1) & s.ip_mask)) >> PAGE_SHIFT;
+    // A block spans at most two physical pages, so a write to either finds it.
+    uint32_t pages[2] = {b->pages[0], b->pages[1]};
+    auto add_page = [&pages](uint32_t p) {
+      if (p == pages[0] || p == pages[1]) return true;
+      if (pages[0] != pages[1]) return false;
+      pages[1] = p;
+      return true;
+    };
+    bool fits = add_page(first_page) && add_page(last_page);
+    if (!fits) {
+      if (n > 0) break;
+      pages[0] = first_page;  // cannot happen for the first instruction; keep it consistent anyway
+      pages[1] = last_page;
+    }
+    b->pages[0] = pages[0];
+    b->pages[1] = pages[1];
+    if (log_mask & LOG_IN_ASM) log_insn(*this, cs_base, ip, bytes, r.length);
+    b->insns.push_back(insn);
+    uint32_t next = (ip + insn.len) & s.ip_mask;
+    if (r.end_block || r.length == 0) break;
+    // Stop at a page end or an IP wrap, so the block's bytes stay one contiguous run.
+    if (((cs_base + next) >> PAGE_SHIFT) != ((cs_base + ip) >> PAGE_SHIFT) || next < ip) break;
+    ip = next;
+  }
+  b->ninsn = static_cast<uint32_t>(b->insns.size());
+  Insn sentinel{};
+  sentinel.fn = op_block_exit;
+  b->insns.push_back(sentinel);
+  ++blocks_translated_;
+  return blocks.insert(std::move(b));
+}
+
+StopReason Cpu::run(uint64_t max_insns) {
+  const uint64_t end = s.icount + max_insns;
+  for (;;) {
+    if (s.shutdown) return StopReason::Shutdown;
+    if (s.exit_request) {
+      s.exit_request = false;
+      return StopReason::ExitRequest;
+    }
+    if (s.int_shadow) {
+      s.int_shadow = false;
+    } else if ((s.eflags & F_IF) && intr && intr->pending()) {
+      s.halted = false;
+      try {
+        deliver(intr->acknowledge(), false, 0, false, s.eip);
+      } catch (const CpuFault& f) {
+        deliver_exception(f);
+      }
+      continue;
+    }
+    if (s.halted) return StopReason::Halted;
+    if (s.icount >= end) return StopReason::Budget;
+    blocks.free_retired();
+    try {
+      const uint32_t lin = s.seg[CS].base + s.eip;
+      const uint32_t phys = mmu.translate(lin);
+      Block* b = blocks.find(phys, s.code32);
+      if (!b) [[unlikely]] b = translate_block(lin, phys);
+      if (log_mask & LOG_CPU) [[unlikely]] dump_cpu_state(*this);
+      s.icount += b->ninsn;
+      const Insn* i = b->insns.data();
+      do {
+        i = i->fn(*this, i);
+      } while (i);
+    } catch (const CpuFault& f) {
+      deliver_exception(f);
+    }
+  }
+}
+
+}  // namespace vx86

@@ -1,0 +1,111 @@
+// Cpu: one x86 processor. Holds the architectural state, the MMU and the block cache, runs decoded
+// blocks through the interpreter's handlers, and delivers exceptions and interrupts.
+#pragma once
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+
+#include "emu/block_cache.h"
+#include "emu/cpu_state.h"
+#include "emu/decoder.h"
+#include "emu/fault.h"
+#include "mmu/mmu.h"
+
+namespace vx86 {
+
+class PortBus;
+
+// An interrupt controller as the CPU sees it (the 8259 pair, later the APIC).
+class InterruptSource {
+ public:
+  virtual ~InterruptSource() = default;
+  virtual bool pending() = 0;        // INTR line asserted
+  virtual uint8_t acknowledge() = 0; // INTA cycle: the vector
+};
+
+enum LogFlags : uint32_t { LOG_IN_ASM = 1, LOG_CPU = 2, LOG_INT = 4, LOG_POST = 8 };
+
+enum class StopReason { Halted, ExitRequest, Budget, Shutdown };
+
+class Cpu {
+ public:
+  Cpu(PhysicalMemory& mem, PortBus& io);
+  Cpu(const Cpu&) = delete;
+  Cpu& operator=(const Cpu&) = delete;
+
+  CpuState s{};
+  Mmu mmu;
+  PortBus& io;
+  BlockCache blocks;
+  InterruptSource* intr = nullptr;
+  uint32_t log_mask = 0;
+  FILE* log_file = stderr;
+
+  void reset();
+  // Runs until HLT, an exit request, a shutdown, or `max_insns` instructions (checked per block).
+  StopReason run(uint64_t max_insns);
+
+  // Mode bookkeeping: call after changing CS/SS descriptors or CR0.
+  void update_mode();
+  void load_seg_real(unsigned seg, uint16_t sel) {
+    s.seg[seg].sel = sel;
+    s.seg[seg].base = uint32_t{sel} << 4;
+  }
+
+  // Segmented memory access with the segment-limit check.
+  template <class T>
+  T read(unsigned seg, uint32_t off) {
+    const SegReg& sr = s.seg[seg];
+    if (off > sr.limit - (sizeof(T) - 1) || sr.limit < sizeof(T) - 1) [[unlikely]]
+      return static_cast<T>(read_seg_slow(seg, off, sizeof(T)));
+    return mmu.read<T>(sr.base + off);
+  }
+  template <class T>
+  void write(unsigned seg, uint32_t off, T v) {
+    const SegReg& sr = s.seg[seg];
+    if (off > sr.limit - (sizeof(T) - 1) || sr.limit < sizeof(T) - 1) [[unlikely]]
+      return write_seg_slow(seg, off, v, sizeof(T));
+    mmu.write<T>(sr.base + off, v);
+  }
+
+  // Stack, sized by SS.B.
+  template <class T>
+  void push(T v) {
+    uint32_t sp = (s.regs[ESP] - sizeof(T)) & s.sp_mask;
+    write<T>(SS, sp, v);
+    set_sp(sp);
+  }
+  template <class T>
+  T pop() {
+    uint32_t sp = s.regs[ESP] & s.sp_mask;
+    T v = read<T>(SS, sp);
+    set_sp(sp + sizeof(T));
+    return v;
+  }
+  void set_sp(uint32_t sp) { s.regs[ESP] = (s.regs[ESP] & ~s.sp_mask) | (sp & s.sp_mask); }
+
+  // Writes EFLAGS as POPF/IRET may in real mode (reserved bits fixed, model quirks applied).
+  void set_flags(uint32_t value, uint32_t writable_mask);
+  uint32_t flags_image() const;  // EFLAGS as PUSHF stores it for the current model
+
+  // Interrupt delivery; `next_eip` is the return address for software interrupts and traps.
+  void software_interrupt(uint8_t vector, uint32_t next_eip);
+  void deliver_exception(const CpuFault& f);
+  void a20_changed() { blocks.flush(); }
+
+  uint64_t blocks_translated() const { return blocks_translated_; }
+
+ private:
+  uint32_t read_seg_slow(unsigned seg, uint32_t off, unsigned size);
+  void write_seg_slow(unsigned seg, uint32_t off, uint32_t v, unsigned size);
+  [[noreturn]] void segment_fault(unsigned seg);
+  Block* translate_block(uint32_t lin, uint32_t phys);
+  void deliver(uint8_t vector, bool has_error, uint32_t error, bool software, uint32_t return_eip);
+  void dump_state();
+
+  Decoder decoder_;
+  uint64_t blocks_translated_ = 0;
+  bool delivering_fault_ = false;
+};
+
+}  // namespace vx86

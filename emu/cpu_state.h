@@ -1,0 +1,86 @@
+// CpuState: the architectural state of one x86 CPU as a plain struct with stable field offsets,
+// so the interpreter, a future JIT and the snapshot code can all address it directly.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace vx86 {
+
+enum Reg : uint8_t { EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, REG_ZERO };
+enum SegIndex : uint8_t { ES, CS, SS, DS, FS, GS, SEG_COUNT };
+
+// EFLAGS bits.
+enum : uint32_t {
+  F_CF = 1u << 0,
+  F_BIT1 = 1u << 1,  // always 1
+  F_PF = 1u << 2,
+  F_AF = 1u << 4,
+  F_ZF = 1u << 6,
+  F_SF = 1u << 7,
+  F_TF = 1u << 8,
+  F_IF = 1u << 9,
+  F_DF = 1u << 10,
+  F_OF = 1u << 11,
+  F_IOPL = 3u << 12,
+  F_NT = 1u << 14,
+  F_RF = 1u << 16,
+  F_VM = 1u << 17,
+  F_AC = 1u << 18,
+  F_ID = 1u << 21,
+  F_ARITH = F_CF | F_PF | F_AF | F_ZF | F_SF | F_OF,
+};
+
+// A segment register with its hidden descriptor cache.
+struct SegReg {
+  uint16_t sel;
+  uint16_t attr;   // descriptor access byte + flags (bit 14 = D/B), as loaded
+  uint32_t base;
+  uint32_t limit;  // byte-granular effective limit
+};
+
+enum : uint16_t { SEG_ATTR_DB = 1u << 14 };
+
+struct TableReg {
+  uint32_t base;
+  uint16_t limit;
+};
+
+// The CPU model decides the few places where 8086-era chips differ from the 386 we emulate.
+enum class CpuModel : uint8_t { i386, i8086 };
+
+struct CpuState {
+  // Indexed by Reg; 8-bit registers are addressed by byte offset. regs[REG_ZERO] is always 0 and
+  // stands for "no base/index" in effective addresses, which keeps address generation branch-free.
+  uint32_t regs[9];
+  uint32_t eip;
+  uint32_t eflags;
+  SegReg seg[SEG_COUNT];
+  uint32_t cr[5];
+  uint32_t dr[8];
+  TableReg gdtr, idtr;
+  SegReg ldtr, tr;
+
+  // Derived mode bits, refreshed by Cpu::update_mode() whenever CR0 or a segment changes.
+  uint32_t ip_mask;     // 0xFFFF for a 16-bit code segment, else 0xFFFFFFFF
+  uint32_t sp_mask;     // 0xFFFF for a 16-bit stack segment, else 0xFFFFFFFF
+  uint32_t code32;      // CS.D
+  CpuModel model;
+
+  // Run-loop state.
+  bool halted;
+  bool shutdown;           // triple fault: the board resets the machine (or exits with -no-reboot)
+  bool irq_pending;        // set by the board's interrupt controller (later issues)
+  bool int_shadow;         // STI / MOV SS: no interrupt before the next instruction
+  bool exit_request;       // stop the run loop at the next block boundary
+  uint64_t icount;         // guest instructions retired
+};
+
+static_assert(offsetof(CpuState, regs) == 0, "generated code addresses GPRs at offset 0");
+
+// Byte offset of an 8-bit register (AL,CL,DL,BL,AH,CH,DH,BH) inside CpuState on a little-endian host.
+constexpr uint16_t reg8_offset(unsigned r) {
+  return static_cast<uint16_t>(r < 4 ? r * 4 : (r - 4) * 4 + 1);
+}
+constexpr uint16_t reg_offset(unsigned r) { return static_cast<uint16_t>(r * 4); }
+
+}  // namespace vx86

@@ -1,0 +1,46 @@
+#include "emu/disasm.h"
+
+#include <Zydis/Zydis.h>
+
+#include <cinttypes>
+
+#include "emu/cpu.h"
+
+namespace vx86 {
+
+std::string disassemble(const uint8_t* bytes, unsigned len, bool code32, uint32_t eip) {
+  ZydisDisassembledInstruction di;
+  if (!ZYAN_SUCCESS(ZydisDisassembleIntel(code32 ? ZYDIS_MACHINE_MODE_LEGACY_32 : ZYDIS_MACHINE_MODE_LEGACY_16,
+                                          eip, bytes, len ? len : 15, &di)))
+    return "(bad)";
+  return di.text;
+}
+
+void log_insn(Cpu& cpu, uint32_t cs_base, uint32_t eip, const uint8_t* bytes, unsigned len) {
+  std::string text = disassemble(bytes, 15, cpu.s.code32, eip);
+  std::fprintf(cpu.log_file, "IN: %04x:%08x (lin %08x)  ", cpu.s.seg[CS].sel, eip, cs_base + eip);
+  for (unsigned k = 0; k < 8; ++k) {
+    if (k < len) std::fprintf(cpu.log_file, "%02x", bytes[k]);
+    else std::fprintf(cpu.log_file, "  ");
+  }
+  std::fprintf(cpu.log_file, "  %s\n", text.c_str());
+}
+
+void log_interrupt(Cpu& cpu, uint8_t vector, bool has_error, uint32_t error, bool software) {
+  std::fprintf(cpu.log_file, "INT: vector 0x%02x %s at %04x:%08x", vector, software ? "(software)" : "",
+               cpu.s.seg[CS].sel, cpu.s.eip);
+  if (has_error) std::fprintf(cpu.log_file, " error 0x%x", error);
+  std::fprintf(cpu.log_file, "\n");
+}
+
+void dump_cpu_state(Cpu& cpu) {
+  const CpuState& s = cpu.s;
+  std::fprintf(cpu.log_file,
+               "EAX=%08x EBX=%08x ECX=%08x EDX=%08x ESI=%08x EDI=%08x EBP=%08x ESP=%08x\n"
+               "EIP=%08x EFL=%08x ES=%04x CS=%04x SS=%04x DS=%04x FS=%04x GS=%04x icount=%" PRIu64 "\n",
+               s.regs[EAX], s.regs[EBX], s.regs[ECX], s.regs[EDX], s.regs[ESI], s.regs[EDI], s.regs[EBP],
+               s.regs[ESP], s.eip, s.eflags, s.seg[ES].sel, s.seg[CS].sel, s.seg[SS].sel, s.seg[DS].sel,
+               s.seg[FS].sel, s.seg[GS].sel, s.icount);
+}
+
+}  // namespace vx86

@@ -1,0 +1,24 @@
+// CpuFault: thrown by an instruction handler or a memory access to raise a processor exception.
+// Handlers change architectural state only after their last access that can fault, so the run
+// loop can deliver the exception with EIP still at the faulting instruction (precise faults).
+#pragma once
+#include <cstdint>
+
+namespace vx86 {
+
+enum Vector : uint8_t {
+  VEC_DE = 0, VEC_DB = 1, VEC_NMI = 2, VEC_BP = 3, VEC_OF = 4, VEC_BR = 5, VEC_UD = 6, VEC_NM = 7,
+  VEC_DF = 8, VEC_TS = 10, VEC_NP = 11, VEC_SS = 12, VEC_GP = 13, VEC_PF = 14, VEC_MF = 16,
+  VEC_AC = 17,
+};
+
+struct CpuFault {
+  uint8_t vector;
+  bool has_error;
+  uint32_t error;
+};
+
+[[noreturn]] inline void raise_fault(uint8_t vector) { throw CpuFault{vector, false, 0}; }
+[[noreturn]] inline void raise_fault(uint8_t vector, uint32_t error) { throw CpuFault{vector, true, error}; }
+
+}  // namespace vx86

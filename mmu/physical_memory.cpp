@@ -1,0 +1,74 @@
+#include "mmu/physical_memory.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+namespace vx86 {
+
+PhysicalMemory::PhysicalMemory(uint32_t ram_bytes)
+    : ram_size_(ram_bytes & ~PAGE_MASK), pages_(PAGE_COUNT), code_(PAGE_COUNT, 0) {
+  ram_ = static_cast<uint8_t*>(std::aligned_alloc(PAGE_SIZE, ram_size_ ? ram_size_ : PAGE_SIZE));
+  if (!ram_) throw std::runtime_error("cannot allocate guest RAM");
+  std::memset(ram_, 0, ram_size_);
+  for (uint32_t p = 0; p < ram_size_ / PAGE_SIZE; ++p) pages_[p] = {ram_ + p * PAGE_SIZE, true};
+}
+
+PhysicalMemory::~PhysicalMemory() { std::free(ram_); }
+
+void PhysicalMemory::map_rom(uint32_t base, const std::vector<uint8_t>& image) {
+  if ((base & PAGE_MASK) || (image.size() & PAGE_MASK) || image.empty() ||
+      uint64_t{base} + image.size() > (uint64_t{1} << 32))
+    throw std::invalid_argument("ROM must be page-aligned and fit below 4 GiB");
+  auto copy = std::make_unique<uint8_t[]>(image.size());
+  std::memcpy(copy.get(), image.data(), image.size());
+  for (size_t off = 0; off < image.size(); off += PAGE_SIZE)
+    pages_[(base + off) >> PAGE_SHIFT] = {copy.get() + off, false};
+  roms_.push_back(std::move(copy));
+}
+
+void PhysicalMemory::map_mmio(uint32_t base, uint32_t size, MmioHandler* handler) {
+  if ((base & PAGE_MASK) || (size & PAGE_MASK) || size == 0)
+    throw std::invalid_argument("MMIO regions are page-granular");
+  for (uint32_t off = 0; off < size; off += PAGE_SIZE) pages_[(base + off) >> PAGE_SHIFT] = {};
+  mmio_.push_back({base, size, handler});
+}
+
+const PhysicalMemory::MmioRegion* PhysicalMemory::find_mmio(uint32_t paddr) const {
+  for (const auto& r : mmio_)
+    if (paddr - r.base < r.size) return &r;
+  return nullptr;
+}
+
+uint8_t PhysicalMemory::read8(uint32_t paddr) {
+  const Page& p = pages_[paddr >> PAGE_SHIFT];
+  if (p.host) return p.host[paddr & PAGE_MASK];
+  if (const MmioRegion* r = find_mmio(paddr)) return static_cast<uint8_t>(r->handler->mmio_read(paddr, 1));
+  return 0xFF;  // open bus
+}
+
+void PhysicalMemory::write8(uint32_t paddr, uint8_t value) {
+  const Page& p = pages_[paddr >> PAGE_SHIFT];
+  if (p.host) {
+    if (p.writable) p.host[paddr & PAGE_MASK] = value;
+    return;
+  }
+  if (const MmioRegion* r = find_mmio(paddr)) r->handler->mmio_write(paddr, value, 1);
+}
+
+uint32_t PhysicalMemory::read(uint32_t paddr, unsigned size) {
+  // Whole access inside one MMIO page goes to the device at its natural size.
+  if ((paddr & PAGE_MASK) + size <= PAGE_SIZE && !pages_[paddr >> PAGE_SHIFT].host)
+    if (const MmioRegion* r = find_mmio(paddr)) return r->handler->mmio_read(paddr, size);
+  uint32_t v = 0;
+  for (unsigned i = 0; i < size; ++i) v |= uint32_t{read8(paddr + i)} << (8 * i);
+  return v;
+}
+
+void PhysicalMemory::write(uint32_t paddr, uint32_t value, unsigned size) {
+  if ((paddr & PAGE_MASK) + size <= PAGE_SIZE && !pages_[paddr >> PAGE_SHIFT].host)
+    if (const MmioRegion* r = find_mmio(paddr)) return r->handler->mmio_write(paddr, value, size);
+  for (unsigned i = 0; i < size; ++i) write8(paddr + i, static_cast<uint8_t>(value >> (8 * i)));
+}
+
+}  // namespace vx86

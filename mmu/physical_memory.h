@@ -1,0 +1,72 @@
+// PhysicalMemory: the guest's physical address space. RAM is one host allocation; ROM images and
+// MMIO regions are mapped over it page by page. Pages that hold translated code are flagged so a
+// write to them can find and drop the stale blocks.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace vx86 {
+
+constexpr uint32_t PAGE_SHIFT = 12;
+constexpr uint32_t PAGE_SIZE = 1u << PAGE_SHIFT;
+constexpr uint32_t PAGE_MASK = PAGE_SIZE - 1;
+constexpr uint32_t PAGE_COUNT = 1u << (32 - PAGE_SHIFT);
+
+class MmioHandler {
+ public:
+  virtual ~MmioHandler() = default;
+  virtual uint32_t mmio_read(uint32_t addr, unsigned size) = 0;
+  virtual void mmio_write(uint32_t addr, uint32_t value, unsigned size) = 0;
+};
+
+class PhysicalMemory {
+ public:
+  explicit PhysicalMemory(uint32_t ram_bytes);
+  ~PhysicalMemory();
+  PhysicalMemory(const PhysicalMemory&) = delete;
+  PhysicalMemory& operator=(const PhysicalMemory&) = delete;
+
+  uint32_t ram_size() const { return ram_size_; }
+  uint8_t* ram() { return ram_; }
+
+  // Maps a read-only copy of `image` at `base` (page-aligned, size a multiple of 4 KiB).
+  // The same image may be mapped at several addresses (the BIOS at 0xF0000 and below 4 GiB).
+  void map_rom(uint32_t base, const std::vector<uint8_t>& image);
+  void map_mmio(uint32_t base, uint32_t size, MmioHandler* handler);
+
+  // Host pointer to the start of the page holding `paddr`, or nullptr for MMIO / unmapped.
+  uint8_t* host_page(uint32_t paddr) const { return pages_[paddr >> PAGE_SHIFT].host; }
+  bool page_writable(uint32_t paddr) const { return pages_[paddr >> PAGE_SHIFT].writable; }
+
+  // Byte-exact accesses of 1, 2 or 4 bytes, any alignment, any region (the slow path).
+  uint32_t read(uint32_t paddr, unsigned size);
+  void write(uint32_t paddr, uint32_t value, unsigned size);
+  uint8_t read8(uint32_t paddr);
+  void write8(uint32_t paddr, uint8_t value);
+
+  // Translated-code tracking.
+  bool page_has_code(uint32_t paddr) const { return code_[paddr >> PAGE_SHIFT] != 0; }
+  void set_page_has_code(uint32_t paddr, bool v) { code_[paddr >> PAGE_SHIFT] = v; }
+
+ private:
+  struct Page {
+    uint8_t* host = nullptr;
+    bool writable = false;
+  };
+  struct MmioRegion {
+    uint32_t base, size;
+    MmioHandler* handler;
+  };
+  const MmioRegion* find_mmio(uint32_t paddr) const;
+
+  uint32_t ram_size_;
+  uint8_t* ram_;
+  std::vector<Page> pages_;
+  std::vector<uint8_t> code_;
+  std::vector<std::unique_ptr<uint8_t[]>> roms_;
+  std::vector<MmioRegion> mmio_;
+};
+
+}  // namespace vx86

@@ -1,0 +1,5 @@
+#include <gtest/gtest.h>
+
+#include "emu/machine.h"
+
+TEST(Smoke, Builds) { SUCCEED(); }
