@@ -10,8 +10,11 @@ void DebugPorts::attach(PortBus& bus) {
 }
 
 uint32_t DebugPorts::io_read(uint16_t port, unsigned size) {
-  if (port == 0xe9) return 0xe9;  // QEMU's debugcon reads back 0xe9 so guests can detect it
-  return size == 4 ? 0xFFFFFFFFu : (1u << (8 * size)) - 1;
+  // These are 8-bit devices: a wider access sees open bus (all ones) on the upper byte lanes, as on
+  // QEMU, whose bus splits it into byte accesses to unclaimed neighbours.
+  const uint32_t open_bus = size == 1 ? 0u : size == 2 ? 0xFF00u : 0xFFFFFF00u;
+  if (port == 0xe9) return open_bus | 0xe9;  // debugcon reads back 0xe9 so guests can detect it
+  return open_bus | 0xFF;
 }
 
 void DebugPorts::io_write(uint16_t port, uint32_t value, unsigned size) {
@@ -35,7 +38,8 @@ void DebugPorts::io_write(uint16_t port, uint32_t value, unsigned size) {
       if (on_exit) on_exit();
       break;
     }
-    default: break;
+    default:
+      break;
   }
 }
 

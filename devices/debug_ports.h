@@ -13,9 +13,13 @@ namespace vx86 {
 class DebugPorts : public IoDevice {
  public:
   // Null sinks drop the bytes.
-  DebugPorts(FILE* debugcon, FILE* bioslog, FILE* post_log) : debugcon_(debugcon), bioslog_(bioslog), post_log_(post_log) {}
+  DebugPorts(FILE* debugcon, FILE* bioslog, FILE* post_log)
+      : debugcon_(debugcon), bioslog_(bioslog), post_log_(post_log) {}
   void attach(PortBus& bus);
-  void reset() { exit_status_.reset(); last_post_ = 0; }
+  void reset() {
+    exit_status_.reset();
+    last_post_ = 0;
+  }
 
   uint32_t io_read(uint16_t port, unsigned size) override;
   void io_write(uint16_t port, uint32_t value, unsigned size) override;

@@ -5,10 +5,6 @@
 
 namespace vx86 {
 
-namespace {
-constexpr unsigned MAX_BLOCK_INSNS = 64;
-}
-
 Cpu::Cpu(PhysicalMemory& mem, PortBus& io_bus) : mmu(mem), io(io_bus), blocks(mmu) { reset(); }
 
 void Cpu::reset() {
@@ -76,7 +72,7 @@ Block* Cpu::translate_block(uint32_t lin, uint32_t phys) {
   b->insns.reserve(16);
   uint32_t ip = s.eip;
   const uint32_t cs_base = s.seg[CS].base;
-  for (unsigned n = 0; n < MAX_BLOCK_INSNS; ++n) {
+  for (unsigned n = 0; n < max_block_insns_; ++n) {
     uint8_t bytes[15];
     uint32_t first_page = mmu.translate(cs_base + (ip & s.ip_mask)) >> PAGE_SHIFT;
     uint32_t last_page = first_page;

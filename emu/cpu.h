@@ -94,6 +94,12 @@ class Cpu {
   void a20_changed() { blocks.flush(); }
 
   uint64_t blocks_translated() const { return blocks_translated_; }
+  // Limits how many instructions a block may hold; 1 makes run(1) execute exactly one
+  // instruction (single-stepping for debuggers and single-instruction tests).
+  void set_max_block_insns(unsigned n) {
+    max_block_insns_ = n ? n : 1;
+    blocks.flush();
+  }
 
  private:
   uint32_t read_seg_slow(unsigned seg, uint32_t off, unsigned size);
@@ -106,6 +112,7 @@ class Cpu {
   Decoder decoder_;
   uint64_t blocks_translated_ = 0;
   bool delivering_fault_ = false;
+  unsigned max_block_insns_ = 64;
 };
 
 }  // namespace vx86

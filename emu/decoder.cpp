@@ -52,6 +52,16 @@ uint8_t seg_index(ZydisRegister r) {
   return r == ZYDIS_REGISTER_NONE ? uint8_t{DS} : static_cast<uint8_t>(ZydisRegisterGetId(r));
 }
 
+// The last segment-override prefix byte (the one that counts), or 0.
+uint8_t last_segment_prefix(const ZydisDecodedInstruction& zi) {
+  uint8_t seg = 0;
+  for (unsigned k = 0; k < zi.raw.prefix_count; ++k) {
+    uint8_t b = zi.raw.prefixes[k].value;
+    if (b == 0x26 || b == 0x2E || b == 0x36 || b == 0x3E || b == 0x64 || b == 0x65) seg = b;
+  }
+  return seg;
+}
+
 }  // namespace
 
 DecodeResult Decoder::decode(const uint8_t* bytes, size_t avail, bool code32, Insn& out) const {
@@ -77,6 +87,7 @@ DecodeResult Decoder::decode(const uint8_t* bytes, size_t avail, bool code32, In
   DecodeCtx ctx{zi, ops, zi.operand_count_visible, {}, {}, out};
   unsigned nreg = 0;
   bool have_imm = false;
+  bool has_mem = false;
   for (unsigned k = 0; k < zi.operand_count_visible && k < 4; ++k) {
     const ZydisDecodedOperand& o = ops[k];
     ctx.size[k] = static_cast<uint8_t>(o.size / 8);
@@ -88,10 +99,14 @@ DecodeResult Decoder::decode(const uint8_t* bytes, size_t avail, bool code32, In
         break;
       case ZYDIS_OPERAND_TYPE_MEMORY:
         ctx.kind[k] = OpKind::Mem;
+        has_mem = true;
         out.base = addr_reg(o.mem.base);
         out.index = addr_reg(o.mem.index);
         out.scale = static_cast<uint8_t>(o.mem.scale == 8 ? 3 : o.mem.scale == 4 ? 2 : o.mem.scale == 2 ? 1 : 0);
         out.seg = seg_index(o.mem.segment);
+        // Zydis reads a final 3E before an indirect CALL/JMP as CET's NOTRACK and drops it as a
+        // segment override; outside long mode it is still DS.
+        if ((zi.attributes & ZYDIS_ATTRIB_HAS_NOTRACK) && last_segment_prefix(zi) == 0x3E) out.seg = DS;
         out.disp = static_cast<uint32_t>(o.mem.disp.value);
         break;
       case ZYDIS_OPERAND_TYPE_IMMEDIATE:
@@ -108,13 +123,18 @@ DecodeResult Decoder::decode(const uint8_t* bytes, size_t avail, bool code32, In
       default: break;
     }
   }
-  // String instructions and XLAT carry their (overridable) source segment in a hidden operand.
-  for (unsigned k = zi.operand_count_visible; k < zi.operand_count; ++k) {
-    const ZydisDecodedOperand& o = ops[k];
-    if (o.type == ZYDIS_OPERAND_TYPE_MEMORY && o.mem.segment != ZYDIS_REGISTER_ES &&
-        o.mem.type == ZYDIS_MEMOP_TYPE_MEM) {
-      out.seg = seg_index(o.mem.segment);
-      break;
+  // String instructions and XLAT carry their (overridable) source segment in a hidden operand
+  // addressed by (E)SI or (E)BX. Other hidden memory operands (the SS:SP stack slot of PUSH/CALL,
+  // the ES:DI string destination) must not replace a visible operand's segment.
+  if (!has_mem) {
+    for (unsigned k = zi.operand_count_visible; k < zi.operand_count; ++k) {
+      const ZydisDecodedOperand& o = ops[k];
+      if (o.type == ZYDIS_OPERAND_TYPE_MEMORY && o.mem.type == ZYDIS_MEMOP_TYPE_MEM &&
+          (o.mem.base == ZYDIS_REGISTER_SI || o.mem.base == ZYDIS_REGISTER_ESI ||
+           o.mem.base == ZYDIS_REGISTER_BX || o.mem.base == ZYDIS_REGISTER_EBX)) {
+        out.seg = seg_index(o.mem.segment);
+        break;
+      }
     }
   }
 

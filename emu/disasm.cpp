@@ -27,9 +27,10 @@ void log_insn(Cpu& cpu, uint32_t cs_base, uint32_t eip, const uint8_t* bytes, un
 }
 
 void log_interrupt(Cpu& cpu, uint8_t vector, bool has_error, uint32_t error, bool software) {
-  std::fprintf(cpu.log_file, "INT: vector 0x%02x %s at %04x:%08x", vector, software ? "(software)" : "",
+  std::fprintf(cpu.log_file, "INT: vector 0x%02x%s at %04x:%08x", vector, software ? " (software)" : "",
                cpu.s.seg[CS].sel, cpu.s.eip);
-  if (has_error) std::fprintf(cpu.log_file, " error 0x%x", error);
+  // Real mode pushes no error code; show one only where the CPU would push it.
+  if (has_error && (cpu.s.cr[0] & 1)) std::fprintf(cpu.log_file, " error 0x%x", error);
   std::fprintf(cpu.log_file, "\n");
 }
 

@@ -25,11 +25,20 @@ Machine::Machine(const MachineConfig& cfg)
   cpu_->log_mask = cfg.log_mask;
   cpu_->log_file = cfg.log_file;
   debug_.on_exit = [this] { cpu_->s.exit_request = true; };
+  sysctl_ = std::make_unique<SystemControlPort>(*cpu_);
+  sysctl_->attach(ports_);
+  sysctl_->on_reset_request = [this] {
+    reset_requested_ = true;
+    cpu_->s.exit_request = true;
+  };
+  sysctl_->reset();
 }
 
 void Machine::reset() {
   debug_.reset();
+  reset_requested_ = false;
   cpu_->reset();
+  sysctl_->reset();
 }
 
 MachineExit Machine::run(uint64_t max_insns) {
@@ -37,6 +46,7 @@ MachineExit Machine::run(uint64_t max_insns) {
   while (cpu_->s.icount < end) {
     StopReason r = cpu_->run(end - cpu_->s.icount);
     if (debug_.exit_status()) return MachineExit::GuestExit;
+    if (reset_requested_) return MachineExit::Reset;
     if (r == StopReason::Shutdown) return MachineExit::Shutdown;
     if (r == StopReason::Halted) return MachineExit::Halted;
   }

@@ -9,6 +9,7 @@
 
 #include "devices/debug_ports.h"
 #include "devices/port_bus.h"
+#include "devices/system_control_port.h"
 #include "emu/cpu.h"
 #include "mmu/physical_memory.h"
 
@@ -24,7 +25,9 @@ struct MachineConfig {
   FILE* log_file = stderr;
 };
 
-enum class MachineExit { GuestExit, Halted, Shutdown, Budget };
+// GuestExit: isa-debug-exit written; Shutdown: triple fault; Reset: the guest asked for a reset
+// (port 0x92 bit 0); the caller decides whether to reset() or stop (-no-reboot).
+enum class MachineExit { GuestExit, Halted, Shutdown, Reset, Budget };
 
 class Machine {
  public:
@@ -45,6 +48,8 @@ class Machine {
   PortBus ports_;
   DebugPorts debug_;
   std::unique_ptr<Cpu> cpu_;
+  std::unique_ptr<SystemControlPort> sysctl_;  // port 0x92: fast A20, reset
+  bool reset_requested_ = false;
 };
 
 // Checks a BIOS image's size (64-256 KiB, a multiple of 64 KiB); returns an error message or "".

@@ -47,13 +47,90 @@ Handler select_io(DecodeCtx& x) {
 Handler select_hlt(DecodeCtx&) { return &hlt; }
 Handler select_nop(DecodeCtx&) { return &nop; }
 
+
+// ---- flag operations ----
+template <uint32_t Clear, uint32_t Set, uint32_t Toggle>
+const Insn* flag_op(Cpu& c, const Insn* i) {
+  c.s.eflags = ((c.s.eflags & ~Clear) | Set) ^ Toggle;
+  return next(c, i);
+}
+// STI: interrupts stay blocked until after the next instruction when IF goes 0 -> 1. The
+// selector ends the block so the run loop sees the new IF.
+const Insn* sti(Cpu& c, const Insn* i) {
+  if (!(c.s.eflags & F_IF)) c.s.int_shadow = true;
+  c.s.eflags |= F_IF;
+  return next(c, i);
+}
+template <uint32_t Clear, uint32_t Set, uint32_t Toggle>
+Handler select_flag_op(DecodeCtx&) { return &flag_op<Clear, Set, Toggle>; }
+Handler select_sti(DecodeCtx& x) {
+  x.end_block = true;
+  return &sti;
+}
+
+// ---- CPUID ----
+// A Pentium II (family 6, model 3, stepping 3) that reports only the features vx86 implements:
+// no feature flags yet (no FPU, TSC, ...). Max basic leaf 1; leaves above it return leaf 1's
+// data, as Intel CPUs do, which also covers the 0x80000000 range the P6 did not have.
+const Insn* cpuid(Cpu& c, const Insn* i) {
+  uint32_t leaf = c.s.regs[EAX];
+  if (leaf == 0) {
+    c.s.regs[EAX] = 1;
+    c.s.regs[EBX] = 0x756E6547u;  // "Genu"
+    c.s.regs[EDX] = 0x49656E69u;  // "ineI"
+    c.s.regs[ECX] = 0x6C65746Eu;  // "ntel"
+  } else {
+    c.s.regs[EAX] = 0x0633;
+    c.s.regs[EBX] = 0;
+    c.s.regs[ECX] = 0;
+    c.s.regs[EDX] = 0;
+  }
+  return next(c, i);
+}
+Handler select_cpuid(DecodeCtx&) { return &cpuid; }
+
+// ---- BOUND r, m: #BR (a fault) unless lower <= index <= upper, signed ----
+template <class T>
+const Insn* bound(Cpu& c, const Insn* i) {
+  using S = std::make_signed_t<T>;
+  uint32_t a = ea(c, i);
+  S lo = static_cast<S>(c.read<T>(i->seg, a));
+  S hi = static_cast<S>(c.read<T>(i->seg, a + sizeof(T)));
+  S idx = static_cast<S>(getr<T>(c, i->r0));
+  if (idx < lo || idx > hi) raise_fault(VEC_BR);
+  return next(c, i);
+}
+Handler select_bound(DecodeCtx& x) {
+  if (x.kind[0] != OpKind::Reg || x.kind[1] != OpKind::Mem) return nullptr;
+  return x.size[0] == 4 ? &bound<uint32_t> : &bound<uint16_t>;
+}
+
+// ---- SALC (D6, undocumented): AL <- CF ? FF : 00, flags unchanged ----
+const Insn* salc(Cpu& c, const Insn* i) {
+  set_reg<uint8_t>(c, EAX, (c.s.eflags & F_CF) ? 0xFF : 0x00);
+  return next(c, i);
+}
+Handler select_salc(DecodeCtx&) { return &salc; }
+
 }  // namespace
 
 void register_misc(SelectorTable& t) {
   t[ZYDIS_MNEMONIC_HLT] = select_hlt;
   t[ZYDIS_MNEMONIC_NOP] = select_nop;
+  t[ZYDIS_MNEMONIC_PAUSE] = select_nop;
+  t[ZYDIS_MNEMONIC_FWAIT] = select_nop;  // no FPU yet: WAIT checks nothing
   t[ZYDIS_MNEMONIC_IN] = select_io<true>;
   t[ZYDIS_MNEMONIC_OUT] = select_io<false>;
+  t[ZYDIS_MNEMONIC_CLC] = select_flag_op<F_CF, 0, 0>;
+  t[ZYDIS_MNEMONIC_STC] = select_flag_op<0, F_CF, 0>;
+  t[ZYDIS_MNEMONIC_CMC] = select_flag_op<0, 0, F_CF>;
+  t[ZYDIS_MNEMONIC_CLD] = select_flag_op<F_DF, 0, 0>;
+  t[ZYDIS_MNEMONIC_STD] = select_flag_op<0, F_DF, 0>;
+  t[ZYDIS_MNEMONIC_CLI] = select_flag_op<F_IF, 0, 0>;
+  t[ZYDIS_MNEMONIC_STI] = select_sti;
+  t[ZYDIS_MNEMONIC_CPUID] = select_cpuid;
+  t[ZYDIS_MNEMONIC_BOUND] = select_bound;
+  t[ZYDIS_MNEMONIC_SALC] = select_salc;
 }
 
 }  // namespace vx86

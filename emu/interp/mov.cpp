@@ -82,11 +82,144 @@ Handler select_lea(DecodeCtx& x) {
   return x.size[0] == 4 ? &lea<uint32_t> : &lea<uint16_t>;
 }
 
+
+// ---- MOVZX / MOVSX: D is the destination width, S the source width ----
+template <class D, class S, class Src, bool Signed>
+const Insn* movx(Cpu& c, const Insn* i) {
+  S v = Src::template get<S>(c, i, op_addr<Src>(c, i));
+  D r;
+  if constexpr (Signed) r = static_cast<D>(static_cast<std::make_signed_t<D>>(static_cast<std::make_signed_t<S>>(v)));
+  else r = static_cast<D>(v);
+  setr<D>(c, i->r0, r);
+  return next(c, i);
+}
+
+template <bool Signed, class D, class S>
+Handler movx_form(const DecodeCtx& x) {
+  return x.kind[1] == OpKind::Mem ? &movx<D, S, OpM, Signed> : &movx<D, S, OpR1, Signed>;
+}
+
+template <bool Signed>
+Handler select_movx(DecodeCtx& x) {
+  if (x.kind[0] != OpKind::Reg) return nullptr;
+  if (x.size[0] == 2 && x.size[1] == 1) return movx_form<Signed, uint16_t, uint8_t>(x);
+  if (x.size[0] == 2 && x.size[1] == 2) return movx_form<Signed, uint16_t, uint16_t>(x);
+  if (x.size[0] == 4 && x.size[1] == 1) return movx_form<Signed, uint32_t, uint8_t>(x);
+  if (x.size[0] == 4 && x.size[1] == 2) return movx_form<Signed, uint32_t, uint16_t>(x);
+  return nullptr;
+}
+
+// ---- XCHG (90+r, 86/87 reg and memory forms). The memory form reads, then writes, then sets the
+// register. ----
+template <class T>
+const Insn* xchg_rr(Cpu& c, const Insn* i) {
+  T a = getr<T>(c, i->r0), b = getr<T>(c, i->r1);
+  setr<T>(c, i->r0, b);
+  setr<T>(c, i->r1, a);
+  return next(c, i);
+}
+template <class T>
+const Insn* xchg_mr(Cpu& c, const Insn* i) {  // r0 is the register operand
+  uint32_t a = ea(c, i);
+  T m = c.read<T>(i->seg, a);
+  c.write<T>(i->seg, a, getr<T>(c, i->r0));
+  setr<T>(c, i->r0, m);
+  return next(c, i);
+}
+Handler select_xchg(DecodeCtx& x) {
+  const bool mem = x.kind[0] == OpKind::Mem || x.kind[1] == OpKind::Mem;
+  switch (x.size[0]) {
+    case 1: return mem ? &xchg_mr<uint8_t> : &xchg_rr<uint8_t>;
+    case 2: return mem ? &xchg_mr<uint16_t> : &xchg_rr<uint16_t>;
+    case 4: return mem ? &xchg_mr<uint32_t> : &xchg_rr<uint32_t>;
+    default: return nullptr;
+  }
+}
+
+// ---- LDS LES LSS LFS LGS (real mode): offset (16/32 bits) then the selector. LSS inhibits
+// interrupts for one instruction, like MOV SS. The segment index is in aux. ----
+template <class T>
+const Insn* load_far(Cpu& c, const Insn* i) {
+  uint32_t a = ea(c, i);
+  T off = c.read<T>(i->seg, a);
+  uint16_t sel = c.read<uint16_t>(i->seg, a + sizeof(T));
+  setr<T>(c, i->r0, off);
+  c.load_seg_real(i->aux, sel);
+  if (i->aux == SS) c.s.int_shadow = true;
+  return next(c, i);
+}
+template <unsigned Seg>
+Handler select_load_far(DecodeCtx& x) {
+  if (x.kind[0] != OpKind::Reg || x.kind[1] != OpKind::Mem) return nullptr;
+  x.insn.aux = Seg;
+  if (Seg == SS) x.end_block = true;
+  return x.size[0] == 4 ? &load_far<uint32_t> : &load_far<uint16_t>;
+}
+
+// ---- XLAT: AL <- seg:[(E)BX + AL] (address size wraps the sum) ----
+const Insn* xlat(Cpu& c, const Insn* i) {
+  uint32_t a = (c.s.regs[EBX] + (c.s.regs[EAX] & 0xFF)) & i->amask;
+  set_reg<uint8_t>(c, EAX, c.read<uint8_t>(i->seg, a));
+  return next(c, i);
+}
+
+// ---- CBW/CWDE, CWD/CDQ ----
+const Insn* cbw(Cpu& c, const Insn* i) {
+  set_reg<uint16_t>(c, EAX, static_cast<uint16_t>(static_cast<int8_t>(c.s.regs[EAX])));
+  return next(c, i);
+}
+const Insn* cwde(Cpu& c, const Insn* i) {
+  c.s.regs[EAX] = static_cast<uint32_t>(static_cast<int32_t>(static_cast<int16_t>(c.s.regs[EAX])));
+  return next(c, i);
+}
+const Insn* cwd(Cpu& c, const Insn* i) {
+  set_reg<uint16_t>(c, EDX, (c.s.regs[EAX] & 0x8000) ? 0xFFFF : 0);
+  return next(c, i);
+}
+const Insn* cdq(Cpu& c, const Insn* i) {
+  c.s.regs[EDX] = (c.s.regs[EAX] & 0x80000000u) ? 0xFFFFFFFFu : 0;
+  return next(c, i);
+}
+
+// ---- LAHF / SAHF: AH <-> SF ZF AF PF CF (bit 1 reads as 1, bits 3 and 5 as 0) ----
+constexpr uint32_t AHF_MASK = F_SF | F_ZF | F_AF | F_PF | F_CF;
+const Insn* lahf(Cpu& c, const Insn* i) {
+  setr<uint8_t>(c, reg8_offset(4), static_cast<uint8_t>((c.s.eflags & AHF_MASK) | F_BIT1));
+  return next(c, i);
+}
+const Insn* sahf(Cpu& c, const Insn* i) {
+  c.s.eflags = (c.s.eflags & ~AHF_MASK) | ((c.s.regs[EAX] >> 8) & AHF_MASK);
+  return next(c, i);
+}
+
+Handler select_xlat(DecodeCtx&) { return &xlat; }
+Handler select_cbw(DecodeCtx&) { return &cbw; }
+Handler select_cwde(DecodeCtx&) { return &cwde; }
+Handler select_cwd(DecodeCtx&) { return &cwd; }
+Handler select_cdq(DecodeCtx&) { return &cdq; }
+Handler select_lahf(DecodeCtx&) { return &lahf; }
+Handler select_sahf(DecodeCtx&) { return &sahf; }
+
 }  // namespace
 
 void register_mov(SelectorTable& t) {
   t[ZYDIS_MNEMONIC_MOV] = select_mov;
   t[ZYDIS_MNEMONIC_LEA] = select_lea;
+  t[ZYDIS_MNEMONIC_MOVZX] = select_movx<false>;
+  t[ZYDIS_MNEMONIC_MOVSX] = select_movx<true>;
+  t[ZYDIS_MNEMONIC_XCHG] = select_xchg;
+  t[ZYDIS_MNEMONIC_LDS] = select_load_far<DS>;
+  t[ZYDIS_MNEMONIC_LES] = select_load_far<ES>;
+  t[ZYDIS_MNEMONIC_LSS] = select_load_far<SS>;
+  t[ZYDIS_MNEMONIC_LFS] = select_load_far<FS>;
+  t[ZYDIS_MNEMONIC_LGS] = select_load_far<GS>;
+  t[ZYDIS_MNEMONIC_XLAT] = select_xlat;
+  t[ZYDIS_MNEMONIC_CBW] = select_cbw;
+  t[ZYDIS_MNEMONIC_CWDE] = select_cwde;
+  t[ZYDIS_MNEMONIC_CWD] = select_cwd;
+  t[ZYDIS_MNEMONIC_CDQ] = select_cdq;
+  t[ZYDIS_MNEMONIC_LAHF] = select_lahf;
+  t[ZYDIS_MNEMONIC_SAHF] = select_sahf;
 }
 
 }  // namespace vx86

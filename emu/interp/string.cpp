@@ -1,7 +1,129 @@
+// String instructions: MOVS CMPS SCAS LODS STOS INS OUTS (byte/word/dword) with REP/REPE/REPNE.
+//
+// The source is Insn::seg:(E)SI (overridable), the destination always ES:(E)DI. The address size
+// (16 or 32) picks SI/DI/CX or ESI/EDI/ECX; 16-bit forms keep the upper halves. Each iteration
+// does its memory accesses before it updates the registers, so a fault in the middle of a REP
+// leaves a consistent state with EIP still at the instruction, and re-executing it resumes the
+// loop. A long REP gives up after a chunk of iterations with EIP unchanged, so the run loop can
+// service interrupts and then resume it, as hardware does between iterations.
 #include "emu/interp/common.h"
 
-namespace vx86 {
+#include "devices/port_bus.h"
 
-void register_string(SelectorTable&) {}
+namespace vx86 {
+namespace {
+
+enum StrOp : uint8_t { MOVS, CMPS, SCAS, LODS, STOS, INS, OUTS };
+
+constexpr uint32_t REP_CHUNK = 1u << 16;
+
+template <class A>
+inline A areg(const Cpu& c, unsigned r) { return static_cast<A>(c.s.regs[r]); }
+
+// One iteration of the string operation (no count handling).
+template <StrOp Op, class T, class A>
+inline void once(Cpu& c, const Insn* i, int32_t d) {
+  if constexpr (Op == MOVS) {
+    const A si = areg<A>(c, ESI), di = areg<A>(c, EDI);
+    T v = c.read<T>(i->seg, si);
+    c.write<T>(ES, di, v);
+    set_reg<A>(c, ESI, static_cast<A>(si + d));
+    set_reg<A>(c, EDI, static_cast<A>(di + d));
+  } else if constexpr (Op == CMPS) {
+    const A si = areg<A>(c, ESI), di = areg<A>(c, EDI);
+    T a = c.read<T>(i->seg, si);
+    T b = c.read<T>(ES, di);
+    set_arith(c, sub_flags<T>(a, b, static_cast<T>(a - b)));
+    set_reg<A>(c, ESI, static_cast<A>(si + d));
+    set_reg<A>(c, EDI, static_cast<A>(di + d));
+  } else if constexpr (Op == SCAS) {
+    const A di = areg<A>(c, EDI);
+    T b = c.read<T>(ES, di);
+    T a = static_cast<T>(c.s.regs[EAX]);
+    set_arith(c, sub_flags<T>(a, b, static_cast<T>(a - b)));
+    set_reg<A>(c, EDI, static_cast<A>(di + d));
+  } else if constexpr (Op == LODS) {
+    const A si = areg<A>(c, ESI);
+    T v = c.read<T>(i->seg, si);
+    set_reg<T>(c, EAX, v);
+    set_reg<A>(c, ESI, static_cast<A>(si + d));
+  } else if constexpr (Op == STOS) {
+    const A di = areg<A>(c, EDI);
+    c.write<T>(ES, di, static_cast<T>(c.s.regs[EAX]));
+    set_reg<A>(c, EDI, static_cast<A>(di + d));
+  } else if constexpr (Op == INS) {
+    const A di = areg<A>(c, EDI);
+    T v = static_cast<T>(c.io.read(static_cast<uint16_t>(c.s.regs[EDX]), sizeof(T)));
+    c.write<T>(ES, di, v);
+    set_reg<A>(c, EDI, static_cast<A>(di + d));
+  } else {  // OUTS
+    const A si = areg<A>(c, ESI);
+    T v = c.read<T>(i->seg, si);
+    c.io.write(static_cast<uint16_t>(c.s.regs[EDX]), v, sizeof(T));
+    set_reg<A>(c, ESI, static_cast<A>(si + d));
+  }
+}
+
+template <StrOp Op, class T, class A, uint8_t Rep>
+const Insn* str(Cpu& c, const Insn* i) {
+  const int32_t d = (c.s.eflags & F_DF) ? -static_cast<int32_t>(sizeof(T)) : static_cast<int32_t>(sizeof(T));
+  if constexpr (Rep == REP_NONE) {
+    once<Op, T, A>(c, i, d);
+  } else {
+    A cx = areg<A>(c, ECX);
+    if (cx == 0) return next(c, i);
+    for (uint32_t budget = REP_CHUNK;;) {
+      once<Op, T, A>(c, i, d);
+      set_reg<A>(c, ECX, --cx);
+      if (cx == 0) break;
+      if constexpr (Rep == REP_E && (Op == CMPS || Op == SCAS)) {
+        if (!(c.s.eflags & F_ZF)) break;
+      }
+      if constexpr (Rep == REP_NE) {
+        if (c.s.eflags & F_ZF) break;
+      }
+      if (--budget == 0) return nullptr;  // EIP stays here: resume after the run loop's checks
+    }
+  }
+  return next(c, i);
+}
+
+template <StrOp Op, class T, class A>
+Handler pick_rep(uint8_t rep) {
+  if constexpr (Op == CMPS || Op == SCAS) {
+    if (rep == REP_NE) return &str<Op, T, A, REP_NE>;
+  }
+  return rep != REP_NONE ? &str<Op, T, A, REP_E> : &str<Op, T, A, REP_NONE>;
+}
+
+template <StrOp Op, class T>
+Handler pick_addr(const DecodeCtx& x) {
+  return x.zi.address_width == 32 ? pick_rep<Op, T, uint32_t>(x.insn.rep) : pick_rep<Op, T, uint16_t>(x.insn.rep);
+}
+
+template <StrOp Op>
+Handler select_str(DecodeCtx& x) {
+  // MOVSD and CMPSD are also SSE2 mnemonics; those forms are not string instructions.
+  if (x.zi.meta.category != ZYDIS_CATEGORY_STRINGOP && x.zi.meta.category != ZYDIS_CATEGORY_IOSTRINGOP)
+    return nullptr;
+  switch (x.zi.operand_width) {
+    case 8: return pick_addr<Op, uint8_t>(x);
+    case 16: return pick_addr<Op, uint16_t>(x);
+    case 32: return pick_addr<Op, uint32_t>(x);
+    default: return nullptr;
+  }
+}
+
+}  // namespace
+
+void register_string(SelectorTable& t) {
+  for (auto m : {ZYDIS_MNEMONIC_MOVSB, ZYDIS_MNEMONIC_MOVSW, ZYDIS_MNEMONIC_MOVSD}) t[m] = select_str<MOVS>;
+  for (auto m : {ZYDIS_MNEMONIC_CMPSB, ZYDIS_MNEMONIC_CMPSW, ZYDIS_MNEMONIC_CMPSD}) t[m] = select_str<CMPS>;
+  for (auto m : {ZYDIS_MNEMONIC_SCASB, ZYDIS_MNEMONIC_SCASW, ZYDIS_MNEMONIC_SCASD}) t[m] = select_str<SCAS>;
+  for (auto m : {ZYDIS_MNEMONIC_LODSB, ZYDIS_MNEMONIC_LODSW, ZYDIS_MNEMONIC_LODSD}) t[m] = select_str<LODS>;
+  for (auto m : {ZYDIS_MNEMONIC_STOSB, ZYDIS_MNEMONIC_STOSW, ZYDIS_MNEMONIC_STOSD}) t[m] = select_str<STOS>;
+  for (auto m : {ZYDIS_MNEMONIC_INSB, ZYDIS_MNEMONIC_INSW, ZYDIS_MNEMONIC_INSD}) t[m] = select_str<INS>;
+  for (auto m : {ZYDIS_MNEMONIC_OUTSB, ZYDIS_MNEMONIC_OUTSW, ZYDIS_MNEMONIC_OUTSD}) t[m] = select_str<OUTS>;
+}
 
 }  // namespace vx86

@@ -1,0 +1,34 @@
+// System Control Port A (port 0x92, "fast A20"): bit 1 gates address line 20, a 0 -> 1 write to
+// bit 0 resets the machine. The other bits are kept and read back as written. vx86 starts with A20
+// enabled, as QEMU does (SeaBIOS is written for that); a real PC starts with it disabled.
+// When the i8042 arrives, its output-port A20 bit and this one combine (OR) into the one A20 line.
+#pragma once
+#include <cstdint>
+#include <functional>
+
+#include "devices/port_bus.h"
+
+namespace vx86 {
+
+class Cpu;
+
+class SystemControlPort : public IoDevice {
+ public:
+  explicit SystemControlPort(Cpu& cpu) : cpu_(cpu) {}
+  void attach(PortBus& bus);
+  // Back to power-on: A20 enabled, reset bit clear.
+  void reset();
+
+  uint32_t io_read(uint16_t port, unsigned size) override;
+  void io_write(uint16_t port, uint32_t value, unsigned size) override;
+
+  std::function<void()> on_reset_request;  // bit 0 written 0 -> 1 (the board resets)
+
+ private:
+  void apply_a20();
+
+  Cpu& cpu_;
+  uint8_t value_ = 0x02;
+};
+
+}  // namespace vx86
