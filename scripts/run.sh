@@ -3,9 +3,11 @@
 # banner appears on the terminal. Extra arguments go to vx86.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
+export BUILD_DIR
 "$ROOT/scripts/setup.sh"
 set +e
-"$ROOT/build/vx86" -bios "$ROOT/build/roms/demo.bin" -nographic "$@"
+"$BUILD_DIR/vx86" -bios "$BUILD_DIR/roms/demo.bin" -nographic "$@"
 status=$?
 set -e
 # The demo ROM ends through isa-debug-exit with code 0, which vx86 reports as status 1.

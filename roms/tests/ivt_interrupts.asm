@@ -238,20 +238,6 @@ start:
         CHECKW word [0x0522], 0xF000, 15, "CS pushed for a handler in segment 0x80"
         PRINT {"handler in another segment: ok", 10}
 
-        ; ---- IVT base: a moved IDTR is honoured in real mode (LIDT), then restored ----
-        mov word [0x0600], 0x3FF         ; limit
-        mov dword [0x0602], 0x1000       ; base: IVT at 0000:1000
-        mov word [0x1000 + 0x40 * 4], rec_0x42_as_40
-        mov word [0x1000 + 0x40 * 4 + 2], 0xF000
-        lidt [0x0600]
-        int 0x40
-        mov word [0x0600], 0x3FF
-        mov dword [0x0602], 0
-        lidt [0x0600]
-        CHECKB byte [HIT], 0x42, 16, "INT through a moved IVT (LIDT)"
-        mov byte [HIT], 0xFF
-        PRINT {"LIDT-moved IVT: ok", 10}
-
         PASS
 
 unexpected:                              ; an exception no check expected
@@ -290,10 +276,6 @@ ram_handler:                             ; runs at 0080:0000
         pop ax
         iret
 ram_handler_end:
-
-rec_0x42_as_40:
-        mov byte [HIT], 0x42
-        iret
 
         RECORDER 0x00
         RECORDER 0x03

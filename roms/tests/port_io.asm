@@ -97,7 +97,7 @@ start:
         cld
         CHECKW si, outs_back - 1, 12, "SI after REP OUTSB with DF=1"
         pop ds
-        PRINT {"REP OUTSB/OUTSW/OUTSD (and DF=1): printed above", 10}
+        PRINT {10, "REP OUTSB/OUTSW/OUTSD (and DF=1): printed above", 10}
 
         ; ---- REP INSB / INSW / INSD from 0xe9 ----
         mov di, BUF
