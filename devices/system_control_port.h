@@ -1,6 +1,7 @@
 // System Control Port A (port 0x92, "fast A20"): bit 1 gates address line 20, a 0 -> 1 write to
 // bit 0 resets the machine. The other bits are kept and read back as written. vx86 starts with A20
-// enabled, as QEMU does (SeaBIOS is written for that); a real PC starts with it disabled.
+// enabled, as QEMU does; a real PC starts with it disabled. SeaBIOS does not depend on either: its
+// switch to 32-bit mode (transition32) sets bit 1 of this port itself.
 // When the i8042 arrives, its output-port A20 bit and this one combine (OR) into the one A20 line.
 #pragma once
 #include <cstdint>
