@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "emu/fpu_state.h"
+
 namespace vx86 {
 
 enum Reg : uint8_t { EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI, REG_ZERO };
@@ -58,6 +60,7 @@ struct CpuState {
   uint32_t cr[5];
   uint32_t dr[8];
   TableReg gdtr, idtr;
+  FpuState fpu;
   SegReg ldtr, tr;
 
   // Derived mode bits, refreshed by Cpu::update_mode() whenever CR0 or a segment changes.

@@ -152,5 +152,6 @@ void register_control(SelectorTable& t);
 void register_stack(SelectorTable& t);
 void register_string(SelectorTable& t);
 void register_misc(SelectorTable& t);
+void register_fpu(SelectorTable& t);
 
 }  // namespace vx86

@@ -27,6 +27,7 @@ const SelectorTable& selectors() {
     register_stack(t);
     register_string(t);
     register_misc(t);
+    register_fpu(t);
     return t;
   }();
   return table;
