@@ -73,16 +73,24 @@ Block* Cpu::translate_block(uint32_t lin, uint32_t phys) {
   uint32_t ip = s.eip;
   const uint32_t cs_base = s.seg[CS].base;
   for (unsigned n = 0; n < max_block_insns_; ++n) {
+    // Fetch up to 15 bytes; stop at the first byte whose page cannot be executed.
     uint8_t bytes[15];
-    uint32_t first_page = mmu.translate(cs_base + (ip & s.ip_mask)) >> PAGE_SHIFT;
-    uint32_t last_page = first_page;
-    for (unsigned k = 0; k < 15; ++k) {
-      uint32_t p = mmu.translate(cs_base + ((ip + k) & s.ip_mask));
-      bytes[k] = mmu.memory().read8(p);
+    uint32_t byte_phys[15];
+    unsigned avail = 0;
+    for (; avail < 15; ++avail) {
+      if (!mmu.try_translate(cs_base + ((ip + avail) & s.ip_mask), Access::Exec, byte_phys[avail])) break;
+      bytes[avail] = mmu.memory().read8(byte_phys[avail]);
     }
     Insn insn;
-    DecodeResult r = decoder_.decode(bytes, sizeof bytes, s.code32, insn);
-    if (r.length) last_page = mmu.translate(cs_base + ((ip + r.length - 1) & s.ip_mask)) >> PAGE_SHIFT;
+    DecodeResult r = decoder_.decode(bytes, avail, s.code32, insn);
+    if (r.truncated) {
+      // The instruction runs into a page that faults: end the block before it, or, when it is
+      // the first, raise the #PF for the missing byte (the instruction never starts).
+      if (n > 0) break;
+      mmu.translate(cs_base + ((ip + avail) & s.ip_mask), Access::Exec);
+    }
+    uint32_t first_page = byte_phys[0] >> PAGE_SHIFT;
+    uint32_t last_page = r.length ? byte_phys[r.length - 1] >> PAGE_SHIFT : first_page;
     // A block spans at most two physical pages, so a write to either finds it.
     uint32_t pages[2] = {b->pages[0], b->pages[1]};
     auto add_page = [&pages](uint32_t p) {
@@ -115,6 +123,15 @@ Block* Cpu::translate_block(uint32_t lin, uint32_t phys) {
   return blocks.insert(std::move(b));
 }
 
+// A block found by its first physical page may run into a second page whose mapping has changed
+// since it was decoded: then decode it afresh from the current mapping.
+Block* Cpu::check_second_page(Block* b, uint32_t lin, uint32_t phys) {
+  uint32_t next_lin = (lin & ~PAGE_MASK) + PAGE_SIZE;
+  uint32_t p2;
+  if (mmu.try_translate(next_lin, Access::Exec, p2) && (p2 >> PAGE_SHIFT) == b->pages[1]) return b;
+  return translate_block(lin, phys);
+}
+
 StopReason Cpu::run(uint64_t max_insns) {
   const uint64_t end = s.icount + max_insns;
   for (;;) {
@@ -139,9 +156,10 @@ StopReason Cpu::run(uint64_t max_insns) {
     blocks.free_retired();
     try {
       const uint32_t lin = s.seg[CS].base + s.eip;
-      const uint32_t phys = mmu.translate(lin);
+      const uint32_t phys = mmu.translate_exec(lin);
       Block* b = blocks.find(phys, s.code32);
       if (!b) [[unlikely]] b = translate_block(lin, phys);
+      else if (b->pages[1] != b->pages[0]) [[unlikely]] b = check_second_page(b, lin, phys);
       if (log_mask & LOG_CPU) [[unlikely]] dump_cpu_state(*this);
       s.icount += b->ninsn;
       const Insn* i = b->insns.data();

@@ -106,6 +106,7 @@ class Cpu {
   void write_seg_slow(unsigned seg, uint32_t off, uint32_t v, unsigned size);
   [[noreturn]] void segment_fault(unsigned seg);
   Block* translate_block(uint32_t lin, uint32_t phys);
+  Block* check_second_page(Block* b, uint32_t lin, uint32_t phys);
   void deliver(uint8_t vector, bool has_error, uint32_t error, bool software, uint32_t return_eip);
   void dump_state();
 

@@ -74,7 +74,7 @@ DecodeResult Decoder::decode(const uint8_t* bytes, size_t avail, bool code32, In
   if (!ZYAN_SUCCESS(st)) {
     out.fn = (st == ZYDIS_STATUS_INSTRUCTION_TOO_LONG) ? &op_gp_too_long : &op_ud;
     out.len = 1;
-    return {0, true};
+    return {0, true, st == ZYDIS_STATUS_NO_MORE_DATA};
   }
   out.len = zi.length;
   out.opsize = static_cast<uint8_t>(zi.operand_width / 8);
@@ -153,7 +153,7 @@ DecodeResult Decoder::decode(const uint8_t* bytes, size_t avail, bool code32, In
     case ZYDIS_CATEGORY_IOSTRINGOP: end = true; break;
     default: break;
   }
-  return {zi.length, end};
+  return {zi.length, end, false};
 }
 
 }  // namespace vx86

@@ -37,6 +37,7 @@ const SelectorTable& selectors();  // built once from every group's register_* f
 struct DecodeResult {
   uint8_t length;   // bytes consumed (0 if the bytes could not be decoded)
   bool end_block;   // the block must end after this instruction
+  bool truncated;   // the bytes ran out before the instruction ended (length is 0)
 };
 
 class Decoder {

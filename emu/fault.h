@@ -16,9 +16,11 @@ struct CpuFault {
   uint8_t vector;
   bool has_error;
   uint32_t error;
+  uint32_t address = 0;  // #PF: the linear address, for CR2
 };
 
 [[noreturn]] inline void raise_fault(uint8_t vector) { throw CpuFault{vector, false, 0}; }
 [[noreturn]] inline void raise_fault(uint8_t vector, uint32_t error) { throw CpuFault{vector, true, error}; }
+[[noreturn]] inline void raise_page_fault(uint32_t lin, uint32_t error) { throw CpuFault{VEC_PF, true, error, lin}; }
 
 }  // namespace vx86

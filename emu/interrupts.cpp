@@ -34,6 +34,7 @@ void Cpu::software_interrupt(uint8_t vector, uint32_t next_eip) {
 }
 
 void Cpu::deliver_exception(const CpuFault& f) {
+  if (f.vector == VEC_PF) s.cr[2] = f.address;
   // 8086: a divide error pushes the address of the next instruction (handled by the DIV handler
   // through software_interrupt); every other fault here is precise and pushes the faulting EIP.
   try {

@@ -10,28 +10,90 @@ void Mmu::set_a20(bool enabled) {
   }
 }
 
+void Mmu::set_paging(const PagingMode& mode) {
+  mode_ = mode;
+  flush();
+}
+
+void Mmu::set_cr3(uint32_t cr3) {
+  mode_.cr3 = cr3;
+  for (auto& set : tlb_)
+    for (auto& e : set)
+      if (!e.global) e = TlbEntry{};
+}
+
+void Mmu::invlpg(uint32_t lin) {
+  for (auto& set : tlb_) {
+    TlbEntry& e = set[(lin >> PAGE_SHIFT) & (TLB_SIZE - 1)];
+    if (e.tag_read == (lin & ~PAGE_MASK) || e.tag_write == (lin & ~PAGE_MASK) || e.tag_exec == (lin & ~PAGE_MASK))
+      e = TlbEntry{};
+  }
+}
+
 void Mmu::flush() {
-  for (auto& e : tlb_) e = TlbEntry{};
+  for (auto& set : tlb_)
+    for (auto& e : set) e = TlbEntry{};
 }
 
 void Mmu::protect_code_page(uint32_t paddr) {
   uint32_t page = paddr >> PAGE_SHIFT;
-  for (auto& e : tlb_)
-    if (e.phys_page == page) e.tag_write = 1;
+  for (auto& set : tlb_)
+    for (auto& e : set)
+      if (e.phys_page == page) e.tag_write = 1;
 }
 
-TlbEntry& Mmu::fill(uint32_t lin) {
-  uint32_t lpage = lin & ~PAGE_MASK;
-  uint32_t ppage = translate(lpage);
-  TlbEntry& e = tlb_[(lin >> PAGE_SHIFT) & (TLB_SIZE - 1)];
+bool Mmu::try_translate(uint32_t lin, Access acc, uint32_t& phys) {
+  if (!mode_.enabled) {
+    phys = lin & a20_mask_;
+    return true;
+  }
+  const TlbEntry& e = cur_[(lin >> PAGE_SHIFT) & (TLB_SIZE - 1)];
+  uint32_t tag = acc == Access::Read ? e.tag_read : acc == Access::Write ? e.tag_write : e.tag_exec;
+  if (tag == (lin & ~PAGE_MASK)) {
+    phys = (e.phys_page << PAGE_SHIFT) | (lin & PAGE_MASK);
+    return true;
+  }
+  Translation t = walk(mem_, mode_, lin, acc, user_);
+  phys = t.phys & a20_mask_;
+  return t.ok;
+}
+
+uint32_t Mmu::translate(uint32_t lin, Access acc) {
+  if (!mode_.enabled) return lin & a20_mask_;
+  const TlbEntry& e = fill(lin, acc);
+  return (e.phys_page << PAGE_SHIFT) | (lin & PAGE_MASK);
+}
+
+TlbEntry& Mmu::fill(uint32_t lin, Access acc) {
+  const uint32_t lpage = lin & ~PAGE_MASK;
+  TlbEntry& e = cur_[(lin >> PAGE_SHIFT) & (TLB_SIZE - 1)];
+  uint32_t ppage;
+  bool writable = true, dirty = true, exec = true, global = false;
+  if (mode_.enabled) {
+    Translation t = walk(mem_, mode_, lpage, acc, user_);
+    if (!t.ok) raise_page_fault(lin, t.error);
+    ppage = t.phys & a20_mask_;
+    writable = t.writable;
+    dirty = t.dirty;
+    exec = t.executable;
+    global = t.global;
+  } else {
+    ppage = lpage & a20_mask_;
+  }
   e = TlbEntry{};
-  uint8_t* host = mem_.host_page(ppage);
-  if (!host) return e;  // MMIO or open bus: always the slow path
   e.phys_page = ppage >> PAGE_SHIFT;
+  e.global = global;
+  uint8_t* host = mem_.host_page(ppage);
+  if (!host) {
+    // MMIO or open bus: keep the translation for translate(), but no fast-path tags.
+    if (exec) e.tag_exec = lpage;
+    return e;
+  }
   e.addend = reinterpret_cast<uintptr_t>(host) - lpage;
   e.tag_read = lpage;
-  e.tag_exec = lpage;
-  if (mem_.page_writable(ppage) && !mem_.page_has_code(ppage)) e.tag_write = lpage;
+  if (exec) e.tag_exec = lpage;
+  // Writes stay on the slow path until the page is dirty (so D gets set) and while it holds code.
+  if (writable && dirty && mem_.page_writable(ppage) && !mem_.page_has_code(ppage)) e.tag_write = lpage;
   return e;
 }
 
@@ -41,25 +103,38 @@ uint32_t Mmu::read_slow(uint32_t lin, unsigned size) {
     for (unsigned i = 0; i < size; ++i) v |= read_slow(lin + i, 1) << (8 * i);
     return v;
   }
-  TlbEntry& e = fill(lin);
+  TlbEntry& e = fill(lin, Access::Read);
   if (e.tag_read == (lin & ~PAGE_MASK)) {
     uint32_t v = 0;
     std::memcpy(&v, reinterpret_cast<const void*>(e.addend + lin), size);
     return v;
   }
-  return mem_.read(translate(lin), size);
+  return mem_.read((e.phys_page << PAGE_SHIFT) | (lin & PAGE_MASK), size);
+}
+
+void Mmu::write_phys(uint32_t paddr, uint32_t value, unsigned size) {
+  if (mem_.page_has_code(paddr) && code_listener_) code_listener_->code_page_written(paddr);
+  mem_.write(paddr, value, size);
 }
 
 void Mmu::write_slow(uint32_t lin, uint32_t value, unsigned size) {
   if ((lin & PAGE_MASK) + size > PAGE_SIZE) {
-    for (unsigned i = 0; i < size; ++i) write_slow(lin + i, (value >> (8 * i)) & 0xFF, 1);
+    // Both pages must allow the write before any byte is written.
+    const unsigned first = PAGE_SIZE - (lin & PAGE_MASK);
+    const uint32_t p0 = translate(lin, Access::Write);
+    const uint32_t p1 = translate(lin + first, Access::Write);
+    for (unsigned i = 0; i < size; ++i)
+      write_phys(i < first ? p0 + i : p1 + (i - first), (value >> (8 * i)) & 0xFF, 1);
     return;
   }
-  uint32_t paddr = translate(lin);
-  if (mem_.page_has_code(paddr) && code_listener_) code_listener_->code_page_written(paddr);
-  TlbEntry& e = fill(lin);
-  if (e.tag_write == (lin & ~PAGE_MASK)) {
-    std::memcpy(reinterpret_cast<void*>(e.addend + lin), &value, size);
+  TlbEntry* e = &fill(lin, Access::Write);
+  const uint32_t paddr = (e->phys_page << PAGE_SHIFT) | (lin & PAGE_MASK);
+  if (mem_.page_has_code(paddr) && code_listener_) {
+    code_listener_->code_page_written(paddr);
+    e = &fill(lin, Access::Write);  // the page no longer holds code: the fast path may apply
+  }
+  if (e->tag_write == (lin & ~PAGE_MASK)) {
+    std::memcpy(reinterpret_cast<void*>(e->addend + lin), &value, size);
     return;
   }
   mem_.write(paddr, value, size);

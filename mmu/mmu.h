@@ -1,12 +1,14 @@
 // Mmu: turns guest linear addresses into host pointers. A direct-mapped software TLB holds, per
 // linear page, separate read/write/execute tags and an addend (host = addend + linear), as QEMU's
-// cputlb does. Misses, MMIO, ROM writes, page-crossing accesses and writes to pages holding
-// translated code take the slow path. With paging off, linear = physical & A20 mask; the page
-// walker and per-CR3 shadow tables plug in behind fill() (a later issue).
+// cputlb does, with one set of entries for supervisor and one for user accesses. Misses go to the
+// page walker (paging on) or the identity map (paging off), then through the A20 gate. MMIO, ROM
+// writes, page-crossing accesses, clean pages and pages holding translated code take the slow path.
 #pragma once
 #include <cstdint>
 #include <cstring>
 
+#include "emu/fault.h"
+#include "mmu/page_walker.h"
 #include "mmu/physical_memory.h"
 
 namespace vx86 {
@@ -20,8 +22,9 @@ class CodeWriteListener {
 
 struct TlbEntry {
   uint32_t tag_read = 1, tag_write = 1, tag_exec = 1;  // linear page, or 1 = invalid
-  uint32_t phys_page = 0;
+  uint32_t phys_page = 0;                               // physical page number
   uintptr_t addend = 0;
+  bool global = false;
 };
 
 class Mmu {
@@ -36,16 +39,32 @@ class Mmu {
 
   bool a20() const { return a20_mask_ == 0xFFFFFFFFu; }
   void set_a20(bool enabled);
+  // CR0/CR4/EFER changes: a new meaning for every mapping.
+  void set_paging(const PagingMode& mode);
+  const PagingMode& paging() const { return mode_; }
+  // CR3 write: a new address space; global pages stay.
+  void set_cr3(uint32_t cr3);
+  void invlpg(uint32_t lin);
   void flush();
+  // CPL 3 accesses use the user entries and the user permission rules.
+  void set_user(bool user) { cur_ = tlb_[user ? 1 : 0]; user_ = user; }
+  bool user() const { return user_; }
   // Drops the write permission of every entry mapping this physical page (it now holds code).
   void protect_code_page(uint32_t paddr);
 
-  // Linear -> physical for instruction fetch; paging off cannot fault.
-  uint32_t translate(uint32_t lin) const { return lin & a20_mask_; }
+  // Linear -> physical; throws #PF (CpuFault) when the access is not allowed.
+  uint32_t translate(uint32_t lin, Access acc);
+  // Same, without faulting: false when the access would fault.
+  bool try_translate(uint32_t lin, Access acc, uint32_t& phys);
+  uint32_t translate_exec(uint32_t lin) {
+    const TlbEntry& e = cur_[(lin >> PAGE_SHIFT) & (TLB_SIZE - 1)];
+    if (e.tag_exec == (lin & ~PAGE_MASK)) [[likely]] return (e.phys_page << PAGE_SHIFT) | (lin & PAGE_MASK);
+    return translate(lin, Access::Exec);
+  }
 
   template <class T>
   T read(uint32_t lin) {
-    const TlbEntry& e = tlb_[(lin >> PAGE_SHIFT) & (TLB_SIZE - 1)];
+    const TlbEntry& e = cur_[(lin >> PAGE_SHIFT) & (TLB_SIZE - 1)];
     if (e.tag_read == (lin & ~PAGE_MASK) && (lin & PAGE_MASK) <= PAGE_SIZE - sizeof(T)) [[likely]] {
       T v;
       std::memcpy(&v, reinterpret_cast<const void*>(e.addend + lin), sizeof(T));
@@ -56,7 +75,7 @@ class Mmu {
 
   template <class T>
   void write(uint32_t lin, T v) {
-    const TlbEntry& e = tlb_[(lin >> PAGE_SHIFT) & (TLB_SIZE - 1)];
+    const TlbEntry& e = cur_[(lin >> PAGE_SHIFT) & (TLB_SIZE - 1)];
     if (e.tag_write == (lin & ~PAGE_MASK) && (lin & PAGE_MASK) <= PAGE_SIZE - sizeof(T)) [[likely]] {
       std::memcpy(reinterpret_cast<void*>(e.addend + lin), &v, sizeof(T));
       return;
@@ -64,16 +83,37 @@ class Mmu {
     write_slow(lin, v, sizeof(T));
   }
 
+  // Supervisor-privilege accesses (descriptor tables, TSS, IDT), whatever the CPL.
+  template <class T>
+  T read_system(uint32_t lin) {
+    if (!user_) return read<T>(lin);
+    set_user(false);
+    struct Restore { Mmu* m; ~Restore() { m->set_user(true); } } r{this};
+    return read<T>(lin);
+  }
+  template <class T>
+  void write_system(uint32_t lin, T v) {
+    if (!user_) return write<T>(lin, v);
+    set_user(false);
+    struct Restore { Mmu* m; ~Restore() { m->set_user(true); } } r{this};
+    write<T>(lin, v);
+  }
+
   uint32_t read_slow(uint32_t lin, unsigned size);
   void write_slow(uint32_t lin, uint32_t value, unsigned size);
 
  private:
-  TlbEntry& fill(uint32_t lin);
+  // Fills the TLB entry for `lin` for an access of kind `acc` (throws #PF).
+  TlbEntry& fill(uint32_t lin, Access acc);
+  void write_phys(uint32_t paddr, uint32_t value, unsigned size);
 
   PhysicalMemory& mem_;
   CodeWriteListener* code_listener_ = nullptr;
   uint32_t a20_mask_ = 0xFFFFFFFFu;
-  TlbEntry tlb_[TLB_SIZE];
+  PagingMode mode_;
+  bool user_ = false;
+  TlbEntry tlb_[2][TLB_SIZE];
+  TlbEntry* cur_ = tlb_[0];
 };
 
 }  // namespace vx86

@@ -20,72 +20,101 @@ constexpr uint32_t REP_CHUNK = 1u << 16;
 template <class A>
 inline A areg(const Cpu& c, unsigned r) { return static_cast<A>(c.s.regs[r]); }
 
-// One iteration of the string operation (no count handling).
+constexpr bool uses_si(StrOp op) { return op == MOVS || op == CMPS || op == LODS || op == OUTS; }
+constexpr bool uses_di(StrOp op) { return op != LODS && op != OUTS; }
+
+// One iteration on local copies of (E)SI/(E)DI: every memory or port access comes before the
+// index update, so when an access faults the locals still describe the state before it.
+// `acc` is AL/AX/EAX for STOS and SCAS.
 template <StrOp Op, class T, class A>
-inline void once(Cpu& c, const Insn* i, int32_t d) {
+inline void once(Cpu& c, const Insn* i, A& si, A& di, A d, T acc) {
   if constexpr (Op == MOVS) {
-    const A si = areg<A>(c, ESI), di = areg<A>(c, EDI);
     T v = c.read<T>(i->seg, si);
     c.write<T>(ES, di, v);
-    set_reg<A>(c, ESI, static_cast<A>(si + d));
-    set_reg<A>(c, EDI, static_cast<A>(di + d));
+    si = static_cast<A>(si + d);
+    di = static_cast<A>(di + d);
   } else if constexpr (Op == CMPS) {
-    const A si = areg<A>(c, ESI), di = areg<A>(c, EDI);
     T a = c.read<T>(i->seg, si);
     T b = c.read<T>(ES, di);
     set_arith(c, sub_flags<T>(a, b, static_cast<T>(a - b)));
-    set_reg<A>(c, ESI, static_cast<A>(si + d));
-    set_reg<A>(c, EDI, static_cast<A>(di + d));
+    si = static_cast<A>(si + d);
+    di = static_cast<A>(di + d);
   } else if constexpr (Op == SCAS) {
-    const A di = areg<A>(c, EDI);
     T b = c.read<T>(ES, di);
-    T a = static_cast<T>(c.s.regs[EAX]);
-    set_arith(c, sub_flags<T>(a, b, static_cast<T>(a - b)));
-    set_reg<A>(c, EDI, static_cast<A>(di + d));
+    set_arith(c, sub_flags<T>(acc, b, static_cast<T>(acc - b)));
+    di = static_cast<A>(di + d);
   } else if constexpr (Op == LODS) {
-    const A si = areg<A>(c, ESI);
     T v = c.read<T>(i->seg, si);
     set_reg<T>(c, EAX, v);
-    set_reg<A>(c, ESI, static_cast<A>(si + d));
+    si = static_cast<A>(si + d);
   } else if constexpr (Op == STOS) {
-    const A di = areg<A>(c, EDI);
-    c.write<T>(ES, di, static_cast<T>(c.s.regs[EAX]));
-    set_reg<A>(c, EDI, static_cast<A>(di + d));
+    c.write<T>(ES, di, acc);
+    di = static_cast<A>(di + d);
   } else if constexpr (Op == INS) {
-    const A di = areg<A>(c, EDI);
     T v = static_cast<T>(c.io.read(static_cast<uint16_t>(c.s.regs[EDX]), sizeof(T)));
     c.write<T>(ES, di, v);
-    set_reg<A>(c, EDI, static_cast<A>(di + d));
+    di = static_cast<A>(di + d);
   } else {  // OUTS
-    const A si = areg<A>(c, ESI);
     T v = c.read<T>(i->seg, si);
     c.io.write(static_cast<uint16_t>(c.s.regs[EDX]), v, sizeof(T));
-    set_reg<A>(c, ESI, static_cast<A>(si + d));
+    si = static_cast<A>(si + d);
   }
 }
 
+template <StrOp Op, class A>
+inline void store_index(Cpu& c, A si, A di) {
+  if constexpr (uses_si(Op)) set_reg<A>(c, ESI, si);
+  if constexpr (uses_di(Op)) set_reg<A>(c, EDI, di);
+}
+
+// The loop keeps SI/DI/CX in locals (writing a 16-bit register half and reading the whole
+// register back every iteration would stall on store forwarding) and stores them on every exit,
+// including a fault.
 template <StrOp Op, class T, class A, uint8_t Rep>
 const Insn* str(Cpu& c, const Insn* i) {
-  const int32_t d = (c.s.eflags & F_DF) ? -static_cast<int32_t>(sizeof(T)) : static_cast<int32_t>(sizeof(T));
+  const A d = static_cast<A>((c.s.eflags & F_DF) ? -static_cast<int32_t>(sizeof(T)) : static_cast<int32_t>(sizeof(T)));
+  const T acc = static_cast<T>(c.s.regs[EAX]);
+  A si = areg<A>(c, ESI), di = areg<A>(c, EDI);
   if constexpr (Rep == REP_NONE) {
-    once<Op, T, A>(c, i, d);
+    once<Op, T, A>(c, i, si, di, d, acc);
+    store_index<Op, A>(c, si, di);
+    return next(c, i);
   } else {
     A cx = areg<A>(c, ECX);
     if (cx == 0) return next(c, i);
-    for (uint32_t budget = REP_CHUNK;;) {
-      once<Op, T, A>(c, i, d);
-      set_reg<A>(c, ECX, --cx);
-      if (cx == 0) break;
-      if constexpr (Rep == REP_E && (Op == CMPS || Op == SCAS)) {
-        if (!(c.s.eflags & F_ZF)) break;
+    bool done = false;
+    try {
+      for (uint32_t budget = REP_CHUNK;;) {
+        once<Op, T, A>(c, i, si, di, d, acc);
+        --cx;
+        if (cx == 0) {
+          done = true;
+          break;
+        }
+        if constexpr (Rep == REP_E && (Op == CMPS || Op == SCAS)) {
+          if (!(c.s.eflags & F_ZF)) {
+            done = true;
+            break;
+          }
+        }
+        if constexpr (Rep == REP_NE) {
+          if (c.s.eflags & F_ZF) {
+            done = true;
+            break;
+          }
+        }
+        if (--budget == 0) break;
       }
-      if constexpr (Rep == REP_NE) {
-        if (c.s.eflags & F_ZF) break;
-      }
-      if (--budget == 0) return nullptr;  // EIP stays here: resume after the run loop's checks
+    } catch (...) {
+      store_index<Op, A>(c, si, di);
+      set_reg<A>(c, ECX, cx);
+      throw;
     }
+    store_index<Op, A>(c, si, di);
+    set_reg<A>(c, ECX, cx);
+    // Not done: EIP stays at the instruction; the run loop services events and comes back.
+    return done ? next(c, i) : nullptr;
   }
-  return next(c, i);
 }
 
 template <StrOp Op, class T, class A>

@@ -373,6 +373,36 @@ TEST(String, FaultMidRepLeavesStateRestartable) {
   EXPECT_EQ(t.get16(STACK, 0x0FFA), 0);  // IP of the REP instruction
 }
 
+// A REP longer than the handler's chunk gives up with EIP unchanged and resumes; an interrupt
+// taken in between returns to the REP instruction, which finishes the count.
+TEST(String, LongRepResumesAcrossChunksAndInterrupts) {
+  Rig t;
+  t.put16(0, 0x40 * 4, 0x0000);
+  t.put16(0, 0x40 * 4 + 2, 0x0800);
+  *t.at(0x0800, 0) = 0xCF;  // iret
+  struct Once : InterruptSource {
+    int left = 1;
+    bool pending() override { return left > 0; }
+    uint8_t acknowledge() override {
+      --left;
+      return 0x40;
+    }
+  } pic;
+  t.cpu.intr = &pic;
+  t.cpu.s.eflags |= F_IF;
+  t.cpu.load_seg_real(ES, 0x8000);
+  t.r(EDI) = 0;
+  t.r(ECX) = 0x30000;
+  t.r(EAX) = 0xAB;
+  t.code({0x67, 0xF3, 0xAA});  // rep stosb with EDI/ECX
+  t.run();
+  EXPECT_EQ(pic.left, 0);
+  EXPECT_EQ(t.r(ECX), 0u);
+  EXPECT_EQ(t.r(EDI), 0x30000u);
+  EXPECT_EQ(*t.at(0x8000, 0x2FFFF - 0x20000 + 0x20000), 0xAB);
+  EXPECT_EQ(t.cpu.s.eip, 4u);
+}
+
 struct EchoPort : IoDevice {
   std::vector<uint32_t> written;
   uint32_t next = 0x100;
