@@ -67,6 +67,7 @@ struct CpuState {
   uint32_t ip_mask;     // 0xFFFF for a 16-bit code segment, else 0xFFFFFFFF
   uint32_t sp_mask;     // 0xFFFF for a 16-bit stack segment, else 0xFFFFFFFF
   uint32_t code32;      // CS.D
+  uint8_t cpl;          // current privilege level (0 in real mode, 3 in virtual-8086 mode)
   CpuModel model;
 
   // Run-loop state.

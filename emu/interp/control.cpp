@@ -133,8 +133,10 @@ template <class T>
 inline void push_far_return(Cpu& c, uint32_t ret) {
   uint32_t p1 = stack_slot(c, sizeof(T));
   uint32_t p2 = stack_slot(c, 2 * sizeof(T));
-  // A 32-bit far call writes only the selector's 16 bits into its 4-byte slot, as P6 does.
-  c.write<uint16_t>(SS, p1, c.s.seg[CS].sel);
+  // A 32-bit far call writes only the selector's 16 bits into its 4-byte slot, as P6 does (the
+  // read-modify-write keeps the upper half and checks the whole slot against the limit).
+  if constexpr (sizeof(T) == 4) c.write<uint32_t>(SS, p1, (c.read<uint32_t>(SS, p1) & 0xFFFF0000u) | c.s.seg[CS].sel);
+  else c.write<uint16_t>(SS, p1, c.s.seg[CS].sel);
   c.write<T>(SS, p2, static_cast<T>(ret));
   c.set_sp(p2);
 }

@@ -30,7 +30,10 @@ const Insn* push_sp(Cpu& c, const Insn* i) {
 template <class T>
 const Insn* push_sreg(Cpu& c, const Insn* i) {
   uint32_t sp = below_top(c, sizeof(T));
-  c.write<uint16_t>(SS, sp, c.s.seg[i->r0].sel);
+  const uint16_t sel = c.s.seg[i->r0].sel;
+  // The read-modify-write keeps the upper half and checks the whole 4-byte slot.
+  if constexpr (sizeof(T) == 4) c.write<uint32_t>(SS, sp, (c.read<uint32_t>(SS, sp) & 0xFFFF0000u) | sel);
+  else c.write<uint16_t>(SS, sp, sel);
   c.set_sp(sp);
   return next(c, i);
 }

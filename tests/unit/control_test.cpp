@@ -382,24 +382,32 @@ TEST(String, LongRepResumesAcrossChunksAndInterrupts) {
   *t.at(0x0800, 0) = 0xCF;  // iret
   struct Once : InterruptSource {
     int left = 1;
-    bool pending() override { return left > 0; }
+    uint32_t* ecx = nullptr;
+    uint32_t seen_ecx = 0;
+    // Raised once the REP has started (and not finished).
+    bool pending() override { return left > 0 && *ecx != 0x30000 && *ecx != 0; }
     uint8_t acknowledge() override {
       --left;
+      seen_ecx = *ecx;
       return 0x40;
     }
   } pic;
+  pic.ecx = &t.r(ECX);
   t.cpu.intr = &pic;
   t.cpu.s.eflags |= F_IF;
   t.cpu.load_seg_real(ES, 0x8000);
+  t.cpu.s.seg[ES].limit = 0xFFFFFFFFu;  // "unreal mode", so 32-bit offsets above 64 KiB are valid
   t.r(EDI) = 0;
   t.r(ECX) = 0x30000;
   t.r(EAX) = 0xAB;
   t.code({0x67, 0xF3, 0xAA});  // rep stosb with EDI/ECX
   t.run();
   EXPECT_EQ(pic.left, 0);
+  EXPECT_GT(pic.seen_ecx, 0u);  // taken in the middle of the REP
   EXPECT_EQ(t.r(ECX), 0u);
   EXPECT_EQ(t.r(EDI), 0x30000u);
-  EXPECT_EQ(*t.at(0x8000, 0x2FFFF - 0x20000 + 0x20000), 0xAB);
+  EXPECT_EQ(*t.at(0x8000, 0x2FFFF), 0xAB);
+  EXPECT_EQ(*t.at(0x8000, 0x30000), 0x00);
   EXPECT_EQ(t.cpu.s.eip, 4u);
 }
 
