@@ -1,5 +1,7 @@
 #include "mmu/physical_memory.h"
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -8,13 +10,15 @@ namespace vx86 {
 
 PhysicalMemory::PhysicalMemory(uint32_t ram_bytes)
     : ram_size_(ram_bytes & ~PAGE_MASK), pages_(PAGE_COUNT), code_(PAGE_COUNT, 0) {
-  ram_ = static_cast<uint8_t*>(std::aligned_alloc(PAGE_SIZE, ram_size_ ? ram_size_ : PAGE_SIZE));
-  if (!ram_) throw std::runtime_error("cannot allocate guest RAM");
-  std::memset(ram_, 0, ram_size_);
+  // Anonymous pages come zeroed and are only backed once touched, so a large -m starts instantly.
+  void* p = mmap(nullptr, ram_size_ ? ram_size_ : PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                 -1, 0);
+  if (p == MAP_FAILED) throw std::runtime_error("cannot allocate guest RAM");
+  ram_ = static_cast<uint8_t*>(p);
   for (uint32_t p = 0; p < ram_size_ / PAGE_SIZE; ++p) pages_[p] = {ram_ + p * PAGE_SIZE, true};
 }
 
-PhysicalMemory::~PhysicalMemory() { std::free(ram_); }
+PhysicalMemory::~PhysicalMemory() { munmap(ram_, ram_size_ ? ram_size_ : PAGE_SIZE); }
 
 void PhysicalMemory::map_rom(uint32_t base, const std::vector<uint8_t>& image) {
   if ((base & PAGE_MASK) || (image.size() & PAGE_MASK) || image.empty() ||
