@@ -2,6 +2,7 @@
 
 #include "devices/port_bus.h"
 #include "emu/disasm.h"
+#include "emu/segmentation.h"
 
 namespace vx86 {
 
@@ -11,6 +12,7 @@ void Cpu::reset() {
   CpuModel model = s.model;
   s = CpuState{};
   s.model = model;
+  fpu_power_on(s.fpu);
   for (auto& sr : s.seg) sr = SegReg{0, 0x0093, 0, 0xFFFF};
   s.seg[CS] = SegReg{0xF000, 0x009B, 0xFFFF0000u, 0xFFFF};
   s.eip = 0xFFF0;
@@ -22,15 +24,81 @@ void Cpu::reset() {
   s.ldtr = SegReg{0, 0x0082, 0, 0xFFFF};
   s.tr = SegReg{0, 0x008B, 0, 0xFFFF};
   update_mode();
+  update_paging();
+  update_debug();
   mmu.flush();
   blocks.flush();
   delivering_fault_ = false;
+  fault_ext = 0;
 }
 
 void Cpu::update_mode() {
   s.code32 = (s.seg[CS].attr & SEG_ATTR_DB) ? 1 : 0;
   s.ip_mask = s.code32 ? 0xFFFFFFFFu : 0xFFFFu;
   s.sp_mask = (s.seg[SS].attr & SEG_ATTR_DB) ? 0xFFFFFFFFu : 0xFFFFu;
+  if (!pe()) set_cpl(0);
+  else if (v86()) set_cpl(3);
+  else mmu.set_user(s.cpl == 3);
+  for (unsigned k = 0; k < SEG_COUNT; ++k) refresh_seg_bounds(k);
+}
+
+void Cpu::refresh_seg_bounds(unsigned seg) {
+  const SegReg& sr = s.seg[seg];
+  int64_t r = sr.limit, w = sr.limit;
+  if (protected_mode()) {
+    const uint16_t a = sr.attr;
+    if (!(a & ATTR_P)) {
+      r = w = -1;  // null selector: #GP(0) on use
+    } else if (a & ATTR_CODE) {
+      w = -1;
+      if (!(a & ATTR_RW)) r = -1;
+    } else {
+      if (a & ATTR_DC) r = w = -1;  // expand-down: checked in the slow path
+      if (!(a & ATTR_RW)) w = -1;
+    }
+  }
+  if (data_bps_) r = w = -1;
+  s.seg_rmax[seg] = r;
+  s.seg_wmax[seg] = w;
+}
+
+void Cpu::update_paging() {
+  PagingMode m;
+  m.enabled = (s.cr[0] & 0x80000001u) == 0x80000001u;
+  m.pae = s.cr[4] & (1u << 5);
+  m.pse = s.cr[4] & (1u << 4);
+  m.pge = s.cr[4] & (1u << 7);
+  m.wp = s.cr[0] & (1u << 16);
+  m.nxe = (s.msr.efer & EFER_NXE) != 0;
+  m.cr3 = s.cr[3];
+  mmu.set_paging(m);
+}
+
+void Cpu::update_debug() {
+  const uint32_t dr7 = s.dr[7];
+  bool data = false;
+  for (unsigned k = 0; k < 4; ++k) {
+    if (!((dr7 >> (2 * k)) & 3)) continue;
+    unsigned rw = (dr7 >> (16 + 4 * k)) & 3;
+    if (rw == 1 || rw == 3) data = true;
+  }
+  if (data != data_bps_) {
+    data_bps_ = data;
+    for (unsigned k = 0; k < SEG_COUNT; ++k) refresh_seg_bounds(k);
+  }
+}
+
+void Cpu::check_data_bp(uint32_t lin, unsigned size, bool write) {
+  const uint32_t dr7 = s.dr[7];
+  for (unsigned k = 0; k < 4; ++k) {
+    if (!((dr7 >> (2 * k)) & 3)) continue;
+    unsigned rw = (dr7 >> (16 + 4 * k)) & 3;
+    if (!(rw == 3 || (rw == 1 && write))) continue;
+    static constexpr uint32_t lens[4] = {1, 2, 8, 4};
+    uint32_t len = lens[(dr7 >> (18 + 4 * k)) & 3];
+    uint32_t lo = s.dr[k] & ~(len - 1);
+    if (lin <= lo + len - 1 && lo <= lin + size - 1) dr6_pending_ |= 1u << k;
+  }
 }
 
 uint32_t Cpu::flags_image() const {
@@ -48,31 +116,66 @@ void Cpu::segment_fault(unsigned seg) {
   raise_fault(VEC_GP, 0);
 }
 
+namespace {
+// The checks of the slow path: true if the access may go ahead (real and V86 mode: the limit only).
+bool seg_access_ok(const Cpu& c, const SegReg& sr, uint32_t off, unsigned size, bool write) {
+  if (!c.protected_mode()) return uint64_t{off} + size - 1 <= sr.limit;
+  const uint16_t a = sr.attr;
+  if (!(a & ATTR_P)) return false;
+  if (a & ATTR_CODE) {
+    if (write || !(a & ATTR_RW)) return false;
+  } else if (write && !(a & ATTR_RW)) {
+    return false;
+  }
+  return seg_range_ok(sr, off, size);
+}
+}  // namespace
+
 uint32_t Cpu::read_seg_slow(unsigned seg, uint32_t off, unsigned size) {
   const SegReg& sr = s.seg[seg];
-  if (s.model != CpuModel::i8086) segment_fault(seg);
-  // The 8086 has no limit check: offsets wrap inside the 64 KiB segment.
-  uint32_t v = 0;
-  for (unsigned k = 0; k < size; ++k) v |= uint32_t{mmu.read<uint8_t>(sr.base + ((off + k) & 0xFFFF))} << (8 * k);
-  return v;
+  if (s.model == CpuModel::i8086) {
+    // The 8086 has no limit check: offsets wrap inside the 64 KiB segment.
+    uint32_t v = 0;
+    for (unsigned k = 0; k < size; ++k) v |= uint32_t{mmu.read<uint8_t>(sr.base + ((off + k) & 0xFFFF))} << (8 * k);
+    return v;
+  }
+  if (!seg_access_ok(*this, sr, off, size, false)) segment_fault(seg);
+  const uint32_t lin = sr.base + off;
+  if (data_bps_) check_data_bp(lin, size, false);
+  switch (size) {
+    case 1: return mmu.read<uint8_t>(lin);
+    case 2: return mmu.read<uint16_t>(lin);
+    default: return mmu.read<uint32_t>(lin);
+  }
 }
 
 void Cpu::write_seg_slow(unsigned seg, uint32_t off, uint32_t v, unsigned size) {
   const SegReg& sr = s.seg[seg];
-  if (s.model != CpuModel::i8086) segment_fault(seg);
-  for (unsigned k = 0; k < size; ++k) mmu.write<uint8_t>(sr.base + ((off + k) & 0xFFFF), static_cast<uint8_t>(v >> (8 * k)));
+  if (s.model == CpuModel::i8086) {
+    for (unsigned k = 0; k < size; ++k) mmu.write<uint8_t>(sr.base + ((off + k) & 0xFFFF), static_cast<uint8_t>(v >> (8 * k)));
+    return;
+  }
+  if (!seg_access_ok(*this, sr, off, size, true)) segment_fault(seg);
+  const uint32_t lin = sr.base + off;
+  if (data_bps_) check_data_bp(lin, size, true);
+  switch (size) {
+    case 1: return mmu.write<uint8_t>(lin, static_cast<uint8_t>(v));
+    case 2: return mmu.write<uint16_t>(lin, static_cast<uint16_t>(v));
+    default: return mmu.write<uint32_t>(lin, v);
+  }
 }
 
 Block* Cpu::translate_block(uint32_t lin, uint32_t phys) {
   auto b = std::make_unique<Block>();
   b->phys = phys;
-  b->mode = s.code32;
+  b->mode = s.code32 | (step_mode_ ? 2u : 0u);
+  const unsigned max_insns = step_mode_ ? 1 : max_block_insns_;
   b->lin = lin;
   b->pages[0] = b->pages[1] = phys >> PAGE_SHIFT;
   b->insns.reserve(16);
   uint32_t ip = s.eip;
   const uint32_t cs_base = s.seg[CS].base;
-  for (unsigned n = 0; n < max_block_insns_; ++n) {
+  for (unsigned n = 0; n < max_insns; ++n) {
     // Fetch up to 15 bytes; stop at the first byte whose page cannot be executed.
     uint8_t bytes[15];
     uint32_t byte_phys[15];
@@ -132,6 +235,42 @@ Block* Cpu::check_second_page(Block* b, uint32_t lin, uint32_t phys) {
   return translate_block(lin, phys);
 }
 
+// One instruction with the debug checks around it: instruction breakpoints (a fault, before it
+// runs, unless RF), then data breakpoints and single-step (traps, after it).
+void Cpu::run_stepped(uint32_t lin) {
+  const uint32_t dr7 = s.dr[7];
+  if (!(s.eflags & F_RF) && (dr7 & 0xFF)) {
+    uint32_t hits = 0;
+    for (unsigned k = 0; k < 4; ++k)
+      if (((dr7 >> (2 * k)) & 3) && ((dr7 >> (16 + 4 * k)) & 3) == 0 && s.dr[k] == lin) hits |= 1u << k;
+    if (hits) {
+      s.dr[6] = (s.dr[6] & ~0x400Fu) | hits | 0xFFFF0FF0u;
+      raise_fault(VEC_DB);
+    }
+  }
+  const bool tf = s.eflags & F_TF;
+  const bool rf = s.eflags & F_RF;
+  delivered_ = false;
+  dr6_pending_ = 0;
+  const uint32_t phys = mmu.translate_exec(lin);
+  Block* b = blocks.find(phys, s.code32 | 2u);
+  if (!b) b = translate_block(lin, phys);
+  else if (b->pages[1] != b->pages[0]) b = check_second_page(b, lin, phys);
+  if (log_mask & LOG_CPU) [[unlikely]] dump_cpu_state(*this);
+  s.icount += b->ninsn;
+  const Insn* i = b->insns.data();
+  do {
+    i = i->fn(*this, i);
+  } while (i);
+  if (rf) s.eflags &= ~F_RF;
+  uint32_t dr6 = dr6_pending_;
+  if (tf && !delivered_) dr6 |= 1u << 14;  // BS
+  if (dr6) {
+    s.dr[6] = (s.dr[6] & ~0x400Fu) | dr6 | 0xFFFF0FF0u;
+    deliver_exception(CpuFault{VEC_DB, false, 0});
+  }
+}
+
 StopReason Cpu::run(uint64_t max_insns) {
   const uint64_t end = s.icount + max_insns;
   for (;;) {
@@ -142,11 +281,27 @@ StopReason Cpu::run(uint64_t max_insns) {
     }
     if (s.int_shadow) {
       s.int_shadow = false;
+    } else if (s.nmi_pending && !s.nmi_blocked) [[unlikely]] {
+      s.halted = false;
+      s.nmi_pending = false;
+      s.nmi_blocked = true;
+      try {
+        fault_ext = 1;
+        deliver(VEC_NMI, false, 0, false, s.eip);
+        fault_ext = 0;
+      } catch (const CpuFault& f) {
+        fault_ext = 0;
+        deliver_exception(f);
+      }
+      continue;
     } else if ((s.eflags & F_IF) && intr && intr->pending()) {
       s.halted = false;
       try {
+        fault_ext = 1;
         deliver(intr->acknowledge(), false, 0, false, s.eip);
+        fault_ext = 0;
       } catch (const CpuFault& f) {
+        fault_ext = 0;
         deliver_exception(f);
       }
       continue;
@@ -154,8 +309,13 @@ StopReason Cpu::run(uint64_t max_insns) {
     if (s.halted) return StopReason::Halted;
     if (s.icount >= end) return StopReason::Budget;
     blocks.free_retired();
+    step_mode_ = (s.eflags & F_TF) || (s.dr[7] & 0xFF);
     try {
       const uint32_t lin = s.seg[CS].base + s.eip;
+      if (step_mode_) [[unlikely]] {
+        run_stepped(lin);
+        continue;
+      }
       const uint32_t phys = mmu.translate_exec(lin);
       Block* b = blocks.find(phys, s.code32);
       if (!b) [[unlikely]] b = translate_block(lin, phys);

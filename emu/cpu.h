@@ -45,27 +45,44 @@ class Cpu {
   // Runs until HLT, an exit request, a shutdown, or `max_insns` instructions (checked per block).
   StopReason run(uint64_t max_insns);
 
-  // Mode bookkeeping: call after changing CS/SS descriptors or CR0.
+  // Mode bookkeeping: call after changing CS/SS descriptors, EFLAGS.VM or CR0 (or after editing
+  // any segment register's cache directly). Derives CPL for real and virtual-8086 mode.
   void update_mode();
+  // Recomputes the fast-path bounds of one segment register after its cache changed.
+  void refresh_seg_bounds(unsigned seg);
+  bool pe() const { return s.cr[0] & 1; }
+  bool v86() const { return s.eflags & F_VM; }
+  bool protected_mode() const { return (s.cr[0] & 1) && !(s.eflags & F_VM); }
+  unsigned iopl() const { return (s.eflags >> 12) & 3; }
+  void set_cpl(unsigned cpl) {
+    s.cpl = static_cast<uint8_t>(cpl);
+    mmu.set_user(cpl == 3);
+  }
+  // CR0/CR4 changed: tell the MMU the new paging mode (flushes the TLB).
+  void update_paging();
+  // DR7 or EFLAGS.TF changed the debug state: recompute what the run loop must check.
+  void update_debug();
+  // Error-code EXT bit while the processor delivers an event it raised itself (see sel_error).
+  uint32_t fault_ext = 0;
   void load_seg_real(unsigned seg, uint16_t sel) {
     s.seg[seg].sel = sel;
     s.seg[seg].base = uint32_t{sel} << 4;
   }
 
-  // Segmented memory access with the segment-limit check.
+  // Segmented memory access. One compare against the precomputed bound (CpuState::seg_rmax /
+  // seg_wmax); everything unusual (limits, null, expand-down, read-only, execute-only, data
+  // breakpoints) is in the slow path.
   template <class T>
   T read(unsigned seg, uint32_t off) {
-    const SegReg& sr = s.seg[seg];
-    if (off > sr.limit - (sizeof(T) - 1) || sr.limit < sizeof(T) - 1) [[unlikely]]
+    if (static_cast<int64_t>(off) + static_cast<int64_t>(sizeof(T) - 1) > s.seg_rmax[seg]) [[unlikely]]
       return static_cast<T>(read_seg_slow(seg, off, sizeof(T)));
-    return mmu.read<T>(sr.base + off);
+    return mmu.read<T>(s.seg[seg].base + off);
   }
   template <class T>
   void write(unsigned seg, uint32_t off, T v) {
-    const SegReg& sr = s.seg[seg];
-    if (off > sr.limit - (sizeof(T) - 1) || sr.limit < sizeof(T) - 1) [[unlikely]]
+    if (static_cast<int64_t>(off) + static_cast<int64_t>(sizeof(T) - 1) > s.seg_wmax[seg]) [[unlikely]]
       return write_seg_slow(seg, off, v, sizeof(T));
-    mmu.write<T>(sr.base + off, v);
+    mmu.write<T>(s.seg[seg].base + off, v);
   }
 
   // Stack, sized by SS.B.
@@ -90,7 +107,13 @@ class Cpu {
 
   // Interrupt delivery; `next_eip` is the return address for software interrupts and traps.
   void software_interrupt(uint8_t vector, uint32_t next_eip);
+  // ICEBP (F1): #DB delivered like an external event (no gate DPL check).
+  void icebp(uint32_t next_eip) { deliver(VEC_DB, false, 0, false, next_eip); }
   void deliver_exception(const CpuFault& f);
+  // Non-maskable interrupt request (edge): taken at the next instruction boundary.
+  void raise_nmi() { s.nmi_pending = true; }
+  // Called by IRET: NMIs are accepted again.
+  void nmi_iret() { s.nmi_blocked = false; }
   void a20_changed() { blocks.flush(); }
 
   uint64_t blocks_translated() const { return blocks_translated_; }
@@ -108,7 +131,17 @@ class Cpu {
   Block* translate_block(uint32_t lin, uint32_t phys);
   Block* check_second_page(Block* b, uint32_t lin, uint32_t phys);
   void deliver(uint8_t vector, bool has_error, uint32_t error, bool software, uint32_t return_eip);
+  void deliver_real(uint8_t vector, uint32_t return_eip);
+  void deliver_pm(uint8_t vector, bool has_error, uint32_t error, bool software, uint32_t return_eip);
+  void run_stepped(uint32_t lin);
   void dump_state();
+
+  // Debug state (DR7 breakpoints, TF): the run loop then runs one instruction per block.
+  bool step_mode_ = false;
+  bool data_bps_ = false;      // a data breakpoint is armed: all accesses take the slow path
+  bool delivered_ = false;     // an interrupt or exception was delivered (no single-step trap)
+  uint32_t dr6_pending_ = 0;   // data breakpoint hits of the current instruction
+  void check_data_bp(uint32_t lin, unsigned size, bool write);
 
   Decoder decoder_;
   uint64_t blocks_translated_ = 0;

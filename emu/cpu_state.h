@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "emu/fpu_state.h"
+#include "emu/msr.h"
 
 namespace vx86 {
 
@@ -69,14 +70,28 @@ struct CpuState {
   uint32_t code32;      // CS.D
   uint8_t cpl;          // current privilege level (0 in real mode, 3 in virtual-8086 mode)
   CpuModel model;
+  // Per segment, the highest offset of an access's last byte that needs no further check (one
+  // compare on the fast path of Cpu::read/write). -1 sends every access to the slow path, which
+  // raises the fault or does the full check: null, expand-down, execute-only or read-only
+  // segments, and all segments while data breakpoints are armed. Refreshed by
+  // Cpu::refresh_seg_bounds / update_mode: call update_mode() after editing `seg` directly.
+  int64_t seg_rmax[SEG_COUNT];
+  int64_t seg_wmax[SEG_COUNT];
 
   // Run-loop state.
   bool halted;
   bool shutdown;           // triple fault: the board resets the machine (or exits with -no-reboot)
   bool irq_pending;        // set by the board's interrupt controller (later issues)
   bool int_shadow;         // STI / MOV SS: no interrupt before the next instruction
+  bool nmi_pending;        // NMI line edge seen, not yet delivered
+  bool nmi_blocked;        // inside an NMI handler: blocked until the next IRET
   bool exit_request;       // stop the run loop at the next block boundary
   uint64_t icount;         // guest instructions retired
+
+  // Model-specific registers (emu/msr.h). The TSC reads icount + tsc_offset (WRMSR to
+  // IA32_TIME_STAMP_COUNTER sets the offset), so deterministic runs see deterministic TSCs.
+  uint64_t tsc_offset;
+  MsrState msr;
 };
 
 static_assert(offsetof(CpuState, regs) == 0, "generated code addresses GPRs at offset 0");

@@ -1,5 +1,7 @@
 #include "emu/decoder.h"
 
+#include <initializer_list>
+
 #include "emu/cpu.h"
 #include "emu/cpu_state.h"
 
@@ -23,6 +25,13 @@ bool DecodeCtx::is_sreg(unsigned k, unsigned* index) const {
 Decoder::Decoder() {
   ZydisDecoderInit(&dec16_, ZYDIS_MACHINE_MODE_LEGACY_16, ZYDIS_STACK_WIDTH_16);
   ZydisDecoderInit(&dec32_, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
+  // A P6 has none of the extensions Zydis decodes in the hint-NOP and REP-prefixed BSF/BSR space
+  // by default: F3 0F BC/BD are BSF/BSR (not TZCNT/LZCNT), 0F 1A/1B/1C/1E are NOPs (not MPX,
+  // CLDEMOTE, CET).
+  for (ZydisDecoder* d : {&dec16_, &dec32_})
+    for (ZydisDecoderMode m : {ZYDIS_DECODER_MODE_MPX, ZYDIS_DECODER_MODE_CET, ZYDIS_DECODER_MODE_LZCNT,
+                               ZYDIS_DECODER_MODE_TZCNT, ZYDIS_DECODER_MODE_CLDEMOTE})
+      ZydisDecoderEnableMode(d, m, ZYAN_FALSE);
 }
 
 bool Decoder::decode_raw(const uint8_t* bytes, size_t avail, bool code32, ZydisDecodedInstruction& zi,

@@ -153,5 +153,7 @@ void register_stack(SelectorTable& t);
 void register_string(SelectorTable& t);
 void register_misc(SelectorTable& t);
 void register_fpu(SelectorTable& t);
+void register_p6(SelectorTable& t);  // CMOVcc CMPXCHG XADD BSWAP RDTSC RDMSR/WRMSR SYSENTER CPUID ...
+void register_system(SelectorTable& t);  // after register_mov: takes over MOV CRn
 
 }  // namespace vx86

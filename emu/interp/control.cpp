@@ -1,10 +1,12 @@
 // Control transfer: JMP, Jcc, JCXZ/JECXZ, LOOP/LOOPE/LOOPNE, CALL, RET, far forms, INT/INTO/INT3,
 // INT1, IRET.
 //
-// Real mode only for the far forms: a far transfer loads CS as selector << 4. Every target is
+// Real and virtual-8086 mode far forms load CS as selector << 4 here; protected mode goes through
+// emu/segmentation.cpp (gates, TSSs, privilege checks). Every target is
 // checked against the CS limit before anything changes (#GP(0)), and every stack access happens
 // before ESP, CS or EIP change, so a fault leaves the instruction restartable.
 #include "emu/interp/common.h"
+#include "emu/segmentation.h"
 
 namespace vx86 {
 namespace {
@@ -43,6 +45,10 @@ const Insn* jmp_near_indirect(Cpu& c, const Insn* i) {
 // JMP ptr16:16 / ptr16:32: offset in imm, selector in imm2.
 const Insn* jmp_far_ptr(Cpu& c, const Insn* i) {
   uint32_t t = i->opsize == 2 ? (i->imm & 0xFFFF) : i->imm;
+  if (c.protected_mode()) {
+    far_jmp(c, i->imm2, t, next_eip(c, i));
+    return nullptr;
+  }
   check_cs_limit(c, t);
   c.load_seg_real(CS, i->imm2);
   return jump_to(c, t);
@@ -54,6 +60,10 @@ const Insn* jmp_far_mem(Cpu& c, const Insn* i) {
   uint32_t a = ea(c, i);
   uint32_t t = c.read<T>(i->seg, a);
   uint16_t sel = c.read<uint16_t>(i->seg, a + sizeof(T));
+  if (c.protected_mode()) {
+    far_jmp(c, sel, t, next_eip(c, i));
+    return nullptr;
+  }
   check_cs_limit(c, t);
   c.load_seg_real(CS, sel);
   return jump_to(c, t);
@@ -144,6 +154,10 @@ inline void push_far_return(Cpu& c, uint32_t ret) {
 template <class T>
 const Insn* call_far_ptr(Cpu& c, const Insn* i) {
   uint32_t t = sizeof(T) == 2 ? (i->imm & 0xFFFF) : i->imm;
+  if (c.protected_mode()) {
+    far_call(c, i->imm2, t, sizeof(T), next_eip(c, i));
+    return nullptr;
+  }
   check_cs_limit(c, t);
   push_far_return<T>(c, next_eip(c, i));
   c.load_seg_real(CS, i->imm2);
@@ -155,6 +169,10 @@ const Insn* call_far_mem(Cpu& c, const Insn* i) {
   uint32_t a = ea(c, i);
   uint32_t t = c.read<T>(i->seg, a);
   uint16_t sel = c.read<uint16_t>(i->seg, a + sizeof(T));
+  if (c.protected_mode()) {
+    far_call(c, sel, t, sizeof(T), next_eip(c, i));
+    return nullptr;
+  }
   check_cs_limit(c, t);
   push_far_return<T>(c, next_eip(c, i));
   c.load_seg_real(CS, sel);
@@ -189,6 +207,10 @@ const Insn* ret_near(Cpu& c, const Insn* i) {
 
 template <class T>
 const Insn* ret_far(Cpu& c, const Insn* i) {
+  if (c.protected_mode()) {
+    far_ret(c, sizeof(T), static_cast<uint16_t>(i->imm));
+    return nullptr;
+  }
   uint32_t sp = c.s.regs[ESP] & c.s.sp_mask;
   uint32_t t = c.read<T>(SS, sp);
   uint16_t sel = static_cast<uint16_t>(c.read<T>(SS, stack_top(c, sizeof(T))));
@@ -206,6 +228,7 @@ Handler select_ret(DecodeCtx& x) {
 
 // ---- INT n / INT3 / INTO / INT1 ----
 const Insn* int_n(Cpu& c, const Insn* i) {
+  if (c.v86() && c.iopl() != 3) raise_fault(VEC_GP, 0);  // IOPL-sensitive in virtual-8086 mode
   c.software_interrupt(static_cast<uint8_t>(i->imm), next_eip(c, i));
   return nullptr;
 }
@@ -223,7 +246,7 @@ const Insn* into(Cpu& c, const Insn* i) {
 // ICEBP (F1): a #DB trap with the next instruction's address. In protected mode it is not a
 // software interrupt for the gate DPL check; real mode makes no difference.
 const Insn* int1(Cpu& c, const Insn* i) {
-  c.software_interrupt(VEC_DB, next_eip(c, i));
+  c.icebp(next_eip(c, i));
   return nullptr;
 }
 
@@ -236,7 +259,12 @@ Handler select_int1(DecodeCtx&) { return &int1; }
 // IRET pops IP, CS and FLAGS (16 bits each); IRETD pops EIP, CS and EFLAGS (32 bits each) and
 // keeps VM, VIF and VIP. Reading all three before changing anything keeps a fault precise.
 template <class T>
-const Insn* iret(Cpu& c, const Insn*) {
+const Insn* iret(Cpu& c, const Insn* i) {
+  if (c.pe()) {
+    iret_pm(c, sizeof(T), next_eip(c, i));
+    return nullptr;
+  }
+  c.nmi_iret();
   uint32_t sp = c.s.regs[ESP] & c.s.sp_mask;
   uint32_t t = c.read<T>(SS, sp);
   uint16_t sel = static_cast<uint16_t>(c.read<T>(SS, stack_top(c, sizeof(T))));

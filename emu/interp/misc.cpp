@@ -1,6 +1,7 @@
 // Processor control and I/O: HLT, NOP, flag operations (CLC/STC/CMC/CLD/STD/CLI/STI), IN/OUT,
-// CPUID, and other single instructions that fit no other group.
+// and other single instructions that fit no other group. CPUID and PAUSE are in p6.cpp.
 #include "emu/interp/common.h"
+#include "emu/segmentation.h"
 
 #include "devices/port_bus.h"
 
@@ -8,6 +9,7 @@ namespace vx86 {
 namespace {
 
 const Insn* hlt(Cpu& c, const Insn* i) {
+  if (c.s.cpl != 0) raise_fault(VEC_GP, 0);
   c.s.halted = true;
   next(c, i);
   return nullptr;
@@ -18,6 +20,7 @@ const Insn* nop(Cpu& c, const Insn* i) { return next(c, i); }
 template <class T, bool DX>
 const Insn* out(Cpu& c, const Insn* i) {
   uint16_t port = DX ? static_cast<uint16_t>(c.s.regs[EDX]) : static_cast<uint16_t>(i->imm & 0xFF);
+  check_io(c, port, sizeof(T));
   c.io.write(port, static_cast<T>(c.s.regs[EAX]), sizeof(T));
   next(c, i);
   return nullptr;
@@ -25,6 +28,7 @@ const Insn* out(Cpu& c, const Insn* i) {
 template <class T, bool DX>
 const Insn* in(Cpu& c, const Insn* i) {
   uint16_t port = DX ? static_cast<uint16_t>(c.s.regs[EDX]) : static_cast<uint16_t>(i->imm & 0xFF);
+  check_io(c, port, sizeof(T));
   T v = static_cast<T>(c.io.read(port, sizeof(T)));
   set_reg<T>(c, EAX, v);
   next(c, i);
@@ -56,7 +60,18 @@ const Insn* flag_op(Cpu& c, const Insn* i) {
 }
 // STI: interrupts stay blocked until after the next instruction when IF goes 0 -> 1. The
 // selector ends the block so the run loop sees the new IF.
+// CLI/STI are IOPL-sensitive in protected and virtual-8086 mode (CPL > IOPL: #GP(0); no VME/PVI).
+inline void check_iopl(const Cpu& c) {
+  if (c.pe() && c.s.cpl > c.iopl()) raise_fault(VEC_GP, 0);
+}
+const Insn* cli(Cpu& c, const Insn* i) {
+  check_iopl(c);
+  c.s.eflags &= ~F_IF;
+  return next(c, i);
+}
+Handler select_cli(DecodeCtx&) { return &cli; }
 const Insn* sti(Cpu& c, const Insn* i) {
+  check_iopl(c);
   if (!(c.s.eflags & F_IF)) c.s.int_shadow = true;
   c.s.eflags |= F_IF;
   return next(c, i);
@@ -67,27 +82,6 @@ Handler select_sti(DecodeCtx& x) {
   x.end_block = true;
   return &sti;
 }
-
-// ---- CPUID ----
-// A Pentium II (family 6, model 3, stepping 3) that reports only the features vx86 implements:
-// no feature flags yet (no FPU, TSC, ...). Max basic leaf 1; leaves above it return leaf 1's
-// data, as Intel CPUs do, which also covers the 0x80000000 range the P6 did not have.
-const Insn* cpuid(Cpu& c, const Insn* i) {
-  uint32_t leaf = c.s.regs[EAX];
-  if (leaf == 0) {
-    c.s.regs[EAX] = 1;
-    c.s.regs[EBX] = 0x756E6547u;  // "Genu"
-    c.s.regs[EDX] = 0x49656E69u;  // "ineI"
-    c.s.regs[ECX] = 0x6C65746Eu;  // "ntel"
-  } else {
-    c.s.regs[EAX] = 0x0633;
-    c.s.regs[EBX] = 0;
-    c.s.regs[ECX] = 0;
-    c.s.regs[EDX] = 0;
-  }
-  return next(c, i);
-}
-Handler select_cpuid(DecodeCtx&) { return &cpuid; }
 
 // ---- BOUND r, m: #BR (a fault) unless lower <= index <= upper, signed ----
 template <class T>
@@ -117,7 +111,6 @@ Handler select_salc(DecodeCtx&) { return &salc; }
 void register_misc(SelectorTable& t) {
   t[ZYDIS_MNEMONIC_HLT] = select_hlt;
   t[ZYDIS_MNEMONIC_NOP] = select_nop;
-  t[ZYDIS_MNEMONIC_PAUSE] = select_nop;
   t[ZYDIS_MNEMONIC_FWAIT] = select_nop;  // no FPU yet: WAIT checks nothing
   t[ZYDIS_MNEMONIC_IN] = select_io<true>;
   t[ZYDIS_MNEMONIC_OUT] = select_io<false>;
@@ -126,9 +119,8 @@ void register_misc(SelectorTable& t) {
   t[ZYDIS_MNEMONIC_CMC] = select_flag_op<0, 0, F_CF>;
   t[ZYDIS_MNEMONIC_CLD] = select_flag_op<F_DF, 0, 0>;
   t[ZYDIS_MNEMONIC_STD] = select_flag_op<0, F_DF, 0>;
-  t[ZYDIS_MNEMONIC_CLI] = select_flag_op<F_IF, 0, 0>;
+  t[ZYDIS_MNEMONIC_CLI] = select_cli;
   t[ZYDIS_MNEMONIC_STI] = select_sti;
-  t[ZYDIS_MNEMONIC_CPUID] = select_cpuid;
   t[ZYDIS_MNEMONIC_BOUND] = select_bound;
   t[ZYDIS_MNEMONIC_SALC] = select_salc;
 }

@@ -1,6 +1,7 @@
 // Data movement: MOV (GPR, memory, immediate, segment registers), MOVZX/MOVSX, LEA, XCHG,
 // LDS/LES/LSS/LFS/LGS, XLAT, CBW/CWDE/CWD/CDQ, LAHF/SAHF.
 #include "emu/interp/common.h"
+#include "emu/segmentation.h"
 
 namespace vx86 {
 namespace {
@@ -29,12 +30,12 @@ Handler select_mov_sized(const DecodeCtx& x) {
   return nullptr;
 }
 
-// MOV Sreg, r/m16 (real mode: base = selector << 4). Loading CS is #UD; SS inhibits interrupts
-// for one instruction.
+// MOV Sreg, r/m16 (through load_seg: real, V86 and protected mode). Loading CS is #UD; SS
+// inhibits interrupts for one instruction.
 template <class Src>
 const Insn* mov_to_sreg(Cpu& c, const Insn* i) {
   uint16_t v = Src::template get<uint16_t>(c, i, op_addr<Src>(c, i));
-  c.load_seg_real(i->r0, v);
+  load_seg(c, i->r0, v);
   if (i->r0 == SS) c.s.int_shadow = true;
   return next(c, i);
 }
@@ -136,15 +137,16 @@ Handler select_xchg(DecodeCtx& x) {
   }
 }
 
-// ---- LDS LES LSS LFS LGS (real mode): offset (16/32 bits) then the selector. LSS inhibits
-// interrupts for one instruction, like MOV SS. The segment index is in aux. ----
+// ---- LDS LES LSS LFS LGS: offset (16/32 bits) then the selector. The segment load (which may
+// fault) comes before the register changes. LSS inhibits interrupts for one instruction, like
+// MOV SS. The segment index is in aux. ----
 template <class T>
 const Insn* load_far(Cpu& c, const Insn* i) {
   uint32_t a = ea(c, i);
   T off = c.read<T>(i->seg, a);
   uint16_t sel = c.read<uint16_t>(i->seg, a + sizeof(T));
+  load_seg(c, i->aux, sel);
   setr<T>(c, i->r0, off);
-  c.load_seg_real(i->aux, sel);
   if (i->aux == SS) c.s.int_shadow = true;
   return next(c, i);
 }

@@ -28,6 +28,8 @@ const SelectorTable& selectors() {
     register_string(t);
     register_misc(t);
     register_fpu(t);
+    register_p6(t);
+    register_system(t);
     return t;
   }();
   return table;

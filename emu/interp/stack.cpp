@@ -3,6 +3,7 @@
 // instruction. Multi-slot operations write or read every slot before ESP moves, so a stack fault
 // leaves the registers as they were.
 #include "emu/interp/common.h"
+#include "emu/segmentation.h"
 
 namespace vx86 {
 namespace {
@@ -80,14 +81,16 @@ const Insn* pop_mem(Cpu& c, const Insn* i) {
   return next(c, i);
 }
 
-// POP Sreg (real mode). POP SS inhibits interrupts until after the next instruction; the selector
-// ends the block for it.
+// POP Sreg. POP SS inhibits interrupts until after the next instruction; the selector ends the
+// block for it. The segment load (which may fault) comes before ESP moves; ESP moves by the old
+// stack size.
 template <class T>
 const Insn* pop_sreg(Cpu& c, const Insn* i) {
-  uint32_t sp = c.s.regs[ESP] & c.s.sp_mask;
+  const uint32_t mask = c.s.sp_mask;
+  uint32_t sp = c.s.regs[ESP] & mask;
   uint16_t v = c.read<uint16_t>(SS, sp);
-  c.set_sp(sp + sizeof(T));
-  c.load_seg_real(i->r0, v);
+  load_seg(c, i->r0, v);
+  c.s.regs[ESP] = (c.s.regs[ESP] & ~mask) | ((sp + sizeof(T)) & mask);
   if (i->r0 == SS) c.s.int_shadow = true;
   return next(c, i);
 }
@@ -138,9 +141,11 @@ Handler select_pusha(DecodeCtx& x) { return x.zi.operand_width == 32 ? &pusha<ui
 Handler select_popa(DecodeCtx& x) { return x.zi.operand_width == 32 ? &popa<uint32_t> : &popa<uint16_t>; }
 
 // ---- PUSHF / POPF (real mode: IOPL, NT and IF are writable; VM, VIF, VIP keep their values and
-// POPFD clears RF) ----
+// POPFD clears RF). Protected mode: IOPL only at CPL 0, IF only at CPL <= IOPL (else silently
+// kept). Virtual-8086 mode: #GP(0) unless IOPL is 3, and then IOPL stays. ----
 template <class T>
 const Insn* pushf(Cpu& c, const Insn* i) {
+  if (c.v86() && c.iopl() != 3) raise_fault(VEC_GP, 0);
   c.push<T>(static_cast<T>(c.flags_image()));
   return next(c, i);
 }
@@ -150,11 +155,21 @@ constexpr uint32_t POPF_MASK32 = POPF_MASK16 | F_AC | F_ID | F_RF;  // RF is wri
 
 template <class T>
 const Insn* popf(Cpu& c, const Insn* i) {
+  uint32_t mask = sizeof(T) == 4 ? POPF_MASK32 : POPF_MASK16;
+  if (c.pe()) [[unlikely]] {
+    if (c.v86()) {
+      if (c.iopl() != 3) raise_fault(VEC_GP, 0);
+      mask &= ~F_IOPL;
+    } else {
+      if (c.s.cpl != 0) mask &= ~F_IOPL;
+      if (c.s.cpl > c.iopl()) mask &= ~F_IF;
+    }
+  }
   uint32_t v = c.pop<T>();
   if constexpr (sizeof(T) == 4) {
-    c.set_flags(v & ~F_RF, POPF_MASK32);
+    c.set_flags(v & ~F_RF, mask);
   } else {
-    c.set_flags(v, POPF_MASK16);
+    c.set_flags(v, mask);
   }
   return next(c, i);
 }

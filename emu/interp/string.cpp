@@ -7,6 +7,7 @@
 // loop. A long REP gives up after a chunk of iterations with EIP unchanged, so the run loop can
 // service interrupts and then resume it, as hardware does between iterations.
 #include "emu/interp/common.h"
+#include "emu/segmentation.h"
 
 #include "devices/port_bus.h"
 
@@ -74,6 +75,7 @@ template <StrOp Op, class T, class A, uint8_t Rep>
 const Insn* str(Cpu& c, const Insn* i) {
   const A d = static_cast<A>((c.s.eflags & F_DF) ? -static_cast<int32_t>(sizeof(T)) : static_cast<int32_t>(sizeof(T)));
   const T acc = static_cast<T>(c.s.regs[EAX]);
+  if constexpr (Op == INS || Op == OUTS) check_io(c, static_cast<uint16_t>(c.s.regs[EDX]), sizeof(T));
   A si = areg<A>(c, ESI), di = areg<A>(c, EDI);
   if constexpr (Rep == REP_NONE) {
     once<Op, T, A>(c, i, si, di, d, acc);

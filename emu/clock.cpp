@@ -1,0 +1,174 @@
+#include "emu/clock.h"
+
+#include <chrono>
+#include <stdexcept>
+
+#include "devices/snapshot.h"
+
+namespace vx86 {
+
+namespace {
+uint64_t host_steady_ns() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+}  // namespace
+
+Clock::Clock(Mode mode, const uint64_t* icount, uint64_t ps_per_insn)
+    : mode_(mode), icount_(icount), ps_per_insn_(ps_per_insn), host_(host_steady_ns) {
+  if (mode_ == Mode::Deterministic && !icount_)
+    throw std::invalid_argument("Clock: deterministic mode needs the instruction counter");
+  if (ps_per_insn_ == 0) throw std::invalid_argument("Clock: time per instruction must be > 0");
+  reset();
+}
+
+void Clock::set_host_clock(HostClock host) {
+  uint64_t t = now();
+  host_ = std::move(host);
+  set_now(t);
+}
+
+uint64_t Clock::insns_to_ns(uint64_t n) const {
+  // n * ps / 1000 without overflowing for any realistic n.
+  return (n / 1000) * ps_per_insn_ + (n % 1000) * ps_per_insn_ / 1000;
+}
+
+uint64_t Clock::raw_now() const {
+  if (mode_ == Mode::Deterministic) {
+    uint64_t ic = icount_ ? *icount_ : 0;
+    if (ic < last_icount_) {
+      // The counter went backwards (something zeroed it): keep time continuous from here.
+      base_ns_ = last_now_;
+      base_icount_ = ic;
+    }
+    last_icount_ = ic;
+    return base_ns_ + insns_to_ns(ic - base_icount_);
+  }
+  if (paused_) return base_ns_;
+  uint64_t h = host_();
+  return base_ns_ + (h > base_host_ ? h - base_host_ : 0);
+}
+
+uint64_t Clock::now() const {
+  uint64_t t = raw_now();
+  if (t < last_now_) t = last_now_;
+  last_now_ = t;
+  return t;
+}
+
+void Clock::set_now(uint64_t t) {
+  base_ns_ = t;
+  base_icount_ = icount_ ? *icount_ : 0;
+  last_icount_ = base_icount_;
+  base_host_ = host_();
+  last_now_ = t;
+}
+
+Clock::EventId Clock::schedule(uint64_t deadline_ns, Callback cb) {
+  if (!cb) throw std::invalid_argument("Clock::schedule: empty callback");
+  EventId id = next_seq_++;
+  events_.emplace(Key{deadline_ns, id}, std::move(cb));
+  ids_.emplace(id, deadline_ns);
+  return id;
+}
+
+bool Clock::cancel(EventId id) {
+  auto it = ids_.find(id);
+  if (it == ids_.end()) return false;
+  events_.erase(Key{it->second, id});
+  ids_.erase(it);
+  return true;
+}
+
+unsigned Clock::run_due() {
+  unsigned ran = 0;
+  if (events_.empty()) return 0;
+  uint64_t t = now();
+  while (!events_.empty() && events_.begin()->first.deadline <= t) {
+    auto it = events_.begin();
+    Callback cb = std::move(it->second);
+    ids_.erase(it->first.seq);
+    events_.erase(it);
+    cb();
+    ++ran;
+  }
+  return ran;
+}
+
+uint64_t Clock::insns_until_next_event(uint64_t cap, uint64_t insns_per_ms) const {
+  if (cap == 0) cap = 1;
+  uint64_t dl = next_deadline();
+  if (dl == kNever) return cap;
+  uint64_t t = now();
+  if (dl <= t) return 1;
+  uint64_t delta = dl - t;
+  uint64_t n;
+  if (mode_ == Mode::Deterministic) {
+    // ceil(delta * 1000 / ps), overflow-safe.
+    uint64_t q = delta / ps_per_insn_, r = delta % ps_per_insn_;
+    if (q > cap / 1000) return cap;
+    n = q * 1000 + (r * 1000 + ps_per_insn_ - 1) / ps_per_insn_;
+  } else {
+    uint64_t ms = delta / 1000000;
+    if (insns_per_ms != 0 && ms > cap / insns_per_ms) return cap;
+    n = ms * insns_per_ms + (delta % 1000000) * insns_per_ms / 1000000;
+  }
+  if (n == 0) n = 1;
+  return n < cap ? n : cap;
+}
+
+void Clock::skip_to(uint64_t deadline_ns) {
+  if (mode_ != Mode::Deterministic || deadline_ns == kNever) return;
+  if (deadline_ns > now()) set_now(deadline_ns);
+}
+
+uint64_t Clock::host_ns_until(uint64_t deadline_ns) const {
+  if (mode_ == Mode::Deterministic) return 0;
+  uint64_t t = now();
+  return deadline_ns > t ? deadline_ns - t : 0;
+}
+
+void Clock::pause() {
+  if (paused_ || mode_ == Mode::Deterministic) return;
+  base_ns_ = now();
+  paused_ = true;
+}
+
+void Clock::resume() {
+  if (!paused_) return;
+  paused_ = false;
+  set_now(base_ns_);
+}
+
+void Clock::reset() {
+  events_.clear();
+  ids_.clear();
+  paused_ = false;
+  set_now(0);
+}
+
+void Clock::save(SnapshotWriter& w) const {
+  w.begin_section("CLCK", 1);
+  w.u64(now());
+  w.end_section();
+}
+
+void Clock::load(SnapshotReader& r) {
+  r.begin_section("CLCK", 1);
+  uint64_t t = r.u64();
+  // Far more than any run; keeps every device's deadline arithmetic clear of overflow.
+  if (t > kMaxTime) throw SnapshotError("clock: virtual time out of range");
+  r.end_section();
+  events_.clear();
+  ids_.clear();
+  bool was_paused = paused_;
+  paused_ = false;
+  set_now(t);
+  if (was_paused) {
+    base_ns_ = t;
+    paused_ = true;
+  }
+}
+
+}  // namespace vx86

@@ -1,0 +1,116 @@
+// Clock: the machine's virtual time, in nanoseconds since power-on, and its timer events.
+//
+// Two modes:
+//  - Realtime: virtual time follows the host's steady clock (minus the time spent paused), for
+//    interactive use. Guest timers fire at host-time rates whatever the emulation speed.
+//  - Deterministic: virtual time = retired guest instructions * a fixed time per instruction (plus
+//    the time skipped while the CPU idles in HLT), so the same run twice sees identical device
+//    timing: same timer interrupts at the same instructions, same serial output.
+//
+// Devices schedule callbacks at absolute virtual deadlines; the run loop executes the CPU in slices
+// bounded by next_deadline() and calls run_due() between slices (block boundaries), so no device
+// polls per instruction. Events due at the same deadline run in the order they were scheduled.
+//
+// Snapshots: save()/load() keep the virtual time only. Events hold callbacks and are not saved:
+// every device that owns a timer saves its own deadlines and re-arms them in its load(), so the
+// clock must be loaded before the devices.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <unordered_map>
+
+namespace vx86 {
+
+class SnapshotWriter;
+class SnapshotReader;
+
+class Clock {
+ public:
+  enum class Mode { Realtime, Deterministic };
+  using EventId = uint64_t;  // 0 is "no event"
+  using Callback = std::function<void()>;
+  using HostClock = std::function<uint64_t()>;  // host monotonic time in ns
+  static constexpr uint64_t kNever = UINT64_MAX;
+  static constexpr uint64_t kDefaultPsPerInsn = 1000;
+  static constexpr uint64_t kMaxTime = uint64_t{1} << 62;  // ~146 years: a snapshot beyond is corrupt  // 1 ns per instruction: a 1 GHz-ish CPU
+
+  // `icount` is the CPU's retired-instruction counter (CpuState::icount), read in deterministic
+  // mode. `ps_per_insn` is the virtual time one instruction takes, in picoseconds.
+  Clock(Mode mode, const uint64_t* icount, uint64_t ps_per_insn = kDefaultPsPerInsn);
+
+  Mode mode() const { return mode_; }
+  uint64_t ps_per_insn() const { return ps_per_insn_; }
+  // For tests and replay tools: replaces the host's steady clock (realtime mode).
+  void set_host_clock(HostClock host);
+
+  // Current virtual time in ns. Monotonic.
+  uint64_t now() const;
+
+  // Timer events. schedule() returns an id for cancel(); a callback may schedule and cancel events.
+  EventId schedule(uint64_t deadline_ns, Callback cb);
+  EventId schedule_in(uint64_t delay_ns, Callback cb) { return schedule(now() + delay_ns, std::move(cb)); }
+  // Cancels a pending event; returns false if it already ran, was cancelled, or id is 0.
+  bool cancel(EventId id);
+  bool is_pending(EventId id) const { return id != 0 && ids_.count(id) != 0; }
+  // Deadline of the earliest pending event, or kNever.
+  uint64_t next_deadline() const { return events_.empty() ? kNever : events_.begin()->first.deadline; }
+  // Runs every event whose deadline is <= now(), earliest first; returns how many ran.
+  unsigned run_due();
+  size_t pending_events() const { return events_.size(); }
+
+  // How many instructions the run loop may execute before the next event is due (at least 1).
+  // Deterministic: exact. Realtime: an estimate from `insns_per_ms`, capped at `cap`.
+  uint64_t insns_until_next_event(uint64_t cap, uint64_t insns_per_ms = 100000) const;
+
+  // The CPU is idle (HLT) until `deadline`: deterministic mode jumps virtual time forward to it
+  // (never backwards); realtime mode leaves time alone (the run loop sleeps on the host, see
+  // host_ns_until()).
+  void skip_to(uint64_t deadline_ns);
+  // Realtime: host nanoseconds until virtual time reaches `deadline` (0 if already there).
+  // Deterministic: always 0.
+  uint64_t host_ns_until(uint64_t deadline_ns) const;
+
+  // Realtime: stop virtual time while the emulator is stopped (debugger, menu); deterministic
+  // time only moves with instructions, so these do nothing there.
+  void pause();
+  void resume();
+  bool paused() const { return paused_; }
+
+  // Back to virtual time 0 with no events (machine power-on).
+  void reset();
+
+  void save(SnapshotWriter& w) const;
+  // Restores the virtual time; drops all pending events (their owners re-arm them in load()).
+  void load(SnapshotReader& r);
+
+ private:
+  struct Key {
+    uint64_t deadline;
+    uint64_t seq;
+    bool operator<(const Key& o) const { return deadline != o.deadline ? deadline < o.deadline : seq < o.seq; }
+  };
+  uint64_t insns_to_ns(uint64_t n) const;
+  uint64_t raw_now() const;  // before the monotonic clamp
+  void set_now(uint64_t t);  // rebases so that now() == t
+
+  Mode mode_;
+  const uint64_t* icount_;
+  uint64_t ps_per_insn_;
+  HostClock host_;
+  // Deterministic: now = base_ns_ + insns_to_ns(*icount_ - base_icount_).
+  // Realtime:      now = base_ns_ + (host() - base_host_), frozen at base_ns_ while paused.
+  // Mutable: now() rebases if the instruction counter is ever reset under it.
+  mutable uint64_t base_ns_ = 0;
+  mutable uint64_t base_icount_ = 0;
+  mutable uint64_t last_icount_ = 0;
+  uint64_t base_host_ = 0;
+  bool paused_ = false;
+  mutable uint64_t last_now_ = 0;  // keeps now() monotonic across rebases
+
+  std::map<Key, Callback> events_;
+  std::unordered_map<EventId, uint64_t> ids_;  // id -> deadline
+  uint64_t next_seq_ = 1;
+};
+
+}  // namespace vx86

@@ -1,0 +1,137 @@
+// Virtual clock: deterministic and realtime time, timer events, snapshot of the time.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "devices/snapshot.h"
+#include "emu/clock.h"
+
+using namespace vx86;
+
+TEST(Clock, DeterministicTimeFollowsInstructions) {
+  uint64_t icount = 0;
+  Clock c(Clock::Mode::Deterministic, &icount, 2500);  // 2.5 ns per instruction
+  EXPECT_EQ(c.now(), 0u);
+  icount = 1000;
+  EXPECT_EQ(c.now(), 2500u);
+  icount = 1001;
+  EXPECT_EQ(c.now(), 2502u);  // rounded down
+  icount = 4000000000000ull;  // no overflow for huge counts
+  EXPECT_EQ(c.now(), 10000000000000ull);
+}
+
+TEST(Clock, EventsRunInDeadlineThenScheduleOrder) {
+  uint64_t icount = 0;
+  Clock c(Clock::Mode::Deterministic, &icount);
+  std::string log;
+  c.schedule(500, [&] { log += "c"; });
+  c.schedule(200, [&] { log += "a"; });
+  c.schedule(200, [&] { log += "b"; });
+  Clock::EventId d = c.schedule(300, [&] { log += "X"; });
+  EXPECT_EQ(c.next_deadline(), 200u);
+  EXPECT_EQ(c.insns_until_next_event(1000000), 200u);
+  EXPECT_TRUE(c.cancel(d));
+  EXPECT_FALSE(c.cancel(d));
+  icount = 199;
+  EXPECT_EQ(c.run_due(), 0u);
+  icount = 300;
+  EXPECT_EQ(c.run_due(), 2u);
+  EXPECT_EQ(log, "ab");
+  EXPECT_EQ(c.next_deadline(), 500u);
+  EXPECT_EQ(c.insns_until_next_event(1000000), 200u);
+  EXPECT_EQ(c.insns_until_next_event(50), 50u);  // capped
+  icount = 600;
+  c.run_due();
+  EXPECT_EQ(log, "abc");
+  EXPECT_EQ(c.next_deadline(), Clock::kNever);
+}
+
+TEST(Clock, CallbacksMayRescheduleThemselves) {
+  uint64_t icount = 0;
+  Clock c(Clock::Mode::Deterministic, &icount);
+  std::vector<uint64_t> fired;
+  std::function<void()> tick = [&] {
+    fired.push_back(c.now());
+    if (fired.size() < 5) c.schedule(100 * (fired.size() + 1), tick);
+  };
+  c.schedule(100, tick);
+  // A run loop: run up to the next deadline, then the due events.
+  while (c.next_deadline() != Clock::kNever) {
+    icount += c.insns_until_next_event(1 << 20);
+    c.run_due();
+  }
+  EXPECT_EQ(fired, (std::vector<uint64_t>{100, 200, 300, 400, 500}));
+}
+
+TEST(Clock, SkipToJumpsOverHaltInDeterministicMode) {
+  uint64_t icount = 0;
+  Clock c(Clock::Mode::Deterministic, &icount);
+  icount = 10;
+  bool ran = false;
+  c.schedule(1000000, [&] { ran = true; });
+  c.skip_to(c.next_deadline());
+  EXPECT_EQ(c.now(), 1000000u);
+  c.run_due();
+  EXPECT_TRUE(ran);
+  icount += 5;
+  EXPECT_EQ(c.now(), 1000005u);
+  c.skip_to(10);  // never backwards
+  EXPECT_EQ(c.now(), 1000005u);
+}
+
+TEST(Clock, InstructionCounterResetKeepsTimeMonotonic) {
+  uint64_t icount = 0;
+  Clock c(Clock::Mode::Deterministic, &icount);
+  icount = 5000;
+  EXPECT_EQ(c.now(), 5000u);
+  icount = 0;
+  EXPECT_EQ(c.now(), 5000u);
+  icount = 10;
+  EXPECT_EQ(c.now(), 5010u);
+}
+
+TEST(Clock, RealtimeFollowsHostAndPauses) {
+  uint64_t host = 1000000;
+  Clock c(Clock::Mode::Realtime, nullptr);
+  c.set_host_clock([&] { return host; });
+  uint64_t t0 = c.now();
+  host += 5000;
+  EXPECT_EQ(c.now(), t0 + 5000);
+  c.pause();
+  host += 100000;
+  EXPECT_EQ(c.now(), t0 + 5000);
+  c.resume();
+  host += 10;
+  EXPECT_EQ(c.now(), t0 + 5010);
+  bool ran = false;
+  c.schedule(t0 + 6000, [&] { ran = true; });
+  EXPECT_EQ(c.host_ns_until(c.next_deadline()), 990u);
+  EXPECT_EQ(c.insns_until_next_event(1000000, 1000000), 990u);  // 1000 insns per us
+  c.run_due();
+  EXPECT_FALSE(ran);
+  host += 990;
+  c.run_due();
+  EXPECT_TRUE(ran);
+}
+
+TEST(Clock, SnapshotRestoresTimeAndDropsEvents) {
+  uint64_t icount = 99;
+  Clock a(Clock::Mode::Deterministic, &icount);  // time starts at 0 at construction
+  EXPECT_EQ(a.now(), 0u);
+  icount += 123456;
+  a.schedule(999999, [] {});
+  std::vector<uint8_t> buf;
+  SnapshotWriter w(buf);
+  a.save(w);
+
+  uint64_t icount2 = 7;
+  Clock b(Clock::Mode::Deterministic, &icount2);
+  b.schedule(5, [] {});
+  SnapshotReader r(buf);
+  b.load(r);
+  EXPECT_EQ(b.now(), 123456u);
+  EXPECT_EQ(b.pending_events(), 0u);
+  icount2 += 4;
+  EXPECT_EQ(b.now(), 123460u);
+}
