@@ -85,11 +85,16 @@ void BM_StringOps(benchmark::State& state) {
   run_workload(state, 1, STRING_INSNS_PER_PASS, STRING_BYTES_PER_PASS);
 }
 void BM_CallsBranches(benchmark::State& state) { run_workload(state, 2, BRANCHY_INSNS_PER_PASS, 0); }
+// The ALU loop as 32-bit protected-mode code with paging off, then on (TLB hit path with paging).
+void BM_AluLoop32PagingOff(benchmark::State& state) { run_workload(state, 3, ALU_INSNS_PER_PASS, 0); }
+void BM_AluLoop32PagingOn(benchmark::State& state) { run_workload(state, 4, ALU_INSNS_PER_PASS, 0); }
 
 // The argument is the run() slice in icount units (see above for how icount counts).
 BENCHMARK(BM_AluLoop)->Arg(10'000'000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_StringOps)->Arg(1'000'000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_CallsBranches)->Arg(10'000'000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AluLoop32PagingOff)->Arg(10'000'000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AluLoop32PagingOn)->Arg(10'000'000)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
