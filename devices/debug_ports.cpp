@@ -14,6 +14,9 @@ uint32_t DebugPorts::io_read(uint16_t port, unsigned size) {
   // QEMU, whose bus splits it into byte accesses to unclaimed neighbours.
   const uint32_t open_bus = size == 1 ? 0u : size == 2 ? 0xFF00u : 0xFFFFFF00u;
   if (port == 0xe9) return open_bus | 0xe9;  // debugcon reads back 0xe9 so guests can detect it
+  // SeaBIOS's log port is a debugcon too: it reads back 0xe9 when connected (-bioslog), and SeaBIOS
+  // stops logging when it does not (once its variables live in writable shadow RAM).
+  if (port == 0x402 && bioslog_) return open_bus | 0xe9;
   return open_bus | 0xFF;
 }
 

@@ -1,21 +1,12 @@
 #include "devices/system_control_port.h"
 
-#include "emu/cpu.h"
-
 namespace vx86 {
 
 void SystemControlPort::attach(PortBus& bus) { bus.attach(0x92, 1, this); }
 
 void SystemControlPort::reset() {
   value_ = 0x02;
-  apply_a20();
-}
-
-void SystemControlPort::apply_a20() {
-  bool on = (value_ & 0x02) != 0;
-  if (cpu_.mmu.a20() == on) return;
-  cpu_.mmu.set_a20(on);
-  cpu_.a20_changed();
+  if (on_a20) on_a20(true);
 }
 
 uint32_t SystemControlPort::io_read(uint16_t, unsigned size) {
@@ -26,7 +17,7 @@ uint32_t SystemControlPort::io_read(uint16_t, unsigned size) {
 void SystemControlPort::io_write(uint16_t, uint32_t value, unsigned) {
   const uint8_t old = value_;
   value_ = static_cast<uint8_t>(value);
-  apply_a20();
+  if (on_a20 && ((old ^ value_) & 0x02)) on_a20(a20());
   if ((value_ & 0x01) && !(old & 0x01) && on_reset_request) on_reset_request();
 }
 

@@ -2,7 +2,7 @@
 // bit 0 resets the machine. The other bits are kept and read back as written. vx86 starts with A20
 // enabled, as QEMU does; a real PC starts with it disabled. SeaBIOS does not depend on either: its
 // switch to 32-bit mode (transition32) sets bit 1 of this port itself.
-// When the i8042 arrives, its output-port A20 bit and this one combine (OR) into the one A20 line.
+// The board ORs bit 1 with the i8042's output-port A20 bit into the one A20 line (on_a20).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -11,24 +11,20 @@
 
 namespace vx86 {
 
-class Cpu;
-
 class SystemControlPort : public IoDevice {
  public:
-  explicit SystemControlPort(Cpu& cpu) : cpu_(cpu) {}
   void attach(PortBus& bus);
-  // Back to power-on: A20 enabled, reset bit clear.
+  // Back to power-on: A20 bit set, reset bit clear (reports on_a20(true)).
   void reset();
 
   uint32_t io_read(uint16_t port, unsigned size) override;
   void io_write(uint16_t port, uint32_t value, unsigned size) override;
 
+  bool a20() const { return (value_ & 0x02) != 0; }
+  std::function<void(bool)> on_a20;        // bit 1 written (the board recomputes the A20 line)
   std::function<void()> on_reset_request;  // bit 0 written 0 -> 1 (the board resets)
 
  private:
-  void apply_a20();
-
-  Cpu& cpu_;
   uint8_t value_ = 0x02;
 };
 

@@ -11,6 +11,13 @@ std::string cli_usage() {
          "  -nographic             no display window; serial and debug output on the terminal\n"
          "  -debugcon stdio|file:PATH|none   where bytes written to port 0xe9 go (default stdio)\n"
          "  -bioslog stdio|file:PATH|none    where bytes written to port 0x402 go (default none)\n"
+         "  -serial stdio|file:PATH|none|null  COM1's host side (default stdio; none: no COM1,\n"
+         "                         null: COM1 present, output dropped); -nographic puts a terminal\n"
+         "                         in raw mode, Ctrl-A x exits, Ctrl-A h lists the keys\n"
+         "  -icount shift=N|auto   deterministic time: 2^N ns of virtual time per instruction\n"
+         "                         (N 0-10); auto = realtime (the host's clock, the default)\n"
+         "  -rtc base=utc|localtime|YYYY-MM-DD[THH:MM:SS]  the RTC's starting date (default utc;\n"
+         "                         with -icount 2024-01-01T00:00:00 unless a date is given)\n"
          "  -d ITEM[,ITEM...]      log: in_asm (new blocks), cpu (registers per block),\n"
          "                         int (interrupts and exceptions), post (port 0x80 writes);\n"
          "                         -d help lists them\n"
@@ -32,6 +39,41 @@ std::string cli_debug_help() {
 }
 
 namespace {
+// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's civil algorithm).
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+// "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SS" (years 1970-2099, what the RTC's century byte covers).
+std::optional<int64_t> parse_date(const std::string& s) {
+  auto num = [&](size_t pos, size_t len, unsigned lo, unsigned hi, unsigned& out) {
+    if (pos + len > s.size()) return false;
+    unsigned v = 0;
+    for (size_t k = pos; k < pos + len; ++k) {
+      if (s[k] < '0' || s[k] > '9') return false;
+      v = v * 10 + static_cast<unsigned>(s[k] - '0');
+    }
+    out = v;
+    return v >= lo && v <= hi;
+  };
+  unsigned y, mo, d, h = 0, mi = 0, sec = 0;
+  if (!(s.size() == 10 || s.size() == 19)) return std::nullopt;
+  if (!num(0, 4, 1970, 2099, y) || s[4] != '-' || !num(5, 2, 1, 12, mo) || s[7] != '-' || !num(8, 2, 1, 31, d))
+    return std::nullopt;
+  static constexpr unsigned mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap)) return std::nullopt;
+  if (s.size() == 19 && (s[10] != 'T' || !num(11, 2, 0, 23, h) || s[13] != ':' || !num(14, 2, 0, 59, mi) ||
+                         s[16] != ':' || !num(17, 2, 0, 59, sec)))
+    return std::nullopt;
+  return days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+}
+
 bool valid_sink(const std::string& s) {
   return s == "stdio" || s == "none" || (s.rfind("file:", 0) == 0 && s.size() > 5);
 }
@@ -73,6 +115,49 @@ std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOp
       if (auto e = value(v)) return e;
       if (!valid_sink(v)) return "invalid " + a + " value '" + v + "' (stdio, file:PATH or none)";
       (a == "-debugcon" ? o.debugcon : o.bioslog) = v;
+    } else if (a == "-serial") {
+      if (auto e = value(v)) return e;
+      if (!valid_sink(v) && v != "null")
+        return "invalid -serial value '" + v + "' (stdio, file:PATH, none or null)";
+      o.serial = v;
+    } else if (a == "-icount") {
+      if (auto e = value(v)) return e;
+      std::string n = v.rfind("shift=", 0) == 0 ? v.substr(6) : v;
+      if (n == "auto") {
+        o.icount_auto = true;
+        o.icount_shift = -1;
+        continue;
+      }
+      int shift = -1;
+      auto [p, ec] = std::from_chars(n.data(), n.data() + n.size(), shift);
+      if (n.empty() || ec != std::errc() || p != n.data() + n.size() || shift < 0 || shift > 10)
+        return "invalid -icount value '" + v + "' (shift=N with N 0-10, or shift=auto)";
+      o.icount_shift = shift;
+      o.icount_auto = false;
+    } else if (a == "-rtc") {
+      if (auto e = value(v)) return e;
+      // Comma-separated suboptions; base= is the one vx86 uses (clock=, driftfix= are accepted).
+      size_t start = 0;
+      while (start <= v.size()) {
+        size_t comma = v.find(',', start);
+        std::string item = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        if (item.rfind("base=", 0) == 0) {
+          std::string b = item.substr(5);
+          if (b == "utc" || b == "localtime") {
+            o.rtc_base = b;
+            o.rtc_date.reset();
+          } else if (auto t = parse_date(b)) {
+            o.rtc_base = b;
+            o.rtc_date = t;
+          } else {
+            return "invalid -rtc base '" + b + "' (utc, localtime or YYYY-MM-DDTHH:MM:SS, 1970-2099)";
+          }
+        } else if (item.rfind("clock=", 0) != 0 && item.rfind("driftfix=", 0) != 0) {
+          return "invalid -rtc option '" + item + "' (base=utc|localtime|DATE)";
+        }
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
     } else if (a == "-d") {
       if (auto e = value(v)) return e;
       if (v == "help") {

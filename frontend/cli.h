@@ -15,6 +15,11 @@ struct CliOptions {
   std::string log_path;                  // -D
   std::string debugcon = "stdio";        // -debugcon stdio|file:PATH|none
   std::string bioslog = "none";          // -bioslog stdio|file:PATH|none
+  std::string serial;                    // -serial stdio|file:PATH|none|null ("" = the default)
+  int icount_shift = -1;                 // -icount shift=N: deterministic, 2^N ns per instruction
+  bool icount_auto = false;              // -icount shift=auto: realtime (noted on stderr)
+  std::string rtc_base = "utc";          // -rtc base=utc|localtime|YYYY-MM-DDTHH:MM:SS
+  std::optional<int64_t> rtc_date;       // the parsed date of -rtc base=DATE (Unix seconds, as given)
   bool no_reboot = false;
   double timeout_s = 0;                                    // 0 = none
   bool help = false, version = false, debug_help = false;  // --help, --version, -d help

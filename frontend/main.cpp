@@ -6,14 +6,22 @@
 //   2             vx86 could not run: bad option, unreadable or malformed file, internal error
 //   4             the guest stopped for good: HLT with nothing that could ever wake it
 //   124           -timeout expired (as timeout(1))
+#include <poll.h>
+#include <signal.h>
+#include <termios.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 
 #include "emu/machine.h"
 #include "frontend/cli.h"
@@ -40,6 +48,82 @@ FILE* open_sink(const std::string& spec, const char* what) {
   if (!f) die(std::string("cannot open ") + what + " file '" + path + "': " + std::strerror(errno));
   return f;
 }
+
+// ---- the terminal: raw mode while the guest runs (-nographic with a tty on stdin) ----
+// Restored on every way out: normal return, exit() (atexit), and fatal or terminating signals.
+struct termios g_saved_tty;
+volatile sig_atomic_t g_tty_raw = 0;
+
+void restore_tty() {
+  if (g_tty_raw) {
+    tcsetattr(STDIN_FILENO, TCSANOW, &g_saved_tty);
+    g_tty_raw = 0;
+  }
+}
+
+void tty_signal(int sig) {
+  restore_tty();  // tcsetattr is async-signal-safe
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+void enter_raw_tty() {
+  if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &g_saved_tty) != 0) return;
+  struct termios raw = g_saved_tty;
+  // No line editing, echo, signals from keys (Ctrl-C goes to the guest) or input translation;
+  // output post-processing stays on so the host terminal still turns "\n" into a new line.
+  raw.c_iflag &= ~static_cast<tcflag_t>(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON);
+  raw.c_lflag &= ~static_cast<tcflag_t>(ECHO | ECHONL | ICANON | ISIG | IEXTEN);
+  raw.c_cflag = (raw.c_cflag & ~static_cast<tcflag_t>(CSIZE | PARENB)) | CS8;
+  raw.c_cc[VMIN] = 1;
+  raw.c_cc[VTIME] = 0;
+  static bool hooked = false;
+  if (!hooked) {
+    hooked = true;
+    std::atexit(restore_tty);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) {
+      struct sigaction sa {};
+      sa.sa_handler = tty_signal;
+      sigemptyset(&sa.sa_mask);
+      sigaction(sig, &sa, nullptr);
+    }
+  }
+  if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0) g_tty_raw = 1;
+}
+
+// COM1 on the terminal with QEMU's escape keys: Ctrl-A x quits, Ctrl-A h lists the keys,
+// Ctrl-A Ctrl-A sends one Ctrl-A to the guest.
+class ConsoleBackend : public StdioCharBackend {
+ public:
+  explicit ConsoleBackend(bool escapes) : StdioCharBackend(stdout, STDIN_FILENO), escapes_(escapes) {}
+  size_t poll_input(uint8_t* buf, size_t max) override {
+    size_t n = StdioCharBackend::poll_input(buf, max);
+    if (!escapes_) return n;
+    size_t out = 0;
+    for (size_t k = 0; k < n; ++k) {
+      uint8_t b = buf[k];
+      if (!escape_) {
+        if (b == 0x01) escape_ = true;
+        else buf[out++] = b;
+        continue;
+      }
+      escape_ = false;
+      if (b == 'x' || b == 'X') {
+        quit = true;
+      } else if (b == 'h' || b == 'H' || b == '?') {
+        std::fputs("\r\nC-a h    print this help\r\nC-a x    exit vx86\r\nC-a C-a  send C-a\r\n", stderr);
+      } else if (b == 0x01) {
+        buf[out++] = b;
+      }
+    }
+    return out;
+  }
+  bool quit = false;
+
+ private:
+  bool escapes_;
+  bool escape_ = false;
+};
 
 std::vector<uint8_t> read_image(const std::string& path) {
   std::error_code ec;
@@ -75,10 +159,53 @@ int run(const CliOptions& o) {
     }
   }
 
+  // Time and the RTC.
+  if (o.icount_shift >= 0) {
+    cfg.deterministic = true;
+    cfg.ps_per_insn = Clock::kDefaultPsPerInsn << o.icount_shift;
+  } else if (o.icount_auto) {
+    std::fprintf(stderr, "vx86: note: -icount shift=auto runs in realtime mode (not deterministic)\n");
+  }
+  if (o.rtc_date) {
+    cfg.rtc_epoch = o.rtc_date;
+  } else if (o.rtc_base == "localtime" && !cfg.deterministic) {
+    std::time_t now = std::time(nullptr);
+    std::tm local{};
+    localtime_r(&now, &local);
+    cfg.rtc_epoch = static_cast<int64_t>(now) + local.tm_gmtoff;
+  }
+
+  // COM1's host side. Default: the terminal (until a display exists to hold a serial console,
+  // also without -nographic; input and raw mode only with -nographic).
+  const std::string serial = o.serial.empty() ? "stdio" : o.serial;
+  std::unique_ptr<CharBackend> serial_backend;
+  ConsoleBackend* console = nullptr;
+  FILE* serial_file = nullptr;
+  if (serial == "none") {
+    cfg.com1 = false;
+  } else if (serial == "null") {
+    cfg.com1_backend = nullptr;
+  } else if (serial == "stdio") {
+    if (o.nographic) {
+      auto c = std::make_unique<ConsoleBackend>(true);
+      console = c.get();
+      serial_backend = std::move(c);
+    } else {
+      serial_backend = std::make_unique<FileCharBackend>(stdout);
+    }
+  } else {
+    serial_file = open_sink(serial, "serial");
+    serial_backend = std::make_unique<FileCharBackend>(serial_file);
+  }
+  if (serial_backend) cfg.com1_backend = serial_backend.get();
+
   Machine m(cfg);
+  if (console) enter_raw_tty();
   const auto start = std::chrono::steady_clock::now();
   auto finish = [&](int status) {
     std::fflush(stdout);
+    restore_tty();
+    if (serial_file) std::fclose(serial_file);
     if (cfg.debugcon && cfg.debugcon != stdout) std::fclose(cfg.debugcon);
     if (cfg.bioslog && cfg.bioslog != stdout) std::fclose(cfg.bioslog);
     if (cfg.log_file && cfg.log_file != stderr) std::fclose(cfg.log_file);
@@ -101,20 +228,48 @@ int run(const CliOptions& o) {
         m.reset();
         break;
       case MachineExit::Halted:
-        // Nothing can wake the CPU: interrupts disabled, or no interrupt controller on the board yet.
-        if (!(m.cpu().s.eflags & F_IF) || !m.cpu().intr) {
+        // HLT with interrupts disabled: nothing can wake the CPU.
+        restore_tty();
+        std::fflush(stdout);
+        std::fprintf(stderr, "vx86: guest halted for good (HLT with interrupts disabled) at %04x:%04x\n",
+                     m.cpu().s.seg[CS].sel, m.cpu().s.eip);
+        return finish(EXIT_STUCK);
+      case MachineExit::Idle: {
+        // HLT waiting for an interrupt: sleep until the next timer event, waking early on input.
+        const bool input = console && !console->input_closed();
+        uint64_t ns = m.idle_host_ns();
+        if (ns == Clock::kNever && !input) {
+          restore_tty();
           std::fflush(stdout);
-          std::fprintf(stderr, "vx86: guest halted for good (HLT with %s) at %04x:%04x\n",
-                       (m.cpu().s.eflags & F_IF) ? "no interrupt source" : "interrupts disabled",
+          std::fprintf(stderr, "vx86: guest halted for good (HLT with no timer event or input pending) at %04x:%04x\n",
                        m.cpu().s.seg[CS].sel, m.cpu().s.eip);
           return finish(EXIT_STUCK);
         }
+        constexpr uint64_t kMaxWait = 50'000'000;  // keep -timeout and Ctrl-A x prompt
+        if (ns > kMaxWait) ns = kMaxWait;
+        if (ns > 0) {
+          struct timespec ts {static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+          if (input) {
+            struct pollfd p {STDIN_FILENO, POLLIN, 0};
+            ppoll(&p, 1, &ts, nullptr);
+          } else {
+            nanosleep(&ts, nullptr);
+          }
+        }
         break;
+      }
       case MachineExit::Budget:
         break;
     }
+    if (console && console->quit) {
+      restore_tty();
+      std::fflush(stdout);
+      std::fprintf(stderr, "vx86: terminated (Ctrl-A x)\n");
+      return finish(0);
+    }
     if (o.timeout_s > 0 &&
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > o.timeout_s) {
+      restore_tty();
       std::fflush(stdout);
       std::fprintf(stderr, "vx86: timeout after %g seconds at %04x:%04x\n", o.timeout_s,
                    m.cpu().s.seg[CS].sel, m.cpu().s.eip);

@@ -2,6 +2,8 @@
 ; With A20 off, FFFF:0510 (linear 0x100500) wraps to 0000:0500; with it on, they are two bytes.
 ; Data accesses and instruction fetches both follow the gate (the block cache must not run code
 ; decoded for the other setting).
+; The A20 line is port 0x92 bit 1 OR the i8042's output-port bit 1; the ROM first turns the
+; i8042's off (command 0xDD) so port 0x92 alone decides (i8042.asm tests the other source).
 %define TEST_NAME "a20"
 %include "rom_common.inc"
 
@@ -25,6 +27,8 @@ start:
         SETUP
         mov ax, 0xFFFF
         mov es, ax                       ; ES:HIGH = linear 0x100500
+        mov al, 0xDD                     ; i8042: output port A20 bit off
+        out 0x64, al
 
         ; Port 0x92 reads back its A20 bit; vx86 (like QEMU) starts with A20 enabled.
         in al, 0x92

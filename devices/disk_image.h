@@ -1,0 +1,48 @@
+// DiskImage: a raw image file (hard disk or ISO) accessed by byte offset, bounds-checked.
+//
+// Modes: ReadWrite (writes go to the file), ReadOnly (writes fail: the drive reports an error),
+// Snapshot (QEMU's -snapshot: the file is opened read-only and writes go to an in-memory
+// copy-on-write overlay of 512-byte blocks, discarded when the image is closed).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace vx86 {
+
+class DiskImage {
+ public:
+  enum class Mode { ReadWrite, ReadOnly, Snapshot };
+  static constexpr uint32_t kBlock = 512;
+
+  // Throws std::runtime_error if the file cannot be opened.
+  DiskImage(const std::string& path, Mode mode);
+  ~DiskImage();
+  DiskImage(const DiskImage&) = delete;
+  DiskImage& operator=(const DiskImage&) = delete;
+
+  uint64_t size() const { return size_; }
+  Mode mode() const { return mode_; }
+  bool writable() const { return mode_ != Mode::ReadOnly; }
+  const std::string& path() const { return path_; }
+
+  // false if [offset, offset+n) is not inside the image or the host I/O fails; never a partial
+  // success that is reported as success.
+  bool read(uint64_t offset, void* buf, size_t n);
+  bool write(uint64_t offset, const void* buf, size_t n);
+  bool flush();
+  size_t overlay_blocks() const { return overlay_.size(); }
+
+ private:
+  bool in_range(uint64_t offset, size_t n) const { return offset <= size_ && n <= size_ - offset; }
+  bool file_read(uint64_t offset, void* buf, size_t n);
+  std::string path_;
+  Mode mode_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+  std::unordered_map<uint64_t, std::unique_ptr<uint8_t[]>> overlay_;  // block index -> 512 bytes
+};
+
+}  // namespace vx86

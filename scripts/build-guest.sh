@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# Builds vx86's test guest from Debian's i386 packages (see docs/guest-images.md):
+#   guest/vmlinuz            Debian's linux-image-686 kernel
+#   guest/initramfs.cpio.gz  busybox-static + an /init that prints VX86-GUEST-UP, runs a few
+#                            commands, reads HELLO.TXT from /dev/sda1 if there is a disk, powers off
+#   guest/disk.img           a bootable raw disk: syslinux MBR, one FAT16 partition with syslinux,
+#                            the kernel, the initramfs and HELLO.TXT
+#   guest/expected.txt       what the guest must print (sha256 of its generated file, HELLO.TXT)
+# Runs as root (installs the host tools and adds the i386 architecture with apt). Idempotent:
+# downloads only what is missing and rebuilds the images (deterministically) each run.
+# No loop mounts and no root-only file operations: the images are built from files.
+#
+# Usage: scripts/build-guest.sh [--validate]
+#   --validate  also boots both images in Debian's qemu-system-i386 (TCG) and prints the seconds
+#               to the marker line; needs qemu-system-x86 (installed then).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+GUEST="$ROOT/guest"
+WORK="$GUEST/work"
+VALIDATE=0
+[[ "${1:-}" == "--validate" ]] && VALIDATE=1
+
+log() { echo "build-guest: $*" >&2; }
+
+if [[ $EUID -eq 0 ]]; then SUDO=(); elif command -v sudo >/dev/null; then SUDO=(sudo); else SUDO=(); fi
+export DEBIAN_FRONTEND=noninteractive
+
+# Host tools (Debian packages), installed only when missing.
+TOOLS=(syslinux syslinux-common mtools dosfstools cpio fdisk gzip python3)
+((VALIDATE)) && TOOLS+=(qemu-system-x86)
+missing=()
+for p in "${TOOLS[@]}"; do
+  [[ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)" == installed ]] || missing+=("$p")
+done
+updated=0
+if ! dpkg --print-foreign-architectures | grep -qx i386; then
+  log "adding the i386 architecture"
+  "${SUDO[@]}" dpkg --add-architecture i386
+  "${SUDO[@]}" apt-get update -q || true  # a mirror hiccup on one index must not stop us
+  updated=1
+fi
+if ((${#missing[@]})); then
+  log "installing ${missing[*]}"
+  ((updated)) || "${SUDO[@]}" apt-get update -q || true
+  updated=1
+  "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# The kernel package linux-image-686 points to (e.g. linux-image-6.1.0-50-686).
+kpkg="$(apt-cache depends linux-image-686:i386 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')"
+if [[ -z "$kpkg" && $updated -eq 0 ]]; then
+  "${SUDO[@]}" apt-get update -q || true
+  kpkg="$(apt-cache depends linux-image-686:i386 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')"
+fi
+[[ -n "$kpkg" ]] || { log "cannot resolve linux-image-686:i386 (apt-get update?)"; exit 1; }
+kpkg="${kpkg%:i386}"
+log "kernel package: $kpkg"
+
+mkdir -p "$WORK/debs"
+cd "$WORK/debs"
+for pkg in "$kpkg:i386" busybox-static:i386; do
+  name="${pkg%:i386}"
+  if ! compgen -G "${name}_*_i386.deb" >/dev/null; then
+    log "downloading $pkg"
+    apt-get download "$pkg" 2> >(grep -v 'unsandboxed' >&2)
+  fi
+done
+kdeb="$(ls "${kpkg}"_*_i386.deb | tail -1)"
+bdeb="$(ls busybox-static_*_i386.deb | tail -1)"
+
+rm -rf "$WORK/kernel" "$WORK/busybox" "$WORK/initramfs" "$WORK/fat"
+dpkg-deb -x "$kdeb" "$WORK/kernel"
+dpkg-deb -x "$bdeb" "$WORK/busybox"
+kver="$(ls "$WORK/kernel/lib/modules" | head -1)"
+cp "$WORK/kernel/boot/vmlinuz-$kver" "$GUEST/vmlinuz"
+
+# ---- initramfs -------------------------------------------------------------------------------
+IR="$WORK/initramfs"
+mkdir -p "$IR"/{bin,dev,etc,lib/modules,mnt,proc,sys,tmp}
+cp "$WORK/busybox/bin/busybox" "$IR/bin/busybox"
+
+# Disk drivers with their dependencies, in load order (read from each module's .modinfo).
+python3 - "$WORK/kernel/lib/modules/$kver" "$IR/lib/modules" \
+  crct10dif_generic crc64_rocksoft_generic ata_piix sd_mod vfat nls_cp437 nls_ascii <<'EOF'
+import os, shutil, sys
+tree, dest, wanted = sys.argv[1], sys.argv[2], sys.argv[3:]
+paths = {}
+for d, _, files in os.walk(tree):
+    for f in files:
+        if f.endswith('.ko'):
+            paths[f[:-3].replace('-', '_')] = os.path.join(d, f)
+def depends(name):
+    data = open(paths[name], 'rb').read()
+    i = data.find(b'\0depends=')
+    if i < 0: return []
+    v = data[i + 9:data.index(b'\0', i + 1)].decode()
+    return [x.replace('-', '_') for x in v.split(',') if x]
+order = []
+def visit(n):
+    if n in order or n not in paths: return   # absent: built in
+    for d in depends(n): visit(d)
+    order.append(n)
+for w in wanted: visit(w)
+with open(os.path.join(dest, 'load-order'), 'w') as f:
+    for n in order:
+        shutil.copy(paths[n], os.path.join(dest, n + '.ko'))
+        f.write(n + '.ko\n')
+print('build-guest: modules:', ' '.join(order), file=sys.stderr)
+EOF
+
+cat > "$IR/init" <<'EOF'
+#!/bin/busybox sh
+# vx86 test guest. Markers for the tests: VX86-GUEST-UP, VX86-SHA256, VX86-DISK, VX86-GUEST-DONE.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+exec </dev/console >/dev/console 2>&1
+echo "VX86-GUEST-UP"
+uname -a
+head -n 8 /proc/cpuinfo
+dd if=/dev/zero bs=1k count=1024 2>/dev/null | tr '\0' 'x' > /tmp/f
+echo "VX86-SHA256 $(sha256sum /tmp/f | cut -d' ' -f1)"
+for m in $(cat /lib/modules/load-order); do insmod /lib/modules/$m 2>/dev/null; done
+i=0
+while [ ! -b /dev/sda1 ] && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
+if [ -b /dev/sda1 ] && mount -t vfat -o ro /dev/sda1 /mnt; then
+  echo "VX86-DISK $(cat /mnt/HELLO.TXT)"
+  umount /mnt
+else
+  echo "VX86-DISK none"
+fi
+echo "VX86-GUEST-DONE"
+if grep -q 'vx86.shell' /proc/cmdline; then
+  exec setsid cttyhack sh
+fi
+poweroff -f
+EOF
+chmod 755 "$IR/init" "$IR/bin/busybox"
+
+# newc cpio, written without root: every file owned by root, fixed times, and a /dev/console
+# node (the kernel opens it for init before devtmpfs is mounted).
+python3 - "$IR" "$GUEST/initramfs.cpio" <<'EOF'
+import os, stat, sys
+src, out = sys.argv[1], sys.argv[2]
+entries = []
+for d, dirs, files in os.walk(src):
+    dirs.sort()
+    for n in sorted(dirs + files):
+        entries.append(os.path.relpath(os.path.join(d, n), src))
+ino = 1
+def header(name, mode, size, nlink=1, rmaj=0, rmin=0):
+    global ino
+    ino += 1
+    fields = [ino, mode, 0, 0, nlink, 0, size, 0, 0, rmaj, rmin, len(name) + 1, 0]
+    h = b'070701' + b''.join(b'%08X' % f for f in fields) + name.encode() + b'\0'
+    return h + b'\0' * (-len(h) % 4)
+with open(out, 'wb') as f:
+    for rel in sorted(entries):
+        p = os.path.join(src, rel)
+        st = os.lstat(p)
+        perm = stat.S_IMODE(st.st_mode)
+        if stat.S_ISDIR(st.st_mode):
+            f.write(header(rel, stat.S_IFDIR | perm, 0, 2))
+        elif stat.S_ISLNK(st.st_mode):
+            t = os.readlink(p).encode()
+            f.write(header(rel, stat.S_IFLNK | 0o777, len(t)) + t + b'\0' * (-len(t) % 4))
+        else:
+            data = open(p, 'rb').read()
+            f.write(header(rel, stat.S_IFREG | perm, len(data)) + data + b'\0' * (-len(data) % 4))
+    f.write(header('dev/console', stat.S_IFCHR | 0o600, 0, 1, 5, 1))
+    f.write(header('TRAILER!!!', 0, 0))
+EOF
+gzip -9nf "$GUEST/initramfs.cpio"
+
+# ---- disk image --------------------------------------------------------------------------------
+DISK_MB=48
+PART_START=2048                                   # sectors
+PART_SECTORS=$((DISK_MB * 2048 - PART_START))
+FAT="$WORK/fat.img"
+echo "Hello from the vx86 guest disk." > "$WORK/HELLO.TXT"
+cat > "$WORK/syslinux.cfg" <<'EOF'
+SERIAL 0 115200
+DEFAULT linux
+PROMPT 0
+TIMEOUT 0
+LABEL linux
+  KERNEL vmlinuz
+  INITRD initrd.gz
+  APPEND console=ttyS0,115200
+EOF
+rm -f "$FAT"
+truncate -s $((PART_SECTORS * 512)) "$FAT"
+# -h: hidden sectors = the partition's start, so the boot sector finds itself on the disk.
+mkfs.vfat -F 16 -n VX86GUEST -h "$PART_START" -i 56583836 "$FAT" >/dev/null
+syslinux --install "$FAT"
+export MTOOLS_SKIP_CHECK=1
+mcopy -o -i "$FAT" "$GUEST/vmlinuz" ::/vmlinuz
+mcopy -o -i "$FAT" "$GUEST/initramfs.cpio.gz" ::/initrd.gz
+mcopy -o -i "$FAT" "$WORK/syslinux.cfg" ::/syslinux.cfg
+mcopy -o -i "$FAT" "$WORK/HELLO.TXT" ::/HELLO.TXT
+
+DISK="$GUEST/disk.img"
+rm -f "$DISK"
+truncate -s $((DISK_MB * 1024 * 1024)) "$DISK"
+echo "start=$PART_START, size=$PART_SECTORS, type=6, bootable" | sfdisk -q --label dos "$DISK"
+dd if=/usr/lib/syslinux/mbr/mbr.bin of="$DISK" bs=440 count=1 conv=notrunc status=none
+dd if="$FAT" of="$DISK" bs=512 seek="$PART_START" conv=notrunc status=none
+rm -f "$FAT"
+
+# What the guest must print, for the boot tests.
+sha="$(head -c 1048576 /dev/zero | tr '\0' 'x' | sha256sum | cut -d' ' -f1)"
+{
+  echo "kernel=$kpkg"
+  echo "VX86-SHA256 $sha"
+  echo "VX86-DISK $(cat "$WORK/HELLO.TXT")"
+} > "$GUEST/expected.txt"
+log "built $GUEST/vmlinuz, initramfs.cpio.gz ($(stat -c %s "$GUEST/initramfs.cpio.gz") bytes), disk.img (${DISK_MB} MiB)"
+
+# ---- validation in QEMU (TCG) --------------------------------------------------------------------
+# Prints the seconds from start to the VX86-GUEST-UP line and to QEMU's exit.
+run_qemu() {
+  local name="$1"; shift
+  local out="$WORK/qemu-$name.log"
+  local t0 t_up="" rc
+  t0=$(date +%s.%N)
+  timeout 300 qemu-system-i386 -accel tcg -nographic -no-reboot -m 256 "$@" > "$out" 2>&1 &
+  local pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    if [[ -z "$t_up" ]] && grep -q VX86-GUEST-UP "$out"; then t_up=$(date +%s.%N); fi
+    sleep 0.1
+  done
+  wait "$pid" && rc=0 || rc=$?
+  local t_end; t_end=$(date +%s.%N)
+  [[ -z "$t_up" ]] && grep -q VX86-GUEST-UP "$out" && t_up=$t_end
+  if [[ -z "$t_up" ]] || ! grep -q VX86-GUEST-DONE "$out"; then
+    log "qemu $name: FAILED (exit $rc), see $out"; return 1
+  fi
+  grep -E '^VX86-(SHA256|DISK)' "$out" | tr -d '\r' | sed "s/^/build-guest: qemu $name: /" >&2
+  printf 'build-guest: qemu %s: marker after %.1f s, powered off after %.1f s\n' "$name" \
+    "$(echo "$t_up - $t0" | bc -l 2>/dev/null || python3 -c "print($t_up - $t0)")" \
+    "$(python3 -c "print($t_end - $t0)")" >&2
+}
+if ((VALIDATE)); then
+  run_qemu kernel -kernel "$GUEST/vmlinuz" -initrd "$GUEST/initramfs.cpio.gz" -append "console=ttyS0"
+  run_qemu disk -drive file="$DISK",format=raw,if=ide,snapshot=on
+  for n in kernel disk; do
+    grep -q "$(sed -n 2p "$GUEST/expected.txt")" "$WORK/qemu-$n.log" || { log "qemu $n: wrong sha256"; exit 1; }
+  done
+  grep -q "$(sed -n 3p "$GUEST/expected.txt")" "$WORK/qemu-disk.log" || { log "qemu disk: HELLO.TXT not read"; exit 1; }
+fi
