@@ -64,6 +64,7 @@ void I440fx::write_config_byte(unsigned o, uint8_t v) {
 }
 
 void I440fx::config_written(unsigned offset, unsigned size) {
+  if (loading_) return;
   const bool all = offset == 0 && size == 256;
   if (all || (offset < 0x73 && offset + size > 0x59)) apply(all);
 }
@@ -98,7 +99,9 @@ void I440fx::load(SnapshotReader& r) {
   const uint8_t smram = r.u8();
   r.check((smram & 0x87) == 0x02 && !((smram & 0x10) && (smram & 0x40)), "i440FX SMRAM register malformed");
   r.end_section();
+  loading_ = true;
   apply_loaded_config();
+  loading_ = false;
   cfg_[0x72] = smram;
   apply(true);
 }

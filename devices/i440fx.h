@@ -53,6 +53,7 @@ class I440fx : public PciDevice {
   void apply(bool all);
   uint8_t applied_[kPamRegions] = {};
   bool smram_applied_ = false;
+  bool loading_ = false;
 };
 
 }  // namespace vx86

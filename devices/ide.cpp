@@ -680,7 +680,7 @@ void IdeChannel::run_dma() {
   const bool in = d.phase == Phase::DmaIn;
   const uint64_t ram = mem_ ? mem_->ram_size() : 0;
   uint32_t prd = bm_prd_;
-  bool eot = false, bad = false, dev_error = false;
+  bool eot = false, bad = false, dev_error = false, table_done = false;
   std::vector<uint8_t> tmp;
   unsigned entries = 0;
   uint64_t done = 0;
@@ -718,6 +718,7 @@ void IdeChannel::run_dma() {
     }
     done += n;
     d.dma_bytes -= n;
+    table_done = eot && n == len;
   }
   if (!bad && !dev_error && d.dma_bytes) bad = true;  // the table ended before the transfer did
   if (d.kind == Kind::Disk) d.lba += done / 512;
@@ -737,7 +738,7 @@ void IdeChannel::run_dma() {
     return;
   }
   // Success: Active stays set if the table describes more memory than was transferred.
-  if (eot) bm_status_ &= static_cast<uint8_t>(~0x01);
+  if (table_done) bm_status_ &= static_cast<uint8_t>(~0x01);
   if (d.kind == Kind::Cdrom) {
     d.stream_left = 0;
     d.count = 3;  // I/O + C/D: status phase

@@ -44,6 +44,7 @@ void PciDevice::define_bar(unsigned index, uint32_t size, bool io, bool prefetch
     throw std::invalid_argument("PCI BAR size must be a power of two (>= 4 for I/O, >= 16 for memory)");
   bar_size_[index] = size;
   bar_io_[index] = io;
+  decoded_[index] = PciBar{0, size, io, false};
   const uint32_t type = io ? 1u : (prefetchable ? 8u : 0u);
   const uint32_t mask = ~(size - 1) & (io ? ~3u : ~15u);
   set_default32(0x10 + 4 * index, type, mask);
@@ -97,11 +98,12 @@ void PciDevice::update_bars() {
       const bool space_on = b.io ? (cmd & 1) : (cmd & 2);
       b.enabled = space_on && b.base != 0 && end <= (b.io ? 0x10000ull : 0x100000000ull);
     }
-    if (!(b == decoded_[i])) {
-      const PciBar old = decoded_[i];
-      decoded_[i] = b;
+    const PciBar old = decoded_[i];
+    decoded_[i] = b;
+    // Only a change of the decoded window is reported (moving a disabled BAR, e.g. while sizing
+    // it with decoding off, maps nothing).
+    if (old.enabled != b.enabled || (b.enabled && (old.base != b.base || old.size != b.size)))
       bar_changed(i, old, b);
-    }
   }
 }
 

@@ -7,6 +7,10 @@ namespace vx86 {
 std::string cli_usage() {
   return "usage: vx86 -bios FILE [options]\n"
          "  -bios FILE             firmware image (64-256 KiB), mapped below 1 MiB and 4 GiB\n"
+         "                         (default: " VX86_DEFAULT_BIOS ", Debian's SeaBIOS)\n"
+         "  -kernel FILE           boot a Linux bzImage or a Multiboot kernel directly\n"
+         "  -initrd FILE           Linux: the initrd; Multiboot: modules \"file args,file2\"\n"
+         "  -append STRING         the kernel command line\n"
          "  -m SIZE                guest RAM: MiB, or with a suffix M or G (1M-3G, default 32)\n"
          "  -nographic             no display window; serial and debug output on the terminal\n"
          "  -debugcon stdio|file:PATH|none   where bytes written to port 0xe9 go (default stdio)\n"
@@ -95,6 +99,12 @@ std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOp
       o.version = true;
     } else if (a == "-bios") {
       if (auto e = value(o.bios)) return e;
+    } else if (a == "-kernel") {
+      if (auto e = value(o.kernel)) return e;
+    } else if (a == "-initrd") {
+      if (auto e = value(o.initrd)) return e;
+    } else if (a == "-append") {
+      if (auto e = value(o.append)) return e;
     } else if (a == "-m") {
       if (auto e = value(v)) return e;
       unsigned scale = 1;
@@ -189,8 +199,10 @@ std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOp
       return "unknown option '" + args[k] + "' (see --help)";
     }
   }
-  if (!o.help && !o.version && !o.debug_help && o.bios.empty())
-    return "no firmware given: use -bios FILE (see --help)";
+  if (o.help || o.version || o.debug_help) return std::nullopt;
+  if (o.kernel.empty() && (!o.initrd.empty() || !o.append.empty()))
+    return std::string(o.initrd.empty() ? "-append" : "-initrd") + " needs -kernel";
+  if (o.bios.empty()) o.bios = VX86_DEFAULT_BIOS;  // QEMU, too, boots its SeaBIOS by default
   return std::nullopt;
 }
 

@@ -8,7 +8,8 @@
 namespace vx86 {
 
 struct CliOptions {
-  std::string bios;
+  std::string bios;                      // default: Debian's SeaBIOS (VX86_DEFAULT_BIOS)
+  std::string kernel, initrd, append;    // direct kernel boot (Linux bzImage or Multiboot)
   uint32_t ram_mb = 32;
   bool nographic = false;
   std::vector<std::string> debug_items;  // -d in_asm,cpu,int,post

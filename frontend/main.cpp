@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <optional>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -23,6 +24,7 @@
 #include <iterator>
 #include <memory>
 
+#include "emu/linux_boot.h"
 #include "emu/machine.h"
 #include "frontend/cli.h"
 
@@ -125,17 +127,41 @@ class ConsoleBackend : public StdioCharBackend {
   bool escape_ = false;
 };
 
-std::vector<uint8_t> read_image(const std::string& path) {
+// Reads a whole file the user named; `what` names it in the one-line error ("BIOS image", ...).
+std::vector<uint8_t> read_image(const std::string& path, const std::string& what = "BIOS image") {
   std::error_code ec;
   auto st = std::filesystem::status(path, ec);
-  if (ec || !std::filesystem::exists(st))
-    die("cannot open BIOS image '" + path + "': No such file or directory");
-  if (!std::filesystem::is_regular_file(st)) die("BIOS image '" + path + "' is not a regular file");
+  if (ec || !std::filesystem::exists(st)) die("cannot open " + what + " '" + path + "': No such file or directory");
+  if (!std::filesystem::is_regular_file(st)) die(what + " '" + path + "' is not a regular file");
   std::ifstream in(path, std::ios::binary);
-  if (!in) die("cannot open BIOS image '" + path + "': " + std::strerror(errno));
+  if (!in) die("cannot open " + what + " '" + path + "': " + std::strerror(errno));
   std::vector<uint8_t> data{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  if (in.bad()) die("cannot read BIOS image '" + path + "'");
+  if (in.bad()) die("cannot read " + what + " '" + path + "'");
   return data;
+}
+
+// -kernel/-initrd/-append: what the loader needs, read once; loaded again after every reset.
+struct DirectBoot {
+  std::vector<uint8_t> kernel;
+  std::vector<BootModule> modules;
+  std::string cmdline, name;
+};
+
+DirectBoot read_direct_boot(const CliOptions& o) {
+  DirectBoot b;
+  b.kernel = read_image(o.kernel, "kernel");
+  b.cmdline = o.append;
+  b.name = o.kernel;
+  KernelKind kind = detect_kernel(b.kernel);
+  if (kind == KernelKind::Unknown) die("'" + o.kernel + "' is neither a Linux bzImage nor a Multiboot kernel");
+  if (o.initrd.empty()) return b;
+  if (kind == KernelKind::Linux) {
+    b.modules.push_back({read_image(o.initrd, "initrd"), ""});
+  } else {
+    for (const std::string& m : split_module_list(o.initrd))
+      b.modules.push_back({read_image(module_file_name(m), "Multiboot module"), m});
+  }
+  return b;
 }
 
 int run(const CliOptions& o) {
@@ -199,7 +225,15 @@ int run(const CliOptions& o) {
   }
   if (serial_backend) cfg.com1_backend = serial_backend.get();
 
+  std::optional<DirectBoot> boot;
+  if (!o.kernel.empty()) boot = read_direct_boot(o);
   Machine m(cfg);
+  auto load_boot = [&] {
+    if (!boot) return;
+    std::string err = load_kernel(m, boot->kernel, boot->modules, boot->cmdline, boot->name);
+    if (!err.empty()) die("'" + o.kernel + "': " + err);
+  };
+  load_boot();
   if (console) enter_raw_tty();
   const auto start = std::chrono::steady_clock::now();
   auto finish = [&](int status) {
@@ -226,6 +260,7 @@ int run(const CliOptions& o) {
           return finish(0);
         }
         m.reset();
+        load_boot();
         break;
       case MachineExit::Halted:
         // HLT with interrupts disabled: nothing can wake the CPU.

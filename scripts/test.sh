@@ -12,6 +12,8 @@ ASAN_DIR="${ASAN_DIR:-$ROOT/build-asan}"
 export JOBS BUILD_DIR
 
 "$ROOT/scripts/setup.sh"
+# The Debian i386 guest (kernel, initramfs, disk image) for the whole-guest boot tests.
+"$ROOT/scripts/build-guest.sh"
 status=0
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$JOBS" || status=1
 

@@ -182,11 +182,13 @@ TEST(Pci, PamAndSmram) {
   EXPECT_EQ(ev[0].size, 0x10000u);
   EXPECT_TRUE(ev[0].r && ev[0].w);
   ev.clear();
-  b.cfg_write(0, 0, 0x5A, 0x33333333, 4);  // PAM1-4 at once: 8 regions
-  EXPECT_EQ(ev.size(), 8u);
+  b.cfg_write(0, 0, 0x5A, 0x3333, 2);      // PAM1-2: 4 regions
+  b.cfg_write(0, 0, 0x5C, 0x33333333, 4);  // PAM3-6: 8 regions
+  ASSERT_EQ(ev.size(), 12u);
   EXPECT_EQ(ev[0].base, 0xC0000u);
   EXPECT_EQ(ev[1].base, 0xC4000u);
-  EXPECT_EQ(ev[7].base, 0xDC000u);
+  EXPECT_EQ(ev[11].base, 0xEC000u);
+  EXPECT_EQ(ev[11].size, 0x4000u);
   ev.clear();
   // make_bios_readonly: read RAM, write to ROM (0x11 / 0x10).
   b.cfg_write(0, 0, 0x59, 0x10, 1);
