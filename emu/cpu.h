@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 
 #include "emu/block_cache.h"
 #include "emu/cpu_state.h"
@@ -38,6 +39,9 @@ class Cpu {
   PortBus& io;
   BlockCache blocks;
   InterruptSource* intr = nullptr;
+  // FERR#: called when an x87 error is reported the legacy way (CR0.NE = 0); the board latches it
+  // onto IRQ13. Rare, so a std::function is fine.
+  std::function<void()> on_ferr;
   uint32_t log_mask = 0;
   FILE* log_file = stderr;
 

@@ -81,6 +81,12 @@ Machine::Machine(const MachineConfig& cfg)
   };
   sysctl_->on_reset_request = [this] { request_reset(); };
 
+  // The x87 error latch: FERR# (CR0.NE = 0) -> IRQ13, cleared by a write to port 0xF0.
+  ferr_ = std::make_unique<FpuErrorLatch>();
+  ferr_->attach(ports_);
+  ferr_->irq13 = [pic](bool l) { pic->set_irq(13, l); };
+  cpu_->on_ferr = [this] { ferr_->ferr(); };
+
   reset();
 }
 
@@ -116,6 +122,7 @@ void Machine::reset() {
   kbc_->reset();
   if (com1_) com1_->reset();
   sysctl_->reset();
+  ferr_->reset();
   a20_92_ = true;
   a20_kbc_ = kbc_->a20();
   update_a20();

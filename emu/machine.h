@@ -10,6 +10,7 @@
 
 #include "devices/cmos_rtc.h"
 #include "devices/debug_ports.h"
+#include "devices/fpu_error_latch.h"
 #include "devices/i8042.h"
 #include "devices/pic8259.h"
 #include "devices/pit8254.h"
@@ -98,6 +99,7 @@ class Machine {
   std::unique_ptr<I8042> kbc_;
   std::unique_ptr<Uart16550> com1_;
   std::unique_ptr<SystemControlPort> sysctl_;  // port 0x92: fast A20, reset
+  std::unique_ptr<FpuErrorLatch> ferr_;        // port 0xF0, IRQ13
   bool a20_92_ = true, a20_kbc_ = true;
   bool reset_requested_ = false;
 };

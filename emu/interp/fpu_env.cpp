@@ -191,7 +191,7 @@ const Insn* fwait(Cpu& c, const Insn* i) {
   if ((cr0 & (CR0_TS | CR0_MP)) == (CR0_TS | CR0_MP)) raise_fault(VEC_NM);
   if (c.s.fpu.sw & FPU_ES) {
     if (cr0 & CR0_NE) raise_fault(VEC_MF);
-    c.s.fpu.ferr = 1;
+    assert_ferr(c);
   }
   return next(c, i);
 }

@@ -55,6 +55,13 @@ inline bool stack_fault(FpuState& f, bool overflow) {
   return f.cw & FPU_IE;
 }
 
+// FERR# goes active (once per pending error; FNCLEX/FNINIT release it).
+inline void assert_ferr(Cpu& c) {
+  if (c.s.fpu.ferr) return;
+  c.s.fpu.ferr = 1;
+  if (c.on_ferr) c.on_ferr();
+}
+
 // The checks every FPU instruction starts with: CR0.EM or CR0.TS -> #NM; for waiting instructions
 // a pending unmasked exception (ES) -> #MF with CR0.NE = 1, or FERR# (IRQ13 path) with CR0.NE = 0.
 inline void enter(Cpu& c, bool waiting) {
@@ -62,9 +69,9 @@ inline void enter(Cpu& c, bool waiting) {
   if (cr0 & (CR0_EM | CR0_TS)) [[unlikely]] raise_fault(VEC_NM);
   if (waiting && (c.s.fpu.sw & FPU_ES)) [[unlikely]] {
     if (cr0 & CR0_NE) raise_fault(VEC_MF);
-    // Legacy reporting: FERR# goes to the board (IRQ13). Until the board wires it, the instruction
+    // Legacy reporting: FERR# goes to the board, which latches it onto IRQ13; the instruction
     // proceeds as if IGNNE# were asserted. See docs/fpu.md.
-    c.s.fpu.ferr = 1;
+    assert_ferr(c);
   }
 }
 
