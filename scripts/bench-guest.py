@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Side-by-side guest benchmark: the same Debian guest (scripts/build-guest.sh) in vx86 and in
+Debian's qemu-system-i386 with TCG, one after the other in one run. Times, from the host, the
+seconds to the guest's first marker line and the seconds of each in-guest workload (lines
+VX86-BENCH-BEGIN/END NAME printed by the guest's /init when the command line has vx86.bench), and
+prints a table with the ratio vx86/QEMU (below 1: vx86 is faster).
+
+Usage: scripts/bench-guest.py [--runs N] [--vx86 PATH] [--qemu PATH]
+"""
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GUEST = os.path.join(ROOT, "guest")
+APPEND = "console=ttyS0 vx86.bench"
+WORKLOADS = ["sha256", "gzip", "spawn1000"]
+
+
+def run(cmd, timeout):
+    """Runs one emulator; returns {'boot': s, workload: s, ...} timed from the host."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    marks, begin = {}, {}
+    try:
+        for raw in p.stdout:
+            now = time.monotonic() - t0
+            line = raw.decode(errors="replace").strip()
+            if line.endswith("VX86-GUEST-UP") and "boot" not in marks:
+                marks["boot"] = now
+            elif "VX86-BENCH-BEGIN " in line:
+                begin[line.split()[-1]] = now
+            elif "VX86-BENCH-END " in line:
+                name = line.split()[-1]
+                marks[name] = now - begin.get(name, now)
+            elif "VX86-GUEST-DONE" in line:
+                marks["total"] = now
+                break
+            if now > timeout:
+                break
+    finally:
+        p.kill()
+        p.wait()
+    return marks
+
+
+def median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2] if xs else None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--vx86", default=os.path.join(ROOT, "build", "vx86"))
+    ap.add_argument("--qemu", default="qemu-system-i386")
+    ap.add_argument("--timeout", type=float, default=600)
+    a = ap.parse_args()
+    for f in ("vmlinuz", "initramfs.cpio.gz"):
+        if not os.path.exists(os.path.join(GUEST, f)):
+            sys.exit(f"bench-guest: guest/{f} is missing: run scripts/build-guest.sh")
+    kernel = ["-kernel", os.path.join(GUEST, "vmlinuz"), "-initrd", os.path.join(GUEST, "initramfs.cpio.gz"),
+              "-append", APPEND, "-m", "256", "-nographic", "-no-reboot"]
+    cmds = {
+        "vx86": [a.vx86] + kernel,
+        "qemu": [a.qemu, "-accel", "tcg"] + kernel,
+    }
+    results = {name: [] for name in cmds}
+    for r in range(a.runs):
+        for name, cmd in cmds.items():
+            m = run(cmd, a.timeout)
+            results[name].append(m)
+            print(f"run {r + 1} {name}: " + ", ".join(f"{k} {v:.2f} s" for k, v in m.items()), file=sys.stderr)
+    rows = ["boot"] + WORKLOADS + ["total"]
+    label = {"boot": "seconds to VX86-GUEST-UP", "total": "seconds to the end (all of it)"}
+    print(f"| measure (median of {a.runs}) | vx86 | QEMU TCG | vx86/QEMU |")
+    print("|---|---|---|---|")
+    for row in rows:
+        v = median([m[row] for m in results["vx86"] if row in m])
+        q = median([m[row] for m in results["qemu"] if row in m])
+        ratio = f"{v / q:.2f}" if v and q else "n/a"
+        fv = f"{v:.2f}" if v is not None else "n/a"
+        fq = f"{q:.2f}" if q is not None else "n/a"
+        print(f"| {label.get(row, row + ' (s)')} | {fv} | {fq} | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()
