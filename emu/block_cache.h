@@ -42,7 +42,7 @@ class BlockCache : public CodeWriteListener {
   size_t size() const { return blocks_.size(); }
 
  private:
-  static constexpr unsigned FAST_BITS = 12;
+  static constexpr unsigned FAST_BITS = 16;
   static unsigned fast_index(uint32_t phys, uint32_t mode) {
     return ((phys ^ (phys >> FAST_BITS) ^ (mode << 7)) & ((1u << FAST_BITS) - 1));
   }
