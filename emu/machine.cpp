@@ -6,6 +6,12 @@
 
 namespace vx86 {
 
+std::string validate_vga_bios(const std::vector<uint8_t>& image) {
+  if (image.size() < 3 || image[0] != 0x55 || image[1] != 0xAA) return "VGA BIOS image has no 0x55AA option ROM signature";
+  if (image.size() > 128 * 1024) return "VGA BIOS image is larger than 128 KiB";
+  return "";
+}
+
 std::string validate_bios(const std::vector<uint8_t>& image) {
   if (image.size() < 64 * 1024 || image.size() > 256 * 1024 || image.size() % (64 * 1024) != 0)
     return "BIOS image must be 64, 128, 192 or 256 KiB (got " + std::to_string(image.size()) + " bytes)";
@@ -18,11 +24,20 @@ Machine::Machine(const MachineConfig& cfg)
   std::string err = validate_bios(cfg.bios);
   if (!err.empty()) throw std::invalid_argument(err);
   // The BIOS sits at the top of the 4 GiB space (ROM); its last 128 KiB (or all of a smaller image)
-  // also at the top of the first megabyte, where the reset vector F000:FFF0 finds it. That low copy
-  // is shadow RAM loaded with the image at every reset (load_bios_shadow): without a PCI host
-  // bridge there are no PAM registers to unlock it, and SeaBIOS keeps its variables there (as on
-  // QEMU's isapc machine, whose low BIOS is RAM too).
+  // also at the top of the first megabyte, where the reset vector F000:FFF0 finds it. That low
+  // alias is steered by the i440FX's PAM registers (apply_pam): after reset reads come from the
+  // ROM and writes are dropped; SeaBIOS then copies itself into the shadow RAM underneath and
+  // runs from there (its variables live in it), and write-protects it at the end of POST.
+  const size_t low = std::min<size_t>(cfg.bios.size(), 128 * 1024);
+  low_bios_.assign(cfg.bios.end() - static_cast<std::ptrdiff_t>(low), cfg.bios.end());
   mem_.map_rom(static_cast<uint32_t>(0x100000000ull - cfg.bios.size()), cfg.bios);
+  if (!cfg.vga_bios.empty()) {
+    if (std::string e = validate_vga_bios(cfg.vga_bios); !e.empty()) throw std::invalid_argument(e);
+    // The option ROM area 0xC0000-0xDFFFF as the PAM registers show it when it is not RAM: the
+    // VGA BIOS at 0xC0000, open bus (0xFF) after it (apply_pam maps it).
+    option_roms_.assign(0x20000, 0xFF);
+    std::copy(cfg.vga_bios.begin(), cfg.vga_bios.end(), option_roms_.begin());
+  }
 
   cpu_ = std::make_unique<Cpu>(mem_, ports_);
   cpu_->log_mask = cfg.log_mask;
@@ -87,10 +102,98 @@ Machine::Machine(const MachineConfig& cfg)
   ferr_->irq13 = [pic](bool l) { pic->set_irq(13, l); };
   cpu_->on_ferr = [this] { ferr_->ferr(); };
 
+  // VGA (-vga std): ports 0x3B0-0x3DF and Bochs VBE 0x1CE/0x1CF, the window 0xA0000-0xBFFFF
+  // (over the RAM there) and the linear framebuffer; its BIOS is in option_roms_ (0xC0000).
+  if (cfg.vga) {
+    vga_ = std::make_unique<Vga>();
+    vga_->attach(ports_);
+    mem_.map_mmio(Vga::kWindowBase, Vga::kWindowSize, vga_.get());
+    mem_.map_mmio(vga_->lfb_base(), Vga::kVramSize, &vga_->lfb());
+  }
+
+  // PCI configuration mechanism #1 (0xCF8/0xCFC) and the reset control register 0xCF9.
+  pci_ = std::make_unique<PciBus>();
+  pci_->attach(ports_);
+  pci_->on_reset_request = [this](bool) { request_reset(); };
+
+  // i440FX host bridge at 00:00.0: its PAM registers map 0xC0000-0xFFFFF as RAM or ROM.
+  host_ = std::make_unique<I440fx>();
+  pci_->add(host_.get(), 0, 0);
+  host_->on_pam_change = [this](uint32_t base, uint32_t size, bool read_ram, bool write_ram) {
+    apply_pam(base, size, read_ram, write_ram);
+  };
+
+  // PIIX3 ISA bridge at 00:01.0: PCI INTx -> PIRQ A-D -> its route registers -> the PIC.
+  isa_ = std::make_unique<Piix3>();
+  pci_->add(isa_.get(), 1, 0);
+  Piix3* isa = isa_.get();
+  pci_->on_pirq = [isa](unsigned pirq, bool level) { isa->set_pirq(pirq, level); };
+  isa_->irq_out = [pic](unsigned irq, bool level) { pic->set_irq(irq, level); };
+
+  // PIIX3 IDE at 00:01.1, legacy mode: primary 0x1F0/0x3F6 on IRQ14, secondary 0x170/0x376 on
+  // IRQ15; bus-master DMA into RAM drops the translated code it overwrites.
+  ide_ = std::make_unique<PiixIde>();
+  pci_->add(ide_.get(), 1, 1);
+  ide_->attach(ports_);
+  ide_->set_dma_memory(&mem_);
+  for (unsigned ch = 0; ch < 2; ++ch) {
+    IdeChannel& c = ide_->channel(ch);
+    const unsigned irq = ch ? 15 : 14;
+    c.irq = [pic, irq](bool l) { pic->set_irq(irq, l); };
+    c.on_dma_write = [this](uint32_t addr, uint32_t len) { dma_written(addr, len); };
+  }
+  for (unsigned k = 0; k < cfg.drives.size(); ++k) {
+    const auto& d = cfg.drives[k];
+    if (d.cdrom) ide_->channel(k / 2).attach_cdrom(k % 2, d.image);
+    else if (d.image) ide_->channel(k / 2).attach_disk(k % 2, d.image);
+  }
+
+  // Boot order for SeaBIOS without fw_cfg: CMOS 0x3D (first and second device) and 0x38 bits 7:4
+  // (third); 1 = floppy, 2 = hard disk, 3 = CD-ROM, 4 = network.
+  if (!cfg.boot_order.empty()) {
+    unsigned codes[3] = {0, 0, 0};
+    for (size_t k = 0; k < cfg.boot_order.size() && k < 3; ++k) {
+      const char ch = cfg.boot_order[k];
+      codes[k] = ch == 'a' ? 1 : ch == 'c' ? 2 : ch == 'd' ? 3 : ch == 'n' ? 4 : 0;
+    }
+    rtc_->set_byte(0x3D, static_cast<uint8_t>(codes[0] | codes[1] << 4));
+    rtc_->set_byte(0x38, static_cast<uint8_t>((rtc_->byte(0x38) & 0x0F) | codes[2] << 4));
+  }
+
   reset();
 }
 
 Machine::~Machine() = default;
+
+void Machine::apply_pam(uint32_t base, uint32_t size, bool read_ram, bool write_ram) {
+  if (mem_.ram_size() < base + size) return;  // -m is at least 1 MiB; never happens
+  const uint32_t low_base = static_cast<uint32_t>(0x100000 - low_bios_.size());
+  const uint8_t* rom = base >= low_base ? low_bios_.data() + (base - low_base) : nullptr;
+  if (!rom && !option_roms_.empty() && base >= 0xC0000 && base + size <= 0xE0000)
+    rom = option_roms_.data() + (base - 0xC0000);  // the VGA BIOS
+  mem_.map_shadow(base, size, rom, read_ram, write_ram);
+  // Host pointers in the TLB and blocks decoded from the old contents are stale now.
+  if (!cpu_) return;
+  cpu_->mmu.flush();
+  for (uint32_t off = 0; off < size; off += PAGE_SIZE) cpu_->blocks.invalidate_page(base + off);
+}
+
+void Machine::dma_written(uint32_t addr, uint32_t len) {
+  if (len == 0) return;
+  const uint64_t last = uint64_t{addr} + len - 1;
+  for (uint64_t page = addr >> PAGE_SHIFT; page <= (last >> PAGE_SHIFT); ++page) {
+    const uint32_t pa = static_cast<uint32_t>(page << PAGE_SHIFT);
+    if (mem_.page_has_code(pa)) cpu_->blocks.invalidate_page(pa);
+  }
+}
+
+void Machine::setup_pci_like_bios() {
+  // The bus-master registers where SeaBIOS puts them on this board (legacy IRQs need no routing);
+  // PIRQ A-D to IRQ 10, 10, 11, 11, level-triggered in the ELCR, as SeaBIOS programs them.
+  ide_->enable_like_bios(0xC000);
+  pci_->config_write(1, 0, 0x60, 0x0B0B0A0Au, 4);
+  ports_.write(0x4D1, 0x0C, 1);
+}
 
 void Machine::request_reset() {
   reset_requested_ = true;
@@ -104,15 +207,13 @@ void Machine::update_a20() {
   cpu_->a20_changed();
 }
 
-void Machine::load_bios_shadow() {
-  const size_t low = std::min<size_t>(cfg_.bios.size(), 128 * 1024);
-  const size_t at = 0x100000 - low;
-  if (mem_.ram_size() < 0x100000) return;  // -m is at least 1 MiB; never happens
-  std::memcpy(mem_.ram() + at, cfg_.bios.data() + (cfg_.bios.size() - low), low);
-}
-
 void Machine::reset() {
-  load_bios_shadow();  // before the CPU reset, which drops every decoded block
+  // The PCI functions first: the host bridge's reset maps the BIOS ROM back at 0xE0000-0xFFFFF
+  // (PAM 0) before the CPU reset, which drops every decoded block.
+  pci_->reset();
+  host_->reset();
+  isa_->reset();
+  ide_->reset();
   debug_.reset();
   reset_requested_ = false;
   cpu_->reset();
@@ -121,6 +222,7 @@ void Machine::reset() {
   rtc_->reset();
   kbc_->reset();
   if (com1_) com1_->reset();
+  if (vga_) vga_->reset();
   sysctl_->reset();
   ferr_->reset();
   a20_92_ = true;

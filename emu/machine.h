@@ -1,6 +1,7 @@
 // Machine: the board. Owns memory, the port bus, the CPU, the virtual clock and the devices, and
 // wires them together (the PC's schematic is Machine::Machine in machine.cpp).
 #pragma once
+#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -10,13 +11,18 @@
 
 #include "devices/cmos_rtc.h"
 #include "devices/debug_ports.h"
+#include "devices/disk_image.h"
 #include "devices/fpu_error_latch.h"
+#include "devices/i440fx.h"
 #include "devices/i8042.h"
+#include "devices/pci_bus.h"
 #include "devices/pic8259.h"
+#include "devices/piix3.h"
 #include "devices/pit8254.h"
 #include "devices/port_bus.h"
 #include "devices/system_control_port.h"
 #include "devices/uart16550.h"
+#include "devices/vga.h"
 #include "emu/clock.h"
 #include "emu/cpu.h"
 #include "mmu/physical_memory.h"
@@ -44,6 +50,25 @@ struct MachineConfig {
   // as -serial null). The backend must outlive the machine.
   bool com1 = true;
   CharBackend* com1_backend = nullptr;
+
+  // VGA (-vga std; false with -vga none): ports 0x3B0-0x3DF and Bochs VBE 0x1CE/0x1CF, the window
+  // 0xA0000-0xBFFFF, the linear framebuffer at Vga::kLfbDefaultBase. `vga_bios` (e.g. Debian's
+  // vgabios-stdvga.bin; empty: none) is mapped as ROM at 0xC0000, padded to 4 KiB pages.
+  bool vga = true;
+  std::vector<uint8_t> vga_bios;
+
+  // IDE drives: index 0-3 = primary master, primary slave, secondary master, secondary slave
+  // (-hda..-hdd; -cdrom is index 2). A null image leaves the slot empty (an empty CD-ROM drive
+  // when `cdrom` is set).
+  struct Drive {
+    std::shared_ptr<DiskImage> image;
+    bool cdrom = false;
+  };
+  std::array<Drive, 4> drives;
+  // SeaBIOS's boot order without fw_cfg: the CMOS bytes QEMU's BIOSes read (0x3D, 0x38): up to
+  // three devices from 'a' (floppy), 'c' (hard disk), 'd' (CD-ROM), 'n' (network). Empty: the
+  // BIOS's default.
+  std::string boot_order;
 };
 
 // GuestExit: isa-debug-exit written; Shutdown: triple fault; Reset: the guest asked for a reset
@@ -80,10 +105,19 @@ class Machine {
   CmosRtc& rtc() { return *rtc_; }
   I8042& kbc() { return *kbc_; }
   Uart16550* com1() { return com1_.get(); }  // null with -serial none
+  Vga* vga() { return vga_.get(); }           // null with -vga none
+  PciBus& pci() { return *pci_; }
+  I440fx& host_bridge() { return *host_; }
+  Piix3& isa_bridge() { return *isa_; }
+  PiixIde& ide() { return *ide_; }
+  // Direct kernel boot (no BIOS): program the PCI functions the way SeaBIOS leaves them for what
+  // Linux checks (the IDE function's decode enables and bus-master BAR).
+  void setup_pci_like_bios();
 
  private:
   void request_reset();
-  void load_bios_shadow();
+  void apply_pam(uint32_t base, uint32_t size, bool read_ram, bool write_ram);
+  void dma_written(uint32_t addr, uint32_t len);
   void update_a20();
 
   MachineConfig cfg_;
@@ -99,12 +133,24 @@ class Machine {
   std::unique_ptr<I8042> kbc_;
   std::unique_ptr<Uart16550> com1_;
   std::unique_ptr<SystemControlPort> sysctl_;  // port 0x92: fast A20, reset
+  std::unique_ptr<Vga> vga_;                   // -vga std
   std::unique_ptr<FpuErrorLatch> ferr_;        // port 0xF0, IRQ13
+  std::unique_ptr<PciBus> pci_;                // 0xCF8-0xCFF
+  std::unique_ptr<I440fx> host_;               // 00:00.0, PAM
+  std::unique_ptr<Piix3> isa_;                 // 00:01.0, PIRQ routing
+  std::unique_ptr<PiixIde> ide_;               // 00:01.1, IRQ14/15
+  // What the PAM regions read when they are not RAM: the BIOS image's last 128 KiB at
+  // 0x100000 - low_bios_.size() (the ISA BIOS alias; QEMU's "isa-bios").
+  std::vector<uint8_t> low_bios_;
+  // 0xC0000-0xDFFFF when the PAM registers show ROM there: the VGA BIOS, then 0xFF (empty: none).
+  std::vector<uint8_t> option_roms_;
   bool a20_92_ = true, a20_kbc_ = true;
   bool reset_requested_ = false;
 };
 
 // Checks a BIOS image's size (64-256 KiB, a multiple of 64 KiB); returns an error message or "".
 std::string validate_bios(const std::vector<uint8_t>& image);
+// Checks a VGA BIOS option ROM (0x55AA signature, at most 128 KiB); returns an error message or "".
+std::string validate_vga_bios(const std::vector<uint8_t>& image);
 
 }  // namespace vx86

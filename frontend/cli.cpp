@@ -1,6 +1,8 @@
 #include "frontend/cli.h"
 
 #include <charconv>
+#include <utility>
+#include <vector>
 
 namespace vx86 {
 
@@ -11,6 +13,14 @@ std::string cli_usage() {
          "  -kernel FILE           boot a Linux bzImage or a Multiboot kernel directly\n"
          "  -initrd FILE           Linux: the initrd; Multiboot: modules \"file args,file2\"\n"
          "  -append STRING         the kernel command line\n"
+         "  -hda/-hdb/-hdc/-hdd FILE  raw IDE hard disk image (primary master/slave, secondary\n"
+         "                         master/slave)\n"
+         "  -cdrom FILE            ISO image in an ATAPI CD-ROM drive (secondary master, as -hdc)\n"
+         "  -drive file=FILE[,format=raw][,if=ide][,index=0-3|bus=B,unit=U][,media=disk|cdrom]\n"
+         "         [,readonly=on][,snapshot=on]  an IDE drive (no index: the first free slot)\n"
+         "  -snapshot              writes to every disk go to a copy in memory, discarded at exit\n"
+         "  -boot [order=]DRIVES   BIOS boot order: c (hard disk), d (CD-ROM), a (floppy),\n"
+         "                         n (network), e.g. -boot d or -boot order=dc (default cad)\n"
          "  -m SIZE                guest RAM: MiB, or with a suffix M or G (1M-3G, default 32)\n"
          "  -nographic             no display window; serial and debug output on the terminal\n"
          "  -debugcon stdio|file:PATH|none   where bytes written to port 0xe9 go (default stdio)\n"
@@ -27,6 +37,9 @@ std::string cli_usage() {
          "                         -d help lists them\n"
          "  -D FILE                write the -d log to FILE instead of stderr\n"
          "  -no-reboot             exit instead of resetting on a triple fault\n"
+         "  -vga std|none          VGA adapter (default std, with " VX86_DEFAULT_VGABIOS "\n"
+         "                         at 0xC0000 when it exists)\n"
+         "  -vga-dump FILE         vx86: write the VGA text screen to FILE when vx86 exits\n"
          "  -timeout SECONDS       stop after SECONDS of wall-clock time (exit status 124)\n"
          "  --help, --version\n"
          "Exit status: (V << 1) | 1 when the guest writes V to port 0xf4 (isa-debug-exit);\n"
@@ -76,6 +89,83 @@ std::optional<int64_t> parse_date(const std::string& s) {
                          s[16] != ':' || !num(17, 2, 0, 59, sec)))
     return std::nullopt;
   return days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+}
+
+// "key=value,key=value" -> pairs; an item without '=' gets the key "" (QEMU's implied option).
+std::vector<std::pair<std::string, std::string>> split_opts(const std::string& v) {
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t start = 0;
+  while (start <= v.size()) {
+    size_t comma = v.find(',', start);
+    std::string item = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    size_t eq = item.find('=');
+    if (eq == std::string::npos) out.emplace_back("", item);
+    else out.emplace_back(item.substr(0, eq), item.substr(eq + 1));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::optional<bool> on_off(const std::string& v) {
+  if (v == "on" || v == "yes" || v == "true") return true;
+  if (v == "off" || v == "no" || v == "false") return false;
+  return std::nullopt;
+}
+
+std::optional<std::string> parse_drive(const std::string& v, DriveOption& d) {
+  int bus = -1, unit = -1;
+  for (const auto& [key, val] : split_opts(v)) {
+    if (key == "file") {
+      d.file = val;
+    } else if (key == "format") {
+      if (val != "raw") return "unsupported -drive format '" + val + "' (vx86 reads raw images only)";
+    } else if (key == "if") {
+      if (val != "ide") return "unsupported -drive interface '" + val + "' (vx86 has IDE only)";
+    } else if (key == "index") {
+      if (val.size() != 1 || val[0] < '0' || val[0] > '3') return "invalid -drive index '" + val + "' (0-3)";
+      d.index = val[0] - '0';
+    } else if (key == "bus" || key == "unit") {
+      if (val != "0" && val != "1") return "invalid -drive " + key + " '" + val + "' (0 or 1)";
+      (key == "bus" ? bus : unit) = val[0] - '0';
+    } else if (key == "media") {
+      if (val != "disk" && val != "cdrom") return "invalid -drive media '" + val + "' (disk or cdrom)";
+      d.cdrom = val == "cdrom";
+    } else if (key == "readonly" || key == "snapshot") {
+      auto b = on_off(val);
+      if (!b) return "invalid -drive " + key + " value '" + val + "' (on or off)";
+      (key == "readonly" ? d.readonly : d.snapshot) = *b;
+    } else {
+      return "unsupported -drive option '" + (key.empty() ? val : key) +
+             "' (file, format=raw, if=ide, index, bus, unit, media, readonly, snapshot)";
+    }
+  }
+  if (d.file.empty()) return std::string("-drive needs file=FILE");
+  if (bus >= 0 || unit >= 0) {
+    const int index = (bus < 0 ? 0 : bus) * 2 + (unit < 0 ? 0 : unit);
+    if (d.index >= 0 && d.index != index) return std::string("-drive index= disagrees with bus=/unit=");
+    d.index = index;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> parse_boot(const std::string& v, std::string& order) {
+  auto valid = [](const std::string& s) {
+    if (s.empty() || s.size() > 3) return false;
+    for (char c : s)
+      if (c != 'a' && c != 'c' && c != 'd' && c != 'n') return false;
+    return true;
+  };
+  for (const auto& [key, val] : split_opts(v)) {
+    if (key.empty() || key == "order" || key == "once") {
+      if (!valid(val)) return "invalid -boot order '" + val + "' (up to 3 of a, c, d, n)";
+      order = val;
+    } else if (key != "menu" && key != "splash" && key != "splash-time" && key != "reboot-timeout" &&
+               key != "strict") {
+      return "unsupported -boot option '" + key + "' (order=, once=)";
+    }
+  }
+  return std::nullopt;
 }
 
 bool valid_sink(const std::string& s) {
@@ -186,6 +276,28 @@ std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOp
       }
     } else if (a == "-D") {
       if (auto e = value(o.log_path)) return e;
+    } else if (a == "-hda" || a == "-hdb" || a == "-hdc" || a == "-hdd" || a == "-cdrom") {
+      DriveOption d;
+      if (auto e = value(d.file)) return e;
+      d.cdrom = a == "-cdrom";
+      d.index = d.cdrom ? 2 : a[3] - 'a';
+      o.drives.push_back(d);
+    } else if (a == "-drive") {
+      if (auto e = value(v)) return e;
+      DriveOption d;
+      if (auto e = parse_drive(v, d)) return e;
+      o.drives.push_back(d);
+    } else if (a == "-snapshot") {
+      o.snapshot = true;
+    } else if (a == "-boot") {
+      if (auto e = value(v)) return e;
+      if (auto e = parse_boot(v, o.boot_order)) return e;
+    } else if (a == "-vga") {
+      if (auto e = value(v)) return e;
+      if (v != "std" && v != "none") return "invalid -vga value '" + v + "' (std or none)";
+      o.vga = v;
+    } else if (a == "-vga-dump") {
+      if (auto e = value(o.vga_dump)) return e;
     } else if (a == "-no-reboot") {
       o.no_reboot = true;
     } else if (a == "-timeout") {
@@ -202,6 +314,19 @@ std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOp
   if (o.help || o.version || o.debug_help) return std::nullopt;
   if (o.kernel.empty() && (!o.initrd.empty() || !o.append.empty()))
     return std::string(o.initrd.empty() ? "-append" : "-initrd") + " needs -kernel";
+  // IDE slots: explicit indexes first, then -drive without index= in the first free slot.
+  bool used[4] = {};
+  for (const DriveOption& d : o.drives) {
+    if (d.index < 0) continue;
+    if (used[d.index]) return "IDE drive index " + std::to_string(d.index) + " is given twice";
+    used[d.index] = true;
+  }
+  for (DriveOption& d : o.drives) {
+    if (d.index >= 0) continue;
+    for (int k = 0; k < 4 && d.index < 0; ++k)
+      if (!used[k]) used[d.index = k] = true;
+    if (d.index < 0) return "too many IDE drives (4 at most)";
+  }
   if (o.bios.empty()) o.bios = VX86_DEFAULT_BIOS;  // QEMU, too, boots its SeaBIOS by default
   return std::nullopt;
 }

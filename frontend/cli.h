@@ -7,6 +7,16 @@
 
 namespace vx86 {
 
+// One IDE drive (-hda..-hdd, -cdrom, -drive). index: 0-3 = primary master/slave, secondary
+// master/slave; -1 = the first free slot (-drive without index=).
+struct DriveOption {
+  std::string file;
+  int index = -1;
+  bool cdrom = false;
+  bool readonly = false;
+  bool snapshot = false;
+};
+
 struct CliOptions {
   std::string bios;                      // default: Debian's SeaBIOS (VX86_DEFAULT_BIOS)
   std::string kernel, initrd, append;    // direct kernel boot (Linux bzImage or Multiboot)
@@ -22,6 +32,12 @@ struct CliOptions {
   std::string rtc_base = "utc";          // -rtc base=utc|localtime|YYYY-MM-DDTHH:MM:SS
   std::optional<int64_t> rtc_date;       // the parsed date of -rtc base=DATE (Unix seconds, as given)
   bool no_reboot = false;
+  std::string vga = "std";               // -vga std|none
+  std::string vga_bios;                  // default: Debian's vgabios-stdvga.bin when installed
+  std::string vga_dump;                  // -vga-dump FILE: the VGA text screen, written at exit
+  std::vector<DriveOption> drives;       // after parsing: every index 0-3, each slot used once
+  bool snapshot = false;                 // -snapshot: every disk copy-on-write in memory
+  std::string boot_order;                // -boot: device letters (a, c, d, n), "" = default
   double timeout_s = 0;                                    // 0 = none
   bool help = false, version = false, debug_help = false;  // --help, --version, -d help
 };

@@ -225,11 +225,40 @@ int run(const CliOptions& o) {
   }
   if (serial_backend) cfg.com1_backend = serial_backend.get();
 
+  // IDE drives. -snapshot (or snapshot=on): writes stay in memory; CD-ROMs are read-only.
+  for (const DriveOption& d : o.drives) {
+    std::error_code ec;
+    if (!std::filesystem::exists(d.file, ec))
+      die(std::string("cannot open ") + (d.cdrom ? "CD-ROM image '" : "disk image '") + d.file +
+          "': No such file or directory");
+    const DiskImage::Mode mode = (o.snapshot || d.snapshot) ? DiskImage::Mode::Snapshot
+                                 : (d.readonly || d.cdrom)  ? DiskImage::Mode::ReadOnly
+                                                            : DiskImage::Mode::ReadWrite;
+    try {
+      cfg.drives[static_cast<size_t>(d.index)] = {std::make_shared<DiskImage>(d.file, mode), d.cdrom};
+    } catch (const std::exception& e) {
+      die(e.what());
+    }
+  }
+  cfg.boot_order = o.boot_order.empty() ? "cad" : o.boot_order;  // QEMU's default order
+
+  // VGA: Debian's SeaVGABIOS for the standard VGA at 0xC0000 when it is installed (as QEMU).
+  cfg.vga = o.vga != "none";
+  if (cfg.vga) {
+    std::error_code ec;
+    const std::string vgabios = o.vga_bios.empty() ? VX86_DEFAULT_VGABIOS : o.vga_bios;
+    if (!o.vga_bios.empty() || std::filesystem::is_regular_file(vgabios, ec)) {
+      cfg.vga_bios = read_image(vgabios, "VGA BIOS image");
+      if (std::string e = validate_vga_bios(cfg.vga_bios); !e.empty()) die("'" + vgabios + "': " + e);
+    }
+  }
+
   std::optional<DirectBoot> boot;
   if (!o.kernel.empty()) boot = read_direct_boot(o);
   Machine m(cfg);
   auto load_boot = [&] {
     if (!boot) return;
+    m.setup_pci_like_bios();
     std::string err = load_kernel(m, boot->kernel, boot->modules, boot->cmdline, boot->name);
     if (!err.empty()) die("'" + o.kernel + "': " + err);
   };
@@ -239,6 +268,16 @@ int run(const CliOptions& o) {
   auto finish = [&](int status) {
     std::fflush(stdout);
     restore_tty();
+    if (!o.vga_dump.empty()) {  // -vga-dump: the text screen as the guest left it
+      FILE* f = std::fopen(o.vga_dump.c_str(), "w");
+      if (!f) {
+        std::fprintf(stderr, "vx86: cannot write -vga-dump file '%s': %s\n", o.vga_dump.c_str(), std::strerror(errno));
+      } else {
+        const std::string text = m.vga() ? m.vga()->text_screen() : "";
+        std::fwrite(text.data(), 1, text.size(), f);
+        std::fclose(f);
+      }
+    }
     if (serial_file) std::fclose(serial_file);
     if (cfg.debugcon && cfg.debugcon != stdout) std::fclose(cfg.debugcon);
     if (cfg.bioslog && cfg.bioslog != stdout) std::fclose(cfg.bioslog);

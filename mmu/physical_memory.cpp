@@ -38,6 +38,22 @@ void PhysicalMemory::map_mmio(uint32_t base, uint32_t size, MmioHandler* handler
   mmio_.push_back({base, size, handler});
 }
 
+void PhysicalMemory::map_shadow(uint32_t base, uint32_t size, const uint8_t* rom, bool read_ram, bool write_ram) {
+  if ((base & PAGE_MASK) || (size & PAGE_MASK) || uint64_t{base} + size > 0x100000 || base + size > ram_size_)
+    throw std::invalid_argument("shadow regions are page-granular, below 1 MiB and inside RAM");
+  for (uint32_t off = 0; off < size; off += PAGE_SIZE) {
+    const uint32_t page = (base + off) >> PAGE_SHIFT;
+    uint8_t* ram = ram_ + base + off;
+    if (read_ram) {
+      pages_[page] = {ram, write_ram};
+      write_redirect_[page] = nullptr;
+    } else {
+      pages_[page] = {rom ? const_cast<uint8_t*>(rom + off) : nullptr, false};
+      write_redirect_[page] = write_ram ? ram : nullptr;
+    }
+  }
+}
+
 const PhysicalMemory::MmioRegion* PhysicalMemory::find_mmio(uint32_t paddr) const {
   for (const auto& r : mmio_)
     if (paddr - r.base < r.size) return &r;
@@ -53,10 +69,15 @@ uint8_t PhysicalMemory::read8(uint32_t paddr) {
 
 void PhysicalMemory::write8(uint32_t paddr, uint8_t value) {
   const Page& p = pages_[paddr >> PAGE_SHIFT];
-  if (p.host) {
-    if (p.writable) p.host[paddr & PAGE_MASK] = value;
+  if (p.writable) {
+    p.host[paddr & PAGE_MASK] = value;
     return;
   }
+  if (paddr < 0x100000 && write_redirect_[paddr >> PAGE_SHIFT]) {
+    write_redirect_[paddr >> PAGE_SHIFT][paddr & PAGE_MASK] = value;
+    return;
+  }
+  if (p.host) return;
   if (const MmioRegion* r = find_mmio(paddr)) r->handler->mmio_write(paddr, value, 1);
 }
 

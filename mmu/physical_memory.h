@@ -35,6 +35,12 @@ class PhysicalMemory {
   // The same image may be mapped at several addresses (the BIOS at 0xF0000 and below 4 GiB).
   void map_rom(uint32_t base, const std::vector<uint8_t>& image);
   void map_mmio(uint32_t base, uint32_t size, MmioHandler* handler);
+  // Shadow RAM below 1 MiB (the i440FX's PAM regions): maps [base, base+size) (page-aligned, below
+  // 1 MiB, inside RAM) page by page. Reads come from RAM if `read_ram`, else from `rom` (the bytes
+  // for `base`, owned by the caller and kept alive; nullptr: nothing, reads 0xFF). Writes go to RAM
+  // if `write_ram`, else are dropped. "Read ROM, write RAM" is how a BIOS copies itself into its
+  // shadow. The caller drops TLB entries and translated code of the range afterwards.
+  void map_shadow(uint32_t base, uint32_t size, const uint8_t* rom, bool read_ram, bool write_ram);
 
   // Host pointer to the start of the page holding `paddr`, or nullptr for MMIO / unmapped.
   uint8_t* host_page(uint32_t paddr) const { return pages_[paddr >> PAGE_SHIFT].host; }
@@ -67,6 +73,9 @@ class PhysicalMemory {
   std::vector<uint8_t> code_;
   std::vector<std::unique_ptr<uint8_t[]>> roms_;
   std::vector<MmioRegion> mmio_;
+  // Pages below 1 MiB whose reads come from somewhere else (ROM) but whose writes go to RAM.
+  static constexpr uint32_t kShadowPages = 0x100000 >> PAGE_SHIFT;
+  uint8_t* write_redirect_[kShadowPages] = {};
 };
 
 }  // namespace vx86

@@ -1,14 +1,29 @@
 # Debian's SeaBIOS on the board: its banner on the log port and the RAM size it reads from the CMOS
-# memory-size bytes (no fw_cfg, no PCI yet). Skipped when the seabios package is not installed.
+# memory-size bytes (no fw_cfg). Skipped when the seabios package is not installed.
 #   VX86, SEABIOS (path of bios.bin), OUT (dir), MB (-m value), EXPECT (regex on the log)
+#   optional: ARGS (more vx86 arguments, separated by "@@"; "%DISK%" / "%ISO%" stand for a 1 MiB
+#   non-bootable disk image / CD image made here), SECONDS (-timeout, default 5)
 cmake_minimum_required(VERSION 3.25)
 if(NOT EXISTS "${SEABIOS}")
   message("SKIP: ${SEABIOS} is missing (install Debian's seabios package: scripts/setup.sh)")
   return()
 endif()
-set(log "${OUT}/seabios_${MB}.log")
+if(NOT SECONDS)
+  set(SECONDS 5)
+endif()
+set(extra)
+if(ARGS)
+  string(REPLACE "@@" ";" extra "${ARGS}")
+  string(REPEAT "vx86" 262144 mib)
+  file(WRITE "${OUT}/seabios_disk.img" "${mib}")
+  file(WRITE "${OUT}/seabios_cd.iso" "${mib}")
+  list(TRANSFORM extra REPLACE "%DISK%" "${OUT}/seabios_disk.img")
+  list(TRANSFORM extra REPLACE "%ISO%" "${OUT}/seabios_cd.iso")
+endif()
+set(log "${OUT}/seabios_${MB}${NAME}.log")
 file(REMOVE "${log}")
-execute_process(COMMAND "${VX86}" -bios "${SEABIOS}" -m ${MB} -nographic -serial null -bioslog "file:${log}" -timeout 5
+execute_process(COMMAND "${VX86}" -bios "${SEABIOS}" -m ${MB} -nographic -serial null -bioslog "file:${log}"
+                        -timeout ${SECONDS} ${extra}
                 RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 60)
 file(READ "${log}" content)
 message("--- exit status: ${status}\n--- stderr:\n${err}--- ${log}:\n${content}---")

@@ -1,6 +1,22 @@
-# Boots guest/vmlinuz + guest/initramfs.cpio.gz in vx86 with the serial console in a file and checks
-# what the guest printed. Inputs: VX86, GUEST_DIR, OUT (a path prefix for the logs).
-foreach(f vmlinuz initramfs.cpio.gz expected.txt)
+# Boots the test guest in vx86 with the serial console in a file and checks what the guest printed.
+# Inputs: VX86, GUEST_DIR, OUT (a path prefix for the logs), MODE:
+#   direct (default)  guest/vmlinuz + guest/initramfs.cpio.gz through -kernel/-initrd
+#   disk              guest/disk.img as -hda -snapshot: SeaBIOS -> syslinux MBR -> syslinux -> Linux,
+#                     which also mounts /dev/sda1 and prints HELLO.TXT (the VX86-DISK line)
+if(NOT MODE)
+  set(MODE direct)
+endif()
+set(bioslog ${OUT}-bioslog.txt)
+if(MODE STREQUAL "disk")
+  set(files disk.img expected.txt)
+  set(boot -hda ${GUEST_DIR}/disk.img -snapshot -bioslog file:${bioslog})
+  set(expected_regex "^VX86-(SHA256|DISK) ")
+else()
+  set(files vmlinuz initramfs.cpio.gz expected.txt)
+  set(boot -kernel ${GUEST_DIR}/vmlinuz -initrd ${GUEST_DIR}/initramfs.cpio.gz -append "console=ttyS0")
+  set(expected_regex "^VX86-SHA256 ")
+endif()
+foreach(f ${files})
   if(NOT EXISTS ${GUEST_DIR}/${f})
     message("SKIP: ${GUEST_DIR}/${f} is missing: run scripts/build-guest.sh")
     cmake_language(EXIT 77)
@@ -9,15 +25,14 @@ endforeach()
 set(serial ${OUT}-serial.txt)
 file(REMOVE ${serial})
 execute_process(
-  COMMAND ${VX86} -kernel ${GUEST_DIR}/vmlinuz -initrd ${GUEST_DIR}/initramfs.cpio.gz
-          -append "console=ttyS0" -m 256 -serial file:${serial} -no-reboot -timeout 300
+  COMMAND ${VX86} ${boot} -m 256 -serial file:${serial} -no-reboot -timeout 300
   RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(NOT EXISTS ${serial})
   message(FATAL_ERROR "no serial output (vx86 status ${status}): ${err}")
 endif()
 file(READ ${serial} console)
-file(STRINGS ${GUEST_DIR}/expected.txt expected REGEX "^VX86-SHA256 ")
-foreach(want "VX86-GUEST-UP" "${expected}" "VX86-GUEST-DONE")
+file(STRINGS ${GUEST_DIR}/expected.txt expected REGEX "${expected_regex}")
+foreach(want "VX86-GUEST-UP" ${expected} "VX86-GUEST-DONE")
   string(FIND "${console}" "${want}" at)
   if(at EQUAL -1)
     string(LENGTH "${console}" n)
@@ -30,4 +45,4 @@ foreach(want "VX86-GUEST-UP" "${expected}" "VX86-GUEST-DONE")
                         "--- last serial output ---\n${tail}")
   endif()
 endforeach()
-message("guest printed the marker, the host's sha256 and powered off (vx86 status ${status})")
+message("${MODE} boot: the guest printed the marker, ${expected} and powered off (vx86 status ${status})")

@@ -24,6 +24,39 @@ class RecordingMmio : public MmioHandler {
   unsigned last_size = 0;
 };
 
+// The i440FX's PAM attributes on shadow RAM: ROM (writes dropped), read ROM / write RAM (the BIOS
+// copying itself), RAM, and read RAM with writes dropped (write-protected shadow).
+TEST(PhysicalMemory, ShadowRegionsSwitchBetweenRamAndRom) {
+  PhysicalMemory mem(1 << 20);
+  std::vector<uint8_t> rom(0x4000, 0xAB);
+  mem.write(0xE0010, 0x11, 1);  // RAM underneath before any mapping
+  mem.map_shadow(0xE0000, 0x4000, rom.data(), false, false);
+  EXPECT_EQ(mem.read(0xE0010, 1), 0xABu);
+  mem.write(0xE0010, 0x22, 1);
+  EXPECT_EQ(mem.ram()[0xE0010], 0x11u);  // dropped
+  EXPECT_FALSE(mem.page_writable(0xE0010));
+
+  mem.map_shadow(0xE0000, 0x4000, rom.data(), false, true);
+  mem.write(0xE0010, 0x33, 1);
+  EXPECT_EQ(mem.read(0xE0010, 1), 0xABu);  // reads still the ROM
+  EXPECT_EQ(mem.ram()[0xE0010], 0x33u);    // writes reach RAM
+  EXPECT_FALSE(mem.page_writable(0xE0010));  // so the TLB sends writes to the slow path
+
+  mem.map_shadow(0xE0000, 0x4000, rom.data(), true, true);
+  EXPECT_EQ(mem.read(0xE0010, 1), 0x33u);
+  EXPECT_TRUE(mem.page_writable(0xE3FFF));
+  mem.write(0xE3FFF, 0x44, 1);
+  EXPECT_EQ(mem.read(0xE3FFF, 1), 0x44u);
+
+  mem.map_shadow(0xE0000, 0x4000, rom.data(), true, false);
+  mem.write(0xE0010, 0x55, 1);
+  EXPECT_EQ(mem.read(0xE0010, 1), 0x33u);
+
+  mem.map_shadow(0xC0000, 0x4000, nullptr, false, false);  // no ROM there: open bus
+  EXPECT_EQ(mem.read(0xC0000, 4), 0xFFFFFFFFu);
+  EXPECT_THROW(mem.map_shadow(0xFF000, 0x2000, nullptr, true, true), std::invalid_argument);
+}
+
 TEST(PhysicalMemory, RamRomMmioAndOpenBus) {
   PhysicalMemory mem(1 << 20);
   std::vector<uint8_t> rom(4096, 0xAB);
