@@ -12,25 +12,8 @@ CWORD    equ 0x0502
 
 start:
         SETUP
-        ; 8259 pair: master at 0x08, slave at 0x70 (as a PC BIOS), only the cascade and IRQ13 open.
-        mov al, 0x11
-        out 0x20, al
-        out 0xA0, al
-        mov al, 0x08
-        out 0x21, al
-        mov al, 0x70
-        out 0xA1, al
-        mov al, 0x04
-        out 0x21, al
-        mov al, 0x02
-        out 0xA1, al
-        mov al, 0x01
-        out 0x21, al
-        out 0xA1, al
-        mov al, 0xFB
-        out 0x21, al
-        mov al, 0xDF
-        out 0xA1, al
+        ; 8259 pair: master at 0x08, slave at 0x70, as a PC BIOS sets them.
+        PIC_INIT 0x08, 0x70, 0xFB, 0xDF        ; only the cascade and IRQ13 open
         mov word [0x75 * 4], irq13
         mov word [0x75 * 4 + 2], 0xF000
         mov word [COUNT], 0

@@ -38,24 +38,7 @@ start:
         mov byte [REGC], 0
 
         ; 8259 pair: edge, cascade, ICW4; bases 0x20 / 0x28; slave on IR2.
-        mov al, 0x11
-        out 0x20, al
-        out 0xA0, al
-        mov al, 0x20
-        out 0x21, al
-        mov al, 0x28
-        out 0xA1, al
-        mov al, 0x04
-        out 0x21, al
-        mov al, 0x02
-        out 0xA1, al
-        mov al, 0x01
-        out 0x21, al
-        out 0xA1, al
-        mov al, 0xFE                     ; master: IRQ0 only for now
-        out 0x21, al
-        mov al, 0xFF
-        out 0xA1, al
+        PIC_INIT 0x20, 0x28, 0xFE, 0xFF        ; master: IRQ0 only for now
         in al, 0x21
         CHECKB al, 0xFE, 2, "master IMR reads back"
         PRINT {"PIC initialised (bases 0x20/0x28): ok", 10}
