@@ -435,6 +435,11 @@ void IdeChannel::identify(Drive& d) {
   w[101] = static_cast<uint16_t>(n >> 16);
   w[102] = static_cast<uint16_t>(n >> 32);
   w[103] = static_cast<uint16_t>(n >> 48);
+  send_identify(d, w);
+}
+
+// Hands a finished IDENTIFY (PACKET) DEVICE block to the host as one 512-byte PIO-in transfer.
+void IdeChannel::send_identify(Drive& d, uint16_t* w) {
   std::vector<uint8_t> out;
   finish_identify(w, out);
   d.buf = std::move(out);
@@ -473,16 +478,7 @@ void IdeChannel::identify_packet(Drive& d) {
   w[87] = 0x4000;
   w[88] = static_cast<uint16_t>(0x003F | ((d.xfer_mode >> 3) == 8 ? 0x100 << mode : 0));
   w[93] = 0x6001;
-  std::vector<uint8_t> out;
-  finish_identify(w, out);
-  d.buf = std::move(out);
-  d.pos = 0;
-  d.end = 512;
-  d.left = 0;
-  d.phase = Phase::PioIn;
-  d.error = 0;
-  d.status = ST_DRDY | ST_DSC | ST_DRQ;
-  raise(d);
+  send_identify(d, w);
 }
 
 // ---- ATA read/write ----

@@ -144,6 +144,7 @@ class IdeChannel : public IoDevice {
   void complete(Drive& d, bool irq = true);
   void identify(Drive& d);
   void identify_packet(Drive& d);
+  void send_identify(Drive& d, uint16_t* w);
   bool ata_address(Drive& d, bool lba48, uint64_t& lba, uint32_t& count);
   void set_address(Drive& d, uint64_t lba);
   void ata_rw(Drive& d, uint8_t cmd, bool write, bool lba48, bool dma, bool multiple);
