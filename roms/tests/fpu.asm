@@ -193,15 +193,6 @@ mf_handler:                              ; clear the exception, retry the instru
         iret
 
 unexpected:
-        push bp
-        mov bp, sp
-        PRINT {"FAIL: unexpected exception at "}
-        mov ax, [bp + 4]
-        PRINT_HEX 4
-        PRINT {":"}
-        mov ax, [bp + 2]
-        PRINT_HEX 4
-        PRINT {10}
-        EXIT 30
+        UNEXPECTED_HANDLER 30
 
         ROM_END

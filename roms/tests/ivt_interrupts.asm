@@ -241,16 +241,7 @@ start:
         PASS
 
 unexpected:                              ; an exception no check expected
-        push bp
-        mov bp, sp
-        PRINT {"FAIL: unexpected exception at "}
-        mov ax, [bp + 4]
-        PRINT_HEX 4
-        PRINT {":"}
-        mov ax, [bp + 2]
-        PRINT_HEX 4
-        PRINT {10}
-        EXIT 30
+        UNEXPECTED_HANDLER 30
 unexpected_fault:                        ; from a recorder: BP frame as above, vector in HIT
         PRINT {"FAIL: unexpected fault, vector 0x"}
         mov al, [HIT]
