@@ -52,9 +52,12 @@ class Vga : public IoDevice, public MmioHandler {
   uint32_t mmio_read(uint32_t addr, unsigned size) override;
   void mmio_write(uint32_t addr, uint32_t value, unsigned size) override;
 
-  // The linear framebuffer (map at lfb_base(), kVramSize): plain VRAM bytes.
+  // The linear framebuffer (map at lfb_base(), kVramSize): plain VRAM bytes. On the board it is
+  // BAR0 of the VGA's PCI function (devices/vga_pci.h), mapped where the guest programs it.
   MmioHandler& lfb() { return lfb_; }
   uint32_t lfb_base() const { return lfb_base_; }
+  // Where the board maps the framebuffer now (the PCI function's BAR0 moved).
+  void set_lfb_base(uint32_t base) { lfb_base_ = base; }
 
   // The alphanumeric screen as text: one line per row ("\n"-terminated, trailing blanks dropped),
   // CP437 shown as UTF-8 (NUL and 0xFF as blanks). Empty in a graphics or VBE mode.

@@ -31,13 +31,8 @@ Machine::Machine(const MachineConfig& cfg)
   const size_t low = std::min<size_t>(cfg.bios.size(), 128 * 1024);
   low_bios_.assign(cfg.bios.end() - static_cast<std::ptrdiff_t>(low), cfg.bios.end());
   mem_.map_rom(static_cast<uint32_t>(0x100000000ull - cfg.bios.size()), cfg.bios);
-  if (!cfg.vga_bios.empty()) {
+  if (!cfg.vga_bios.empty())
     if (std::string e = validate_vga_bios(cfg.vga_bios); !e.empty()) throw std::invalid_argument(e);
-    // The option ROM area 0xC0000-0xDFFFF as the PAM registers show it when it is not RAM: the
-    // VGA BIOS at 0xC0000, open bus (0xFF) after it (apply_pam maps it).
-    option_roms_.assign(0x20000, 0xFF);
-    std::copy(cfg.vga_bios.begin(), cfg.vga_bios.end(), option_roms_.begin());
-  }
 
   cpu_ = std::make_unique<Cpu>(mem_, ports_);
   cpu_->log_mask = cfg.log_mask;
@@ -103,12 +98,12 @@ Machine::Machine(const MachineConfig& cfg)
   cpu_->on_ferr = [this] { ferr_->ferr(); };
 
   // VGA (-vga std): ports 0x3B0-0x3DF and Bochs VBE 0x1CE/0x1CF, the window 0xA0000-0xBFFFF
-  // (over the RAM there) and the linear framebuffer; its BIOS is in option_roms_ (0xC0000).
+  // (over the RAM there); the linear framebuffer and the VGA BIOS are BARs of its PCI function
+  // (00:02.0, below), mapped where the guest programs them.
   if (cfg.vga) {
     vga_ = std::make_unique<Vga>();
     vga_->attach(ports_);
     mem_.map_mmio(Vga::kWindowBase, Vga::kWindowSize, vga_.get());
-    mem_.map_mmio(vga_->lfb_base(), Vga::kVramSize, &vga_->lfb());
   }
 
   // PCI configuration mechanism #1 (0xCF8/0xCFC) and the reset control register 0xCF9.
@@ -142,6 +137,35 @@ Machine::Machine(const MachineConfig& cfg)
     c.irq = [pic, irq](bool l) { pic->set_irq(irq, l); };
     c.on_dma_write = [this](uint32_t addr, uint32_t len) { dma_written(addr, len); };
   }
+  // VGA at 00:02.0 (QEMU's -vga std: 1234:1111): BAR0 is the linear framebuffer, the expansion
+  // ROM BAR holds the VGA BIOS, which SeaBIOS copies to 0xC0000 and runs.
+  if (cfg.vga) {
+    vga_pci_ = std::make_unique<VgaPci>(Vga::kVramSize, cfg.vga_bios);
+    pci_->add(vga_pci_.get(), 2, 0);
+    vga_pci_->on_bar_change = [this](unsigned bar, const PciBar& old_bar, const PciBar& new_bar) {
+      if (bar != 0) return;
+      if (old_bar.enabled) {
+        mem_.unmap_mmio(&vga_->lfb());
+        memory_map_changed(old_bar.base, old_bar.size, false);
+      }
+      if (new_bar.enabled) {
+        vga_->set_lfb_base(new_bar.base);
+        mem_.map_mmio(new_bar.base, new_bar.size, &vga_->lfb());
+        memory_map_changed(new_bar.base, new_bar.size, false);
+      }
+    };
+    vga_pci_->on_rom_change = [this](const PciBar& old_bar, const PciBar& new_bar) {
+      if (old_bar.enabled) {
+        mem_.unmap_pages(old_bar.base, old_bar.size);
+        memory_map_changed(old_bar.base, old_bar.size, true);
+      }
+      if (new_bar.enabled) {
+        mem_.map_rom_view(new_bar.base, vga_pci_->rom_image().data(), new_bar.size);
+        memory_map_changed(new_bar.base, new_bar.size, true);
+      }
+    };
+  }
+
   for (unsigned k = 0; k < cfg.drives.size(); ++k) {
     const auto& d = cfg.drives[k];
     if (d.cdrom) ide_->channel(k / 2).attach_cdrom(k % 2, d.image);
@@ -169,13 +193,16 @@ void Machine::apply_pam(uint32_t base, uint32_t size, bool read_ram, bool write_
   if (mem_.ram_size() < base + size) return;  // -m is at least 1 MiB; never happens
   const uint32_t low_base = static_cast<uint32_t>(0x100000 - low_bios_.size());
   const uint8_t* rom = base >= low_base ? low_bios_.data() + (base - low_base) : nullptr;
-  if (!rom && !option_roms_.empty() && base >= 0xC0000 && base + size <= 0xE0000)
-    rom = option_roms_.data() + (base - 0xC0000);  // the VGA BIOS
   mem_.map_shadow(base, size, rom, read_ram, write_ram);
+  memory_map_changed(base, size, true);
+}
+
+void Machine::memory_map_changed(uint32_t base, uint32_t size, bool drop_code) {
   // Host pointers in the TLB and blocks decoded from the old contents are stale now.
   if (!cpu_) return;
   cpu_->mmu.flush();
-  for (uint32_t off = 0; off < size; off += PAGE_SIZE) cpu_->blocks.invalidate_page(base + off);
+  if (!drop_code) return;
+  for (uint64_t off = 0; off < size; off += PAGE_SIZE) cpu_->blocks.invalidate_page(static_cast<uint32_t>(base + off));
 }
 
 void Machine::dma_written(uint32_t addr, uint32_t len) {
@@ -193,6 +220,11 @@ void Machine::setup_pci_like_bios() {
   ide_->enable_like_bios(0xC000);
   pci_->config_write(1, 0, 0x60, 0x0B0B0A0Au, 4);
   ports_.write(0x4D1, 0x0C, 1);
+  // The VGA's framebuffer at the Bochs VBE default address, memory decoding on.
+  if (vga_pci_) {
+    pci_->config_write(2, 0, 0x10, Vga::kLfbDefaultBase, 4);
+    pci_->config_write(2, 0, 0x04, 0x0003, 2);
+  }
 }
 
 void Machine::request_reset() {
@@ -214,6 +246,7 @@ void Machine::reset() {
   host_->reset();
   isa_->reset();
   ide_->reset();
+  if (vga_pci_) vga_pci_->reset();
   debug_.reset();
   reset_requested_ = false;
   cpu_->reset();

@@ -23,6 +23,7 @@
 #include "devices/system_control_port.h"
 #include "devices/uart16550.h"
 #include "devices/vga.h"
+#include "devices/vga_pci.h"
 #include "emu/clock.h"
 #include "emu/cpu.h"
 #include "mmu/physical_memory.h"
@@ -51,9 +52,11 @@ struct MachineConfig {
   bool com1 = true;
   CharBackend* com1_backend = nullptr;
 
-  // VGA (-vga std; false with -vga none): ports 0x3B0-0x3DF and Bochs VBE 0x1CE/0x1CF, the window
-  // 0xA0000-0xBFFFF, the linear framebuffer at Vga::kLfbDefaultBase. `vga_bios` (e.g. Debian's
-  // vgabios-stdvga.bin; empty: none) is mapped as ROM at 0xC0000, padded to 4 KiB pages.
+  // VGA (-vga std; false with -vga none): the PCI function 00:02.0 (1234:1111, QEMU's stdvga),
+  // ports 0x3B0-0x3DF and Bochs VBE 0x1CE/0x1CF, the window 0xA0000-0xBFFFF, the linear
+  // framebuffer at BAR0 (where the guest programs it). `vga_bios` (e.g. Debian's
+  // vgabios-stdvga.bin; empty: none) is the function's expansion ROM (config 0x30): the BIOS
+  // copies it to 0xC0000 and runs it (nothing maps it there by itself).
   bool vga = true;
   std::vector<uint8_t> vga_bios;
 
@@ -106,6 +109,7 @@ class Machine {
   I8042& kbc() { return *kbc_; }
   Uart16550* com1() { return com1_.get(); }  // null with -serial none
   Vga* vga() { return vga_.get(); }           // null with -vga none
+  VgaPci* vga_pci() { return vga_pci_.get(); }  // 00:02.0, null with -vga none
   PciBus& pci() { return *pci_; }
   I440fx& host_bridge() { return *host_; }
   Piix3& isa_bridge() { return *isa_; }
@@ -119,6 +123,7 @@ class Machine {
   void apply_pam(uint32_t base, uint32_t size, bool read_ram, bool write_ram);
   void dma_written(uint32_t addr, uint32_t len);
   void update_a20();
+  void memory_map_changed(uint32_t base, uint32_t size, bool drop_code);
 
   MachineConfig cfg_;
   PhysicalMemory mem_;
@@ -139,11 +144,10 @@ class Machine {
   std::unique_ptr<I440fx> host_;               // 00:00.0, PAM
   std::unique_ptr<Piix3> isa_;                 // 00:01.0, PIRQ routing
   std::unique_ptr<PiixIde> ide_;               // 00:01.1, IRQ14/15
+  std::unique_ptr<VgaPci> vga_pci_;            // 00:02.0 (-vga std): LFB BAR0, VGA BIOS ROM BAR
   // What the PAM regions read when they are not RAM: the BIOS image's last 128 KiB at
   // 0x100000 - low_bios_.size() (the ISA BIOS alias; QEMU's "isa-bios").
   std::vector<uint8_t> low_bios_;
-  // 0xC0000-0xDFFFF when the PAM registers show ROM there: the VGA BIOS, then 0xFF (empty: none).
-  std::vector<uint8_t> option_roms_;
   bool a20_92_ = true, a20_kbc_ = true;
   bool reset_requested_ = false;
 };

@@ -38,7 +38,7 @@ std::string cli_usage() {
          "  -D FILE                write the -d log to FILE instead of stderr\n"
          "  -no-reboot             exit instead of resetting on a triple fault\n"
          "  -vga std|none          VGA adapter (default std, with " VX86_DEFAULT_VGABIOS "\n"
-         "                         at 0xC0000 when it exists)\n"
+         "                         in its PCI ROM BAR when it exists)\n"
          "  -vga-dump FILE         vx86: write the VGA text screen to FILE when vx86 exits\n"
          "  -timeout SECONDS       stop after SECONDS of wall-clock time (exit status 124)\n"
          "  --help, --version\n"

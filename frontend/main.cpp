@@ -242,7 +242,7 @@ int run(const CliOptions& o) {
   }
   cfg.boot_order = o.boot_order.empty() ? "cad" : o.boot_order;  // QEMU's default order
 
-  // VGA: Debian's SeaVGABIOS for the standard VGA at 0xC0000 when it is installed (as QEMU).
+  // VGA: Debian's SeaVGABIOS as the VGA PCI function's expansion ROM when it is installed (as QEMU).
   cfg.vga = o.vga != "none";
   if (cfg.vga) {
     std::error_code ec;

@@ -38,6 +38,32 @@ void PhysicalMemory::map_mmio(uint32_t base, uint32_t size, MmioHandler* handler
   mmio_.push_back({base, size, handler});
 }
 
+void PhysicalMemory::unmap_mmio(MmioHandler* handler) {
+  for (size_t i = 0; i < mmio_.size();) {
+    if (mmio_[i].handler != handler) {
+      ++i;
+      continue;
+    }
+    const MmioRegion r = mmio_[i];
+    mmio_.erase(mmio_.begin() + static_cast<std::ptrdiff_t>(i));
+    unmap_pages(r.base, r.size);
+  }
+}
+
+void PhysicalMemory::map_rom_view(uint32_t base, const uint8_t* bytes, uint32_t size) {
+  if ((base & PAGE_MASK) || (size & PAGE_MASK) || size == 0 || uint64_t{base} + size > (uint64_t{1} << 32))
+    throw std::invalid_argument("ROM must be page-aligned and fit below 4 GiB");
+  for (uint32_t off = 0; off < size; off += PAGE_SIZE)
+    pages_[(base + off) >> PAGE_SHIFT] = {const_cast<uint8_t*>(bytes + off), false};
+}
+
+void PhysicalMemory::unmap_pages(uint32_t base, uint32_t size) {
+  for (uint64_t a = base & ~PAGE_MASK; a < uint64_t{base} + size && a < (uint64_t{1} << 32); a += PAGE_SIZE) {
+    const uint32_t pa = static_cast<uint32_t>(a);
+    pages_[pa >> PAGE_SHIFT] = pa < ram_size_ ? Page{ram_ + pa, true} : Page{};
+  }
+}
+
 void PhysicalMemory::map_shadow(uint32_t base, uint32_t size, const uint8_t* rom, bool read_ram, bool write_ram) {
   if ((base & PAGE_MASK) || (size & PAGE_MASK) || uint64_t{base} + size > 0x100000 || base + size > ram_size_)
     throw std::invalid_argument("shadow regions are page-granular, below 1 MiB and inside RAM");

@@ -35,6 +35,14 @@ class PhysicalMemory {
   // The same image may be mapped at several addresses (the BIOS at 0xF0000 and below 4 GiB).
   void map_rom(uint32_t base, const std::vector<uint8_t>& image);
   void map_mmio(uint32_t base, uint32_t size, MmioHandler* handler);
+  // Relocatable mappings (PCI BARs). unmap_mmio drops every region of `handler` (its pages go back
+  // to RAM below ram_size(), else open bus). map_rom_view maps caller-owned bytes read-only
+  // (page-aligned base and size; the bytes stay alive while mapped); unmap_pages puts
+  // [base, base+size) back to RAM / open bus (MMIO regions still listed there answer again).
+  // The caller drops TLB entries and translated code of the ranges afterwards.
+  void unmap_mmio(MmioHandler* handler);
+  void map_rom_view(uint32_t base, const uint8_t* bytes, uint32_t size);
+  void unmap_pages(uint32_t base, uint32_t size);
   // Shadow RAM below 1 MiB (the i440FX's PAM regions): maps [base, base+size) (page-aligned, below
   // 1 MiB, inside RAM) page by page. Reads come from RAM if `read_ram`, else from `rom` (the bytes
   // for `base`, owned by the caller and kept alive; nullptr: nothing, reads 0xFF). Writes go to RAM

@@ -4,6 +4,7 @@
 
 #include "devices/port_bus.h"
 #include "devices/snapshot.h"
+#include "emu/machine.h"
 #include "mmu/physical_memory.h"
 
 using namespace vx86;
@@ -332,4 +333,48 @@ TEST(Vga, SnapshotRoundTripAndTruncation) {
   VgaBoard e;
   SnapshotReader rb(bad);
   EXPECT_THROW(e.vga.load(rb), SnapshotError);
+}
+
+// The VGA as PCI function 00:02.0 on the board: IDs, BAR0 (the linear framebuffer) mapped and moved
+// where the guest programs it, the expansion ROM BAR holding the VGA BIOS, nothing at 0xC0000.
+TEST(VgaPci, BoardFunctionBarsAndRom) {
+  MachineConfig cfg;
+  cfg.bios.assign(64 * 1024, 0xF4);
+  cfg.vga_bios.assign(40 * 1024, 0x90);
+  cfg.vga_bios[0] = 0x55;
+  cfg.vga_bios[1] = 0xAA;
+  cfg.vga_bios[2] = 80;
+  Machine m(cfg);
+  PciBus& pci = m.pci();
+  EXPECT_EQ(pci.config_read(2, 0, 0x00, 4), 0x11111234u);
+  EXPECT_EQ(pci.config_read(2, 0, 0x08, 4) >> 8, 0x030000u);
+  // BAR sizing: 16 MiB prefetchable memory; ROM: 64 KiB (40 KiB rounded up).
+  pci.config_write(2, 0, 0x10, 0xFFFFFFFFu, 4);
+  EXPECT_EQ(pci.config_read(2, 0, 0x10, 4), 0xFF000008u);
+  pci.config_write(2, 0, 0x30, 0xFFFFFFFFu, 4);
+  EXPECT_EQ(pci.config_read(2, 0, 0x30, 4), 0xFFFF0001u);
+  EXPECT_EQ(m.memory().read(0xC0000, 2), 0xFFFFu);  // no legacy VGA BIOS mapping
+  // Decoding off: nothing at the programmed addresses.
+  pci.config_write(2, 0, 0x10, 0xFD000000u, 4);
+  pci.config_write(2, 0, 0x30, 0xFEB00001u, 4);
+  EXPECT_EQ(m.memory().read(0xFEB00000, 2), 0xFFFFu);
+  pci.config_write(2, 0, 0x04, 0x0002, 2);
+  EXPECT_EQ(m.memory().read(0xFEB00000, 4), 0x9050AA55u);
+  EXPECT_EQ(m.memory().read(0xFEB00000 + 40 * 1024, 1), 0xFFu);  // padding
+  m.memory().write(0xFEB00000, 0, 4);                            // read-only
+  EXPECT_EQ(m.memory().read(0xFEB00000, 2), 0xAA55u);
+  m.memory().write(0xFD000010, 0xCAFEBABEu, 4);
+  EXPECT_EQ(m.vga()->vram()[0x10], 0xBEu);
+  // Move BAR0: the old window is gone, the new one shows the same VRAM.
+  pci.config_write(2, 0, 0x10, 0xE0000000u, 4);
+  EXPECT_EQ(m.memory().read(0xFD000010, 4), 0xFFFFFFFFu);
+  EXPECT_EQ(m.memory().read(0xE0000010, 4), 0xCAFEBABEu);
+  // ROM enable bit off: unmapped.
+  pci.config_write(2, 0, 0x30, 0xFEB00000u, 4);
+  EXPECT_EQ(m.memory().read(0xFEB00000, 2), 0xFFFFu);
+  // Reset: both windows gone.
+  pci.config_write(2, 0, 0x30, 0xFEB00001u, 4);
+  m.reset();
+  EXPECT_EQ(m.memory().read(0xE0000010, 4), 0xFFFFFFFFu);
+  EXPECT_EQ(m.memory().read(0xFEB00000, 2), 0xFFFFu);
 }

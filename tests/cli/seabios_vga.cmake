@@ -1,0 +1,30 @@
+# Debian's SeaBIOS with the default VGA BIOS and no disk: SeaBIOS finds the VGA BIOS in the VGA's
+# PCI expansion ROM BAR (00:02.0), copies it to 0xC0000 and runs it, so its banner (and, once the
+# boot devices are exhausted, "No bootable device") reaches the VGA text screen (-vga-dump).
+# Skipped when the seabios package (bios.bin, vgabios-stdvga.bin) is not installed.
+#   VX86, OUT (dir); optional SECONDS (-timeout, default 15)
+cmake_minimum_required(VERSION 3.25)
+foreach(f /usr/share/seabios/bios.bin /usr/share/seabios/vgabios-stdvga.bin)
+  if(NOT EXISTS "${f}")
+    message("SKIP: ${f} is missing (install Debian's seabios package: scripts/setup.sh)")
+    return()
+  endif()
+endforeach()
+if(NOT SECONDS)
+  set(SECONDS 15)
+endif()
+set(dump "${OUT}/seabios_vga.screen")
+file(REMOVE "${dump}")
+execute_process(COMMAND "${VX86}" -nographic -serial null -vga-dump "${dump}" -timeout ${SECONDS}
+                RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 60)
+if(NOT EXISTS "${dump}")
+  message(FATAL_ERROR "--- exit status: ${status}\n--- stderr:\n${err}---\n${dump} was not written")
+endif()
+file(READ "${dump}" content)
+message("--- exit status: ${status}\n--- stderr:\n${err}--- ${dump}:\n${content}---")
+if(NOT content MATCHES "SeaBIOS \\(version [^)]+\\)")
+  message(FATAL_ERROR "the VGA text screen does not show the SeaBIOS banner")
+endif()
+if(content MATCHES "Booting from" AND NOT content MATCHES "No bootable device")
+  message(FATAL_ERROR "the VGA text screen shows boot attempts but not 'No bootable device'")
+endif()
