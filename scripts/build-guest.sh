@@ -3,6 +3,8 @@
 #   guest/vmlinuz            Debian's linux-image-686 kernel
 #   guest/initramfs.cpio.gz  busybox-static + an /init that prints VX86-GUEST-UP, runs a few
 #                            commands, reads HELLO.TXT from /dev/sda1 if there is a disk, powers off
+#   guest/cdrom.iso          a bootable El Torito CD (isolinux, no emulation) with the kernel and
+#                            initramfs, for -cdrom / -boot d
 #   guest/disk.img           a bootable raw disk: syslinux MBR, one FAT16 partition with syslinux,
 #                            the kernel, the initramfs and HELLO.TXT
 #   guest/expected.txt       what the guest must print (sha256 of its generated file, HELLO.TXT)
@@ -27,7 +29,7 @@ if [[ $EUID -eq 0 ]]; then SUDO=(); elif command -v sudo >/dev/null; then SUDO=(
 export DEBIAN_FRONTEND=noninteractive
 
 # Host tools (Debian packages), installed only when missing.
-TOOLS=(syslinux syslinux-common mtools dosfstools cpio fdisk gzip python3)
+TOOLS=(syslinux syslinux-common isolinux genisoimage mtools dosfstools cpio fdisk gzip python3)
 ((VALIDATE)) && TOOLS+=(qemu-system-x86)
 missing=()
 for p in "${TOOLS[@]}"; do
@@ -227,6 +229,18 @@ dd if=/usr/lib/syslinux/mbr/mbr.bin of="$DISK" bs=440 count=1 conv=notrunc statu
 dd if="$FAT" of="$DISK" bs=512 seek="$PART_START" conv=notrunc status=none
 rm -f "$FAT"
 
+# A bootable CD: isolinux (El Torito, no emulation) loading the same kernel and initramfs.
+ISO_ROOT="$WORK/iso"
+rm -rf "$ISO_ROOT"
+mkdir -p "$ISO_ROOT/isolinux"
+cp /usr/lib/ISOLINUX/isolinux.bin /usr/lib/syslinux/modules/bios/ldlinux.c32 "$ISO_ROOT/isolinux/"
+cp "$GUEST/vmlinuz" "$ISO_ROOT/vmlinuz"
+cp "$GUEST/initramfs.cpio.gz" "$ISO_ROOT/initrd.gz"
+printf 'SERIAL 0 115200\nDEFAULT linux\nLABEL linux\n  KERNEL /vmlinuz\n  APPEND initrd=/initrd.gz console=ttyS0\n' \
+  > "$ISO_ROOT/isolinux/isolinux.cfg"
+genisoimage -quiet -o "$GUEST/cdrom.iso" -b isolinux/isolinux.bin -c isolinux/boot.cat -no-emul-boot \
+  -boot-load-size 4 -boot-info-table -R -J "$ISO_ROOT"
+
 # What the guest must print, for the boot tests.
 sha="$(head -c 1048576 /dev/zero | tr '\0' 'x' | sha256sum | cut -d' ' -f1)"
 {
@@ -234,7 +248,7 @@ sha="$(head -c 1048576 /dev/zero | tr '\0' 'x' | sha256sum | cut -d' ' -f1)"
   echo "VX86-SHA256 $sha"
   echo "VX86-DISK $(cat "$WORK/HELLO.TXT")"
 } > "$GUEST/expected.txt"
-log "built $GUEST/vmlinuz, initramfs.cpio.gz ($(stat -c %s "$GUEST/initramfs.cpio.gz") bytes), disk.img (${DISK_MB} MiB)"
+log "built $GUEST/vmlinuz, initramfs.cpio.gz ($(stat -c %s "$GUEST/initramfs.cpio.gz") bytes), disk.img (${DISK_MB} MiB), cdrom.iso"
 
 # ---- validation in QEMU (TCG) --------------------------------------------------------------------
 # Prints the seconds from start to the VX86-GUEST-UP line and to QEMU's exit.

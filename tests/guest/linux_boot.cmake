@@ -3,6 +3,7 @@
 #   direct (default)  guest/vmlinuz + guest/initramfs.cpio.gz through -kernel/-initrd
 #   disk              guest/disk.img as -hda -snapshot: SeaBIOS -> syslinux MBR -> syslinux -> Linux,
 #                     which also mounts /dev/sda1 and prints HELLO.TXT (the VX86-DISK line)
+#   cdrom             guest/cdrom.iso as -cdrom with -boot d: SeaBIOS -> El Torito -> isolinux -> Linux
 if(NOT MODE)
   set(MODE direct)
 endif()
@@ -11,6 +12,10 @@ if(MODE STREQUAL "disk")
   set(files disk.img expected.txt)
   set(boot -hda ${GUEST_DIR}/disk.img -snapshot -bioslog file:${bioslog})
   set(expected_regex "^VX86-(SHA256|DISK) ")
+elseif(MODE STREQUAL "cdrom")
+  set(files cdrom.iso expected.txt)
+  set(boot -cdrom ${GUEST_DIR}/cdrom.iso -boot d -bioslog file:${bioslog})
+  set(expected_regex "^VX86-SHA256 ")
 else()
   set(files vmlinuz initramfs.cpio.gz expected.txt)
   set(boot -kernel ${GUEST_DIR}/vmlinuz -initrd ${GUEST_DIR}/initramfs.cpio.gz -append "console=ttyS0")
