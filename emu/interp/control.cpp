@@ -43,15 +43,19 @@ const Insn* jmp_near_indirect(Cpu& c, const Insn* i) {
 }
 
 // JMP ptr16:16 / ptr16:32: offset in imm, selector in imm2.
-const Insn* jmp_far_ptr(Cpu& c, const Insn* i) {
-  uint32_t t = i->opsize == 2 ? (i->imm & 0xFFFF) : i->imm;
+// The far JMP itself, once selector and offset are known (from the instruction or from memory).
+const Insn* far_jmp_to(Cpu& c, const Insn* i, uint16_t sel, uint32_t t) {
   if (c.protected_mode()) {
-    far_jmp(c, i->imm2, t, next_eip(c, i));
+    far_jmp(c, sel, t, next_eip(c, i));
     return nullptr;
   }
   check_cs_limit(c, t);
-  c.load_seg_real(CS, i->imm2);
+  c.load_seg_real(CS, sel);
   return jump_to(c, t);
+}
+
+const Insn* jmp_far_ptr(Cpu& c, const Insn* i) {
+  return far_jmp_to(c, i, i->imm2, i->opsize == 2 ? (i->imm & 0xFFFF) : i->imm);
 }
 
 // JMP m16:16 / m16:32: offset first, selector after it.
@@ -60,13 +64,7 @@ const Insn* jmp_far_mem(Cpu& c, const Insn* i) {
   uint32_t a = ea(c, i);
   uint32_t t = c.read<T>(i->seg, a);
   uint16_t sel = c.read<uint16_t>(i->seg, a + sizeof(T));
-  if (c.protected_mode()) {
-    far_jmp(c, sel, t, next_eip(c, i));
-    return nullptr;
-  }
-  check_cs_limit(c, t);
-  c.load_seg_real(CS, sel);
-  return jump_to(c, t);
+  return far_jmp_to(c, i, sel, t);
 }
 
 Handler select_jmp(DecodeCtx& x) {
@@ -151,24 +149,9 @@ inline void push_far_return(Cpu& c, uint32_t ret) {
   c.set_sp(p2);
 }
 
+// The far CALL itself, once selector and offset are known (from the instruction or from memory).
 template <class T>
-const Insn* call_far_ptr(Cpu& c, const Insn* i) {
-  uint32_t t = sizeof(T) == 2 ? (i->imm & 0xFFFF) : i->imm;
-  if (c.protected_mode()) {
-    far_call(c, i->imm2, t, sizeof(T), next_eip(c, i));
-    return nullptr;
-  }
-  check_cs_limit(c, t);
-  push_far_return<T>(c, next_eip(c, i));
-  c.load_seg_real(CS, i->imm2);
-  return jump_to(c, t);
-}
-
-template <class T>
-const Insn* call_far_mem(Cpu& c, const Insn* i) {
-  uint32_t a = ea(c, i);
-  uint32_t t = c.read<T>(i->seg, a);
-  uint16_t sel = c.read<uint16_t>(i->seg, a + sizeof(T));
+const Insn* far_call_to(Cpu& c, const Insn* i, uint16_t sel, uint32_t t) {
   if (c.protected_mode()) {
     far_call(c, sel, t, sizeof(T), next_eip(c, i));
     return nullptr;
@@ -177,6 +160,19 @@ const Insn* call_far_mem(Cpu& c, const Insn* i) {
   push_far_return<T>(c, next_eip(c, i));
   c.load_seg_real(CS, sel);
   return jump_to(c, t);
+}
+
+template <class T>
+const Insn* call_far_ptr(Cpu& c, const Insn* i) {
+  return far_call_to<T>(c, i, i->imm2, sizeof(T) == 2 ? (i->imm & 0xFFFF) : i->imm);
+}
+
+template <class T>
+const Insn* call_far_mem(Cpu& c, const Insn* i) {
+  uint32_t a = ea(c, i);
+  uint32_t t = c.read<T>(i->seg, a);
+  uint16_t sel = c.read<uint16_t>(i->seg, a + sizeof(T));
+  return far_call_to<T>(c, i, sel, t);
 }
 
 Handler select_call(DecodeCtx& x) {
