@@ -20,6 +20,8 @@ struct Block {
   uint32_t ninsn;
   uint32_t pages[2];      // physical pages holding its bytes (pages[1] == pages[0] if one)
   std::vector<Insn> insns;  // ninsn instructions then an exit sentinel
+  const void* host = nullptr;  // its translation (jit/), once it has run often enough
+  uint32_t runs = 0;           // times the interpreter ran it (the JIT's tier-up counter)
 };
 
 class BlockCache : public CodeWriteListener {
@@ -40,9 +42,16 @@ class BlockCache : public CodeWriteListener {
     if (!retired_.empty()) retired_.clear();
   }
   size_t size() const { return blocks_.size(); }
+  template <class F>
+  void for_each(F f) {
+    for (auto& [k, b] : blocks_) f(b.get());
+  }
+  // The front table as generated code probes it (jit/jit.cpp repeats fast_index).
+  static constexpr unsigned kFastBits = 16;
+  Block* const* fast_table() const { return fast_; }
 
  private:
-  static constexpr unsigned FAST_BITS = 16;
+  static constexpr unsigned FAST_BITS = kFastBits;
   static unsigned fast_index(uint32_t phys, uint32_t mode) {
     return ((phys ^ (phys >> FAST_BITS) ^ (mode << 7)) & ((1u << FAST_BITS) - 1));
   }

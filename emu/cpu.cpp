@@ -3,10 +3,21 @@
 #include "devices/port_bus.h"
 #include "emu/disasm.h"
 #include "emu/segmentation.h"
+#include "jit/jit.h"
 
 namespace vx86 {
 
 Cpu::Cpu(PhysicalMemory& mem, PortBus& io_bus) : mmu(mem), io(io_bus), blocks(mmu) { reset(); }
+
+Cpu::~Cpu() = default;
+
+void Cpu::enable_jit(bool on) {
+  if (on && !jit) jit = std::make_unique<Jit>(*this);
+  if (!on) {
+    blocks.for_each([](Block* b) { b->host = nullptr; });
+    jit.reset();
+  }
+}
 
 void Cpu::reset() {
   CpuModel model = s.model;
@@ -257,6 +268,7 @@ void Cpu::run_stepped(uint32_t lin) {
   if (!b) b = translate_block(lin, phys);
   else if (b->pages[1] != b->pages[0]) b = check_second_page(b, lin, phys);
   if (log_mask & LOG_CPU) [[unlikely]] dump_cpu_state(*this);
+  if (log_mask & LOG_TRACE) [[unlikely]] trace_state(*this);
   s.icount += b->ninsn;
   const Insn* i = b->insns.data();
   do {
@@ -320,7 +332,21 @@ StopReason Cpu::run(uint64_t max_insns) {
       Block* b = blocks.find(phys, s.code32);
       if (!b) [[unlikely]] b = translate_block(lin, phys);
       else if (b->pages[1] != b->pages[0]) [[unlikely]] b = check_second_page(b, lin, phys);
-      if (log_mask & LOG_CPU) [[unlikely]] dump_cpu_state(*this);
+      if (log_mask & (LOG_CPU | LOG_TRACE)) [[unlikely]] {
+        if (log_mask & LOG_CPU) dump_cpu_state(*this);
+        if (log_mask & LOG_TRACE) trace_state(*this);
+      }
+      if (jit && !(log_mask & LOG_CPU)) {
+        if (!b->host && ++b->runs >= jit->threshold) jit->translate(b);
+        if (b->host) {
+          // Translated code runs block after block until one of the checks above is due.
+          // -d trace: back to this loop after every block, so both tiers log the same points.
+          s.jit_end = (log_mask & LOG_TRACE) ? 0 : end;
+          s.irq_pending = intr && intr->pending();
+          if (!jit->run(b)) deliver_exception(jit->take_fault());
+          continue;
+        }
+      }
       s.icount += b->ninsn;
       const Insn* i = b->insns.data();
       do {

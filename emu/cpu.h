@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <memory>
 
 #include "emu/block_cache.h"
 #include "emu/cpu_state.h"
@@ -15,6 +16,7 @@
 namespace vx86 {
 
 class PortBus;
+class Jit;
 
 // An interrupt controller as the CPU sees it (the 8259 pair, later the APIC).
 class InterruptSource {
@@ -24,13 +26,14 @@ class InterruptSource {
   virtual uint8_t acknowledge() = 0; // INTA cycle: the vector
 };
 
-enum LogFlags : uint32_t { LOG_IN_ASM = 1, LOG_CPU = 2, LOG_INT = 4, LOG_POST = 8 };
+enum LogFlags : uint32_t { LOG_IN_ASM = 1, LOG_CPU = 2, LOG_INT = 4, LOG_POST = 8, LOG_JIT = 16, LOG_TRACE = 32 };
 
 enum class StopReason { Halted, ExitRequest, Budget, Shutdown };
 
 class Cpu {
  public:
   Cpu(PhysicalMemory& mem, PortBus& io);
+  ~Cpu();
   Cpu(const Cpu&) = delete;
   Cpu& operator=(const Cpu&) = delete;
 
@@ -42,8 +45,13 @@ class Cpu {
   // FERR#: called when an x87 error is reported the legacy way (CR0.NE = 0); the board latches it
   // onto IRQ13. Rare, so a std::function is fine.
   std::function<void()> on_ferr;
+  // Realtime mode: the TSC's time base in ns (the board's clock); unset: the TSC counts icount.
+  std::function<uint64_t()> tsc_clock;
   uint32_t log_mask = 0;
   FILE* log_file = stderr;
+  // The translation tier (jit/); null = the interpreter runs everything.
+  std::unique_ptr<Jit> jit;
+  void enable_jit(bool on);
 
   void reset();
   // Runs until HLT, an exit request, a shutdown, or `max_insns` instructions (checked per block).

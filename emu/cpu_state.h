@@ -87,6 +87,7 @@ struct CpuState {
   bool nmi_blocked;        // inside an NMI handler: blocked until the next IRET
   bool exit_request;       // stop the run loop at the next block boundary
   uint64_t icount;         // guest instructions retired
+  uint64_t jit_end;        // generated code returns to the run loop once icount reaches this
 
   // Model-specific registers (emu/msr.h). The TSC reads icount + tsc_offset (WRMSR to
   // IA32_TIME_STAMP_COUNTER sets the offset), so deterministic runs see deterministic TSCs.

@@ -147,6 +147,17 @@ DecodeResult Decoder::decode(const uint8_t* bytes, size_t avail, bool code32, In
     }
   }
 
+  out.mnem = static_cast<uint16_t>(zi.mnemonic);
+  for (unsigned k = 0; k < 3 && k < zi.operand_count_visible; ++k) {
+    uint8_t jk = JK_OTHER;
+    if (ctx.kind[k] == OpKind::Mem) jk = JK_MEM;
+    else if (ctx.kind[k] == OpKind::Imm) jk = JK_IMM;
+    else if (ctx.is_gpr(k)) jk = JK_GPR;
+    if (k < 2) out.kinds |= static_cast<uint8_t>(jk << (3 * k));
+    else out.kinds |= 1u << 6;
+  }
+  out.size1 = ctx.size[1];
+
   Selector sel = selectors()[zi.mnemonic];
   Handler h = sel ? sel(ctx) : nullptr;
   out.fn = h ? h : op_ud;

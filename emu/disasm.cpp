@@ -44,4 +44,14 @@ void dump_cpu_state(Cpu& cpu) {
                s.seg[FS].sel, s.seg[GS].sel, s.icount);
 }
 
+void trace_state(Cpu& cpu) {
+  const CpuState& s = cpu.s;
+  std::fprintf(cpu.log_file,
+               "T %" PRIu64 " %08x %08x %08x %08x %08x %08x %08x %08x %08x eip=%08x efl=%08x"
+               " %04x %04x %04x %04x %04x %04x cr0=%08x cr3=%08x\n",
+               s.icount, s.regs[EAX], s.regs[ECX], s.regs[EDX], s.regs[EBX], s.regs[ESP], s.regs[EBP],
+               s.regs[ESI], s.regs[EDI], s.seg[CS].base + s.eip, s.eip, s.eflags, s.seg[ES].sel, s.seg[CS].sel,
+               s.seg[SS].sel, s.seg[DS].sel, s.seg[FS].sel, s.seg[GS].sel, s.cr[0], s.cr[3]);
+}
+
 }  // namespace vx86

@@ -9,4 +9,7 @@ std::string disassemble(const uint8_t* bytes, unsigned len, bool code32, uint32_
 void log_insn(Cpu& cpu, uint32_t cs_base, uint32_t eip, const uint8_t* bytes, unsigned len);
 void log_interrupt(Cpu& cpu, uint8_t vector, bool has_error, uint32_t error, bool software);
 void dump_cpu_state(Cpu& cpu);
+// One line per block for the differential trace (-d trace; scripts/trace-diff.py compares two):
+// "T icount EAX ECX EDX EBX ESP EBP ESI EDI linear-EIP eip= efl= ES CS SS DS FS GS cr0= cr3=".
+void trace_state(Cpu& cpu);
 }  // namespace vx86

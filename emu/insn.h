@@ -13,6 +13,8 @@ using Handler = const Insn* (*)(Cpu&, const Insn*);
 
 enum : uint8_t { REP_NONE = 0, REP_E = 1, REP_NE = 2 };
 enum : uint8_t { INSN_LOCK = 1 };
+// Operand kinds as the JIT sees them (Insn::kinds): general registers apart from the rest.
+enum : uint8_t { JK_NONE = 0, JK_GPR = 1, JK_MEM = 2, JK_IMM = 3, JK_OTHER = 4 };
 
 struct Insn {
   Handler fn;
@@ -29,6 +31,10 @@ struct Insn {
   uint8_t aux;      // handler-specific: condition code, operation selector
   uint8_t flags;    // INSN_LOCK ...
   uint8_t opcode;   // the primary opcode byte (after prefixes, 0F escape dropped), for logs
+  uint16_t mnem;    // Zydis mnemonic: the JIT picks native forms by it
+  uint8_t kinds;    // JK_* of operands 0 and 1 (bits 0-2, 3-5); bit 6: a third operand exists
+  uint8_t size1;    // size in bytes of operand 1 (MOVZX/MOVSX sources)
 };
+static_assert(sizeof(Insn) <= 40, "Insn stays compact");
 
 }  // namespace vx86

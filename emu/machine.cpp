@@ -1,5 +1,7 @@
 #include "emu/machine.h"
 
+#include "jit/jit.h"
+
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
@@ -37,8 +39,11 @@ Machine::Machine(const MachineConfig& cfg)
   cpu_ = std::make_unique<Cpu>(mem_, ports_);
   cpu_->log_mask = cfg.log_mask;
   cpu_->log_file = cfg.log_file;
+  cpu_->enable_jit(cfg.jit);
+  if (cpu_->jit) cpu_->jit->threshold = cfg.jit_threshold;
   clock_ = std::make_unique<Clock>(cfg.deterministic ? Clock::Mode::Deterministic : Clock::Mode::Realtime,
                                    &cpu_->s.icount, cfg.ps_per_insn);
+  if (!cfg.deterministic) cpu_->tsc_clock = [clock = clock_.get()] { return clock->now(); };
 
   // Debug ports: 0xe9, 0x402, 0x80, 0xf4 (isa-debug-exit stops the run loop).
   debug_.attach(ports_);
@@ -48,6 +53,8 @@ Machine::Machine(const MachineConfig& cfg)
   pic_ = std::make_unique<Pic8259>();
   pic_->attach(ports_);
   cpu_->intr = pic_.get();
+  // Mirrored INTR: translated code checks it between blocks without calling the PIC.
+  pic_->on_intr_change = [cpu = cpu_.get()](bool level) { cpu->s.irq_pending = level; };
   Pic8259* pic = pic_.get();
 
   // 8254 PIT on IRQ0 (and port 0x61).

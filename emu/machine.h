@@ -38,6 +38,9 @@ struct MachineConfig {
   FILE* post_log = nullptr;    // port 0x80 (-d post)
   uint32_t log_mask = 0;
   FILE* log_file = stderr;
+  // The translation tier (-jit on|off) and how often a block runs before it is translated.
+  bool jit = true;
+  unsigned jit_threshold = 2;
 
   // Time. Deterministic: virtual time = instructions * ps_per_insn (-icount shift=N: 2^N ns);
   // realtime: the host's clock.

@@ -22,7 +22,12 @@ uint64_t* fixed_mtrr(MsrState& m, uint32_t index) {
 
 }  // namespace
 
-uint64_t read_tsc(const Cpu& c) { return c.s.icount + c.s.tsc_offset; }
+// The TSC counts instructions (deterministic runs) or, in realtime mode, the board's clock in
+// nanoseconds (a 1 GHz TSC): a guest calibrates it against the PIT, which runs on host time, so
+// an instruction count would drift with the emulation speed and the guest would find it unstable.
+static uint64_t tsc_source(const Cpu& c) { return c.tsc_clock ? c.tsc_clock() : c.s.icount; }
+
+uint64_t read_tsc(const Cpu& c) { return tsc_source(c) + c.s.tsc_offset; }
 
 bool msr_read(Cpu& c, uint32_t index, uint64_t& v) {
   MsrState& m = c.s.msr;
@@ -70,7 +75,7 @@ bool msr_write(Cpu& c, uint32_t index, uint64_t v) {
   switch (index) {
     case MSR_TSC:
       // P6: only the low 32 bits can be written; the high 32 bits are cleared.
-      c.s.tsc_offset = (v & 0xFFFFFFFFu) - c.s.icount;
+      c.s.tsc_offset = (v & 0xFFFFFFFFu) - tsc_source(c);
       return true;
     case MSR_APIC_BASE:
       // Base (bits 12-35) and the global enable (bit 11) are writable; BSP (bit 8) is read-only.

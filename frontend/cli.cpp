@@ -33,14 +33,19 @@ std::string cli_usage() {
          "  -rtc base=utc|localtime|YYYY-MM-DD[THH:MM:SS]  the RTC's starting date (default utc;\n"
          "                         with -icount 2024-01-01T00:00:00 unless a date is given)\n"
          "  -d ITEM[,ITEM...]      log: in_asm (new blocks), cpu (registers per block),\n"
-         "                         int (interrupts and exceptions), post (port 0x80 writes);\n"
-         "                         -d help lists them\n"
+         "                         int (interrupts and exceptions), post (port 0x80 writes),\n"
+         "                         jit (translation statistics at exit); -d help lists them\n"
          "  -D FILE                write the -d log to FILE instead of stderr\n"
          "  -no-reboot             exit instead of resetting on a triple fault\n"
+         "  -jit on|off            translate guest code to host code (default on; off: the\n"
+         "                         interpreter runs everything, the reference tier)\n"
+         "  -jit-threshold N       interpreted runs of a block before it is translated (default 2)\n"
          "  -vga std|none          VGA adapter (default std, with " VX86_DEFAULT_VGABIOS "\n"
          "                         in its PCI ROM BAR when it exists)\n"
          "  -vga-dump FILE         vx86: write the VGA text screen to FILE when vx86 exits\n"
          "  -timeout SECONDS       stop after SECONDS of wall-clock time (exit status 124)\n"
+         "  -insn-limit N          stop after about N guest instructions, at a block boundary\n"
+         "                         (exit status 124; exact and repeatable with -icount)\n"
          "  --help, --version\n"
          "Exit status: (V << 1) | 1 when the guest writes V to port 0xf4 (isa-debug-exit);\n"
          "0 on a guest reset or triple fault with -no-reboot; 2 on an error (bad option or file);\n"
@@ -52,7 +57,10 @@ std::string cli_debug_help() {
          "  in_asm   disassembly of each newly translated block (lines start with \"IN:\")\n"
          "  cpu      registers before each block runs\n"
          "  int      interrupts and exceptions as they are delivered (\"INT:\")\n"
-         "  post     writes to POST port 0x80 (\"POST:\")\n";
+         "  post     writes to POST port 0x80 (\"POST:\")\n"
+         "  jit      translation statistics when vx86 exits (\"jit:\")\n"
+         "  trace    one line of state per block (\"T \"), the same with -jit on and off;\n"
+         "           scripts/trace-diff.py names the first difference of two such logs\n";
 }
 
 namespace {
@@ -268,8 +276,9 @@ std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOp
       while (start <= v.size()) {
         size_t comma = v.find(',', start);
         std::string item = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        if (item != "in_asm" && item != "cpu" && item != "int" && item != "post")
-          return "unknown -d item '" + item + "' (in_asm, cpu, int, post)";
+        if (item != "in_asm" && item != "cpu" && item != "int" && item != "post" && item != "jit" &&
+            item != "trace")
+          return "unknown -d item '" + item + "' (in_asm, cpu, int, post, jit, trace)";
         o.debug_items.push_back(item);
         if (comma == std::string::npos) break;
         start = comma + 1;
@@ -298,8 +307,26 @@ std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOp
       o.vga = v;
     } else if (a == "-vga-dump") {
       if (auto e = value(o.vga_dump)) return e;
+    } else if (a == "-jit") {
+      if (auto e = value(v)) return e;
+      if (v != "on" && v != "off") return "invalid -jit value '" + v + "' (on or off)";
+      o.jit = v == "on";
+    } else if (a == "-jit-threshold") {
+      if (auto e = value(v)) return e;
+      unsigned t = 0;
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), t);
+      if (ec != std::errc() || p != v.data() + v.size() || t > 1000000)
+        return "invalid -jit-threshold value '" + v + "' (0-1000000)";
+      o.jit_threshold = t;
     } else if (a == "-no-reboot") {
       o.no_reboot = true;
+    } else if (a == "-insn-limit") {
+      if (auto e = value(v)) return e;
+      uint64_t n = 0;
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (ec != std::errc() || p != v.data() + v.size() || n == 0)
+        return "invalid -insn-limit value '" + v + "' (instructions > 0)";
+      o.insn_limit = n;
     } else if (a == "-timeout") {
       if (auto e = value(v)) return e;
       double t = 0;

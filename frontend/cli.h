@@ -22,7 +22,7 @@ struct CliOptions {
   std::string kernel, initrd, append;    // direct kernel boot (Linux bzImage or Multiboot)
   uint32_t ram_mb = 32;
   bool nographic = false;
-  std::vector<std::string> debug_items;  // -d in_asm,cpu,int,post
+  std::vector<std::string> debug_items;  // -d in_asm,cpu,int,post,jit
   std::string log_path;                  // -D
   std::string debugcon = "stdio";        // -debugcon stdio|file:PATH|none
   std::string bioslog = "none";          // -bioslog stdio|file:PATH|none
@@ -32,6 +32,8 @@ struct CliOptions {
   std::string rtc_base = "utc";          // -rtc base=utc|localtime|YYYY-MM-DDTHH:MM:SS
   std::optional<int64_t> rtc_date;       // the parsed date of -rtc base=DATE (Unix seconds, as given)
   bool no_reboot = false;
+  bool jit = true;                       // -jit on|off: translate guest code (off: interpreter only)
+  unsigned jit_threshold = 2;            // -jit-threshold N: runs in the interpreter before translation
   std::string vga = "std";               // -vga std|none
   std::string vga_bios;                  // default: Debian's vgabios-stdvga.bin when installed
   std::string vga_dump;                  // -vga-dump FILE: the VGA text screen, written at exit
@@ -39,6 +41,7 @@ struct CliOptions {
   bool snapshot = false;                 // -snapshot: every disk copy-on-write in memory
   std::string boot_order;                // -boot: device letters (a, c, d, n), "" = default
   double timeout_s = 0;                                    // 0 = none
+  uint64_t insn_limit = 0;                                 // -insn-limit N: stop after N instructions
   bool help = false, version = false, debug_help = false;  // --help, --version, -d help
 };
 

@@ -11,6 +11,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <optional>
@@ -26,6 +27,7 @@
 
 #include "emu/linux_boot.h"
 #include "emu/machine.h"
+#include "jit/jit.h"
 #include "frontend/cli.h"
 
 using namespace vx86;
@@ -167,6 +169,8 @@ DirectBoot read_direct_boot(const CliOptions& o) {
 int run(const CliOptions& o) {
   MachineConfig cfg;
   cfg.ram_mb = o.ram_mb;
+  cfg.jit = o.jit;
+  cfg.jit_threshold = o.jit_threshold;
   cfg.bios = read_image(o.bios);
   if (std::string e = validate_bios(cfg.bios); !e.empty()) die("'" + o.bios + "': " + e);
   cfg.debugcon = open_sink(o.debugcon, "debugcon");
@@ -179,6 +183,8 @@ int run(const CliOptions& o) {
     if (d == "in_asm") cfg.log_mask |= LOG_IN_ASM;
     if (d == "cpu") cfg.log_mask |= LOG_CPU;
     if (d == "int") cfg.log_mask |= LOG_INT;
+    if (d == "jit") cfg.log_mask |= LOG_JIT;
+    if (d == "trace") cfg.log_mask |= LOG_TRACE;
     if (d == "post") {
       cfg.log_mask |= LOG_POST;
       cfg.post_log = cfg.log_file;
@@ -268,6 +274,7 @@ int run(const CliOptions& o) {
   auto finish = [&](int status) {
     std::fflush(stdout);
     restore_tty();
+    if ((cfg.log_mask & LOG_JIT) && m.cpu().jit) m.cpu().jit->print_stats(cfg.log_file);
     if (!o.vga_dump.empty()) {  // -vga-dump: the text screen as the guest left it
       FILE* f = std::fopen(o.vga_dump.c_str(), "w");
       if (!f) {
@@ -286,7 +293,19 @@ int run(const CliOptions& o) {
   };
   for (;;) {
     // Slices short enough that -timeout is honoured promptly even at a few MIPS with logging on.
-    MachineExit r = m.run(1'000'000);
+    uint64_t slice = 1'000'000;
+    if (o.insn_limit) {
+      const uint64_t done = m.cpu().s.icount;
+      if (done >= o.insn_limit) {
+        restore_tty();
+        std::fflush(stdout);
+        std::fprintf(stderr, "vx86: instruction limit %llu reached at %04x:%04x\n",
+                     static_cast<unsigned long long>(o.insn_limit), m.cpu().s.seg[CS].sel, m.cpu().s.eip);
+        return finish(EXIT_TIMEOUT);
+      }
+      slice = std::min<uint64_t>(slice, o.insn_limit - done);
+    }
+    MachineExit r = m.run(slice);
     switch (r) {
       case MachineExit::GuestExit:
         return finish(*m.guest_exit_status());

@@ -59,7 +59,8 @@ bool Mmu::try_translate(uint32_t lin, Access acc, uint32_t& phys) {
 }
 
 uint32_t Mmu::translate(uint32_t lin, Access acc) {
-  if (!mode_.enabled) return lin & a20_mask_;
+  // Paging off: code fetches still fill the TLB, so translated code finds its next block there.
+  if (!mode_.enabled && acc != Access::Exec) return lin & a20_mask_;
   const TlbEntry& e = fill(lin, acc);
   return (e.phys_page << PAGE_SHIFT) | (lin & PAGE_MASK);
 }

@@ -49,6 +49,8 @@ class Mmu {
   // CPL 3 accesses use the user entries and the user permission rules.
   void set_user(bool user) { cur_ = tlb_[user ? 1 : 0]; user_ = user; }
   bool user() const { return user_; }
+  // Where the current TLB set's pointer lives (generated code loads it on every access).
+  TlbEntry* const* current_tlb_slot() const { return &cur_; }
   // Drops the write permission of every entry mapping this physical page (it now holds code).
   void protect_code_page(uint32_t paddr);
 

@@ -25,6 +25,7 @@
 
 #include "devices/port_bus.h"
 #include "emu/cpu.h"
+#include "jit/jit.h"
 #include "mmu/physical_memory.h"
 
 namespace fs = std::filesystem;
@@ -184,10 +185,17 @@ const json* form_meta(const json& md, const std::string& form) {
 const char* const REG_NAMES[] = {"ax", "cx", "dx", "bx", "sp", "bp", "si", "di"};
 const char* const SEG_NAMES[] = {"es", "cs", "ss", "ds"};
 
+// --jit on: every block is translated on its first run, so each vector runs as host code.
+bool g_jit = false;
+
 class Runner {
  public:
   explicit Runner(const SetInfo& set)
       : set_(set), mem_(set.is_8086 ? 1u << 20 : 16u << 20), cpu_(mem_, io_) {
+    if (g_jit) {
+      cpu_.enable_jit(true);
+      cpu_.jit->threshold = 0;
+    }
     cpu_.s.model = set.is_8086 ? CpuModel::i8086 : CpuModel::i386;
     cpu_.mmu.set_a20(!set.is_8086);  // the 8086 has 20 address lines: wrap at 1 MiB
     // The 8086 captures end right after the instruction (no HLT follows): run exactly one.
@@ -300,6 +308,11 @@ class Runner {
 
   const SetInfo& set_;
   PhysicalMemory mem_;
+
+ public:
+  const Jit* jit() const { return cpu_.jit.get(); }
+
+ private:
   PortBus io_;
   Cpu cpu_;
 };
@@ -385,8 +398,16 @@ int main(int argc, char** argv) {
     else if (a == "--exclusions") excl_path = need();
     else if (a == "--min-pass") min_pass = std::stoll(need());
     else if (a == "--jobs") jobs = static_cast<unsigned>(std::stoul(need()));
+    else if (a == "--jit") {
+      std::string v = need();
+      if (v != "on" && v != "off") {
+        std::fprintf(stderr, "vx86_vectors: --jit takes on or off\n");
+        return 2;
+      }
+      g_jit = v == "on";
+    }
     else if (a == "--help") {
-      std::puts("usage: vx86_vectors [--only FORM] [--set NAME] [--verbose] [--exclusions FILE] [--min-pass N] [--jobs N] [DIR...]");
+      std::puts("usage: vx86_vectors [--only FORM] [--set NAME] [--verbose] [--exclusions FILE] [--min-pass N] [--jobs N] [--jit on|off] [DIR...]");
       return 0;
     } else if (!a.empty() && a[0] == '-') {
       std::fprintf(stderr, "vx86_vectors: unknown option '%s'\n", a.c_str());
@@ -432,6 +453,7 @@ int main(int argc, char** argv) {
   }
 
   std::atomic<size_t> next{0};
+  std::atomic<uint64_t> jit_blocks{0}, jit_native{0};
   auto worker = [&] {
     std::map<const SetInfo*, std::unique_ptr<Runner>> runners;
     for (size_t k; (k = next++) < work.size();) {
@@ -445,11 +467,19 @@ int main(int argc, char** argv) {
           mine.push_back(e);
       r->run_form(w.file, w.res.form, mine, w.res, verbose);
     }
+    for (auto& [set, r] : runners)
+      if (r->jit()) {
+        jit_blocks += r->jit()->stats().blocks;
+        jit_native += r->jit()->stats().native_insns;
+      }
   };
   std::vector<std::thread> threads;
   for (unsigned j = 0; j < std::min<size_t>(jobs, work.size()); ++j) threads.emplace_back(worker);
   for (auto& t : threads) t.join();
 
+  if (g_jit)
+    std::printf("jit: %llu blocks translated, %llu instructions in them native\n",
+                static_cast<unsigned long long>(jit_blocks.load()), static_cast<unsigned long long>(jit_native.load()));
   size_t passed = 0, failed = 0, skipped = 0, excluded_forms = 0;
   std::map<std::string, size_t> rule_counts;
   for (const auto& w : work) {

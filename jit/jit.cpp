@@ -1,0 +1,265 @@
+#include "jit/jit.h"
+
+#include <asmjit/x86.h>
+
+#include <Zydis/Zydis.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <utility>
+#include <vector>
+
+#include "emu/block_cache.h"
+#include "emu/cpu.h"
+#include "jit/translator.h"
+
+namespace vx86 {
+
+// Runs one interpreter handler for generated code. Guest faults (and anything else a handler
+// throws) stop here: generated code has no unwind information, so no exception may cross it.
+uint32_t jit_call_handler(Cpu* c, const Insn* i) {
+  Jit& jit = *c->jit;
+  ++jit.mutable_stats().helper_calls;
+  ++jit.histogram().helper[i->mnem % JitHistogram::kSize];
+  try {
+    const Insn* r = i->fn(*c, i);
+    // Go on in this block only if the handler fell through and the next instruction is still
+    // there (a write into this block's code replaced its remaining handlers with exits).
+    if (r == i + 1 && r->fn != &op_block_exit) return JIT_CONTINUE;
+    return JIT_DISPATCH;
+  } catch (const CpuFault& f) {
+    jit.set_fault(f);
+  } catch (...) {
+    jit.set_exception(std::current_exception());
+  }
+  return JIT_FAULT;
+}
+
+namespace {
+
+using namespace asmjit;
+
+// Layout facts the dispatcher relies on, measured on a real object (Block is not standard-layout).
+struct BlockLayout {
+  int32_t phys, mode, pages0, pages1, host;
+  BlockLayout() {
+    Block b;
+    auto at = [&b](const void* p) {
+      return static_cast<int32_t>(static_cast<const char*>(p) - reinterpret_cast<const char*>(&b));
+    };
+    phys = at(&b.phys);
+    mode = at(&b.mode);
+    pages0 = at(&b.pages[0]);
+    pages1 = at(&b.pages[1]);
+    host = at(&b.host);
+  }
+};
+
+x86::Mem st(size_t off, unsigned size) { return x86::ptr(x86::rbx, static_cast<int32_t>(off), size); }
+
+}  // namespace
+
+Jit::Jit(Cpu& cpu, size_t cache_bytes) : cpu_(cpu), cache_(cache_bytes) {
+  if (reinterpret_cast<void*>(&cpu.s) != reinterpret_cast<void*>(&cpu))
+    throw std::logic_error("jit: CpuState must start the Cpu object");
+  emit_stubs();
+}
+
+Jit::~Jit() = default;
+
+// The fixed code at the start of the cache: entry (saves the host's callee-saved registers and
+// loads the pinned ones), the two exits, and the dispatcher every block ends with.
+void Jit::emit_stubs() {
+  const uint64_t base = cache_.next_exec();
+  CodeHolder code;
+  code.init(Environment::host(), base);
+  x86::Assembler a(&code);
+  Label enter = a.newLabel(), leave = a.newLabel(), exit_ok = a.newLabel(), exit_fault = a.newLabel(),
+        dispatch = a.newLabel(), miss = a.newLabel(), lookup_miss = a.newLabel();
+
+  a.bind(enter);
+  a.push(x86::rbx);
+  a.push(x86::rbp);
+  a.push(x86::r12);
+  a.push(x86::r13);
+  a.push(x86::r14);
+  a.push(x86::r15);
+  a.sub(x86::rsp, 8);  // 16-byte aligned for the helper calls
+  a.mov(x86::rbx, x86::rdi);
+  a.mov(x86::r15, x86::rsi);
+  a.mov(x86::rbp, x86::rdx);
+  a.jmp(x86::rcx);
+
+  a.bind(exit_fault);
+  a.mov(x86::eax, 1);
+  a.jmp(leave);
+  a.bind(exit_ok);
+  a.xor_(x86::eax, x86::eax);
+  a.bind(leave);
+  a.add(x86::rsp, 8);
+  a.pop(x86::r15);
+  a.pop(x86::r14);
+  a.pop(x86::r13);
+  a.pop(x86::r12);
+  a.pop(x86::rbp);
+  a.pop(x86::rbx);
+  a.ret();
+
+  // Dispatcher: the run loop's per-block checks, then its lookup (TLB exec entry, block front
+  // table), entering the next block's translation directly. Anything unusual goes back.
+  static const BlockLayout L;
+  a.bind(dispatch);
+  a.mov(x86::rax, st(offsetof(CpuState, icount), 8));
+  a.cmp(x86::rax, st(offsetof(CpuState, jit_end), 8));
+  a.jae(miss);
+  static_assert(offsetof(CpuState, shutdown) == offsetof(CpuState, halted) + 1 &&
+                    offsetof(CpuState, irq_pending) == offsetof(CpuState, halted) + 2 &&
+                    offsetof(CpuState, int_shadow) == offsetof(CpuState, halted) + 3,
+                "one 32-bit test covers halted, shutdown and int_shadow (irq_pending is byte 2)");
+  a.test(st(offsetof(CpuState, halted), 4), 0xFF00FFFF);  // halted, shutdown, int_shadow
+  a.jnz(miss);
+  Label no_irq = a.newLabel();
+  a.cmp(st(offsetof(CpuState, irq_pending), 1), 0);  // INTR matters only with IF set
+  a.je(no_irq);
+  a.test(st(offsetof(CpuState, eflags), 4), F_IF);
+  a.jnz(miss);
+  a.bind(no_irq);
+  a.cmp(st(offsetof(CpuState, nmi_pending), 1), 0);
+  a.jne(miss);
+  a.cmp(st(offsetof(CpuState, exit_request), 1), 0);
+  a.jne(miss);
+  a.test(st(offsetof(CpuState, eflags), 4), F_TF);
+  a.jnz(miss);
+  a.test(st(offsetof(CpuState, dr) + 7 * 4, 1), 0xFF);  // DR7 L0-G3: breakpoints step
+  a.jnz(miss);
+  a.mov(x86::esi, st(offsetof(CpuState, eip), 4));
+  a.add(x86::esi, st(offsetof(CpuState, seg) + CS * sizeof(SegReg) + offsetof(SegReg, base), 4));
+  a.mov(x86::r8, x86::qword_ptr(x86::r15));
+  a.mov(x86::eax, x86::esi);
+  a.shr(x86::eax, PAGE_SHIFT);
+  a.and_(x86::eax, Mmu::TLB_SIZE - 1);
+  a.shl(x86::eax, 5);
+  a.add(x86::r8, x86::rax);
+  a.mov(x86::eax, x86::esi);
+  a.and_(x86::eax, ~PAGE_MASK);
+  a.cmp(x86::eax, x86::dword_ptr(x86::r8, offsetof(TlbEntry, tag_exec)));
+  a.jne(lookup_miss);
+  a.mov(x86::eax, x86::dword_ptr(x86::r8, offsetof(TlbEntry, phys_page)));
+  a.shl(x86::eax, PAGE_SHIFT);
+  a.and_(x86::esi, PAGE_MASK);
+  a.or_(x86::esi, x86::eax);  // physical address
+  // BlockCache::fast_index(phys, code32)
+  a.mov(x86::eax, x86::esi);
+  a.shr(x86::eax, BlockCache::kFastBits);
+  a.xor_(x86::eax, x86::esi);
+  a.mov(x86::ecx, st(offsetof(CpuState, code32), 4));
+  a.shl(x86::ecx, 7);
+  a.xor_(x86::eax, x86::ecx);
+  a.and_(x86::eax, (1u << BlockCache::kFastBits) - 1);
+  a.mov(x86::rcx, imm(reinterpret_cast<uintptr_t>(cpu_.blocks.fast_table())));
+  a.mov(x86::rcx, x86::qword_ptr(x86::rcx, x86::rax, 3));
+  a.test(x86::rcx, x86::rcx);
+  a.jz(lookup_miss);
+  a.cmp(x86::dword_ptr(x86::rcx, L.phys), x86::esi);
+  a.jne(lookup_miss);
+  a.mov(x86::eax, st(offsetof(CpuState, code32), 4));
+  a.cmp(x86::dword_ptr(x86::rcx, L.mode), x86::eax);
+  a.jne(lookup_miss);
+  a.mov(x86::eax, x86::dword_ptr(x86::rcx, L.pages0));
+  a.cmp(x86::eax, x86::dword_ptr(x86::rcx, L.pages1));
+  a.jne(lookup_miss);  // two-page blocks: the run loop re-checks the second page's mapping
+  a.mov(x86::rax, x86::qword_ptr(x86::rcx, L.host));
+  a.test(x86::rax, x86::rax);
+  a.jz(lookup_miss);
+  a.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, dispatch_hits)));
+  a.jmp(x86::rax);
+  a.bind(miss);
+  a.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, dispatch_misses)));
+  a.jmp(exit_ok);
+  a.bind(lookup_miss);
+  a.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, lookup_misses)));
+  a.jmp(exit_ok);
+
+  code.flatten();
+  code.resolveUnresolvedLinks();
+  code.relocateToBase(base);
+  std::vector<uint8_t> buf(code.codeSize());
+  code.copyFlattenedData(buf.data(), buf.size(), CopySectionFlags::kPadSectionBuffer);
+  auto* at = static_cast<uint8_t*>(cache_.append(buf.data(), buf.size()));
+  if (!at) throw std::runtime_error("jit: code cache too small for its stubs");
+  auto addr = [&](Label l) { return reinterpret_cast<uintptr_t>(at) + code.labelOffsetFromBase(l); };
+  enter_ = reinterpret_cast<EnterFn>(addr(enter));
+  exit_ = addr(exit_ok);
+  exit_fault_ = addr(exit_fault);
+  dispatch_ = addr(dispatch);
+  stubs_end_ = cache_.used();
+}
+
+void Jit::flush_cache() {
+  cpu_.blocks.for_each([](Block* b) { b->host = nullptr; });
+  cache_.reset_to(stubs_end_);
+  ++stats_.flushes;
+}
+
+bool Jit::translate(Block* b) {
+  std::vector<uint8_t> buf;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const unsigned native = translate_block(*this, *b, cache_.next_exec(), buf);
+    if (buf.size() > cache_.free_bytes()) {
+      flush_cache();
+      continue;
+    }
+    b->host = cache_.append(buf.data(), buf.size());
+    ++stats_.blocks;
+    stats_.bytes += buf.size();
+    stats_.native_insns += native;
+    stats_.helper_insns += b->ninsn - native;
+    return true;
+  }
+  return false;
+}
+
+bool Jit::run(Block* b) {
+  ++stats_.entries;
+  const uint32_t r = enter_(&cpu_.s, const_cast<TlbEntry**>(cpu_.mmu.current_tlb_slot()), &stats_, b->host);
+  if (r == 0) return true;
+  if (foreign_) {
+    std::exception_ptr e = std::move(foreign_);
+    foreign_ = nullptr;
+    std::rethrow_exception(e);
+  }
+  return false;
+}
+
+void Jit::print_stats(FILE* out) const {
+  const JitStats& s = stats_;
+  std::fprintf(out,
+               "jit: %llu blocks, %llu bytes of host code, %llu cache flushes\n"
+               "jit: %llu instructions native, %llu through their handler (static)\n"
+               "jit: %llu entries from the run loop, %llu block-to-block dispatches, back to the loop: %llu for its"
+               " checks, %llu for a block without translation\n"
+               "jit: %llu handler calls, %llu native slow paths\n",
+               static_cast<unsigned long long>(s.blocks), static_cast<unsigned long long>(s.bytes),
+               static_cast<unsigned long long>(s.flushes), static_cast<unsigned long long>(s.native_insns),
+               static_cast<unsigned long long>(s.helper_insns), static_cast<unsigned long long>(s.entries),
+               static_cast<unsigned long long>(s.dispatch_hits), static_cast<unsigned long long>(s.dispatch_misses),
+               static_cast<unsigned long long>(s.lookup_misses),
+               static_cast<unsigned long long>(s.helper_calls), static_cast<unsigned long long>(s.bails));
+  // The busiest handler-called forms and native slow paths: what to translate (better) next.
+  for (int which = 0; which < 2; ++which) {
+    const uint64_t* h = which ? hist_->bail : hist_->helper;
+    std::vector<std::pair<uint64_t, unsigned>> top;
+    for (unsigned m = 0; m < JitHistogram::kSize; ++m)
+      if (h[m]) top.emplace_back(h[m], m);
+    std::sort(top.rbegin(), top.rend());
+    if (top.size() > 20) top.resize(20);
+    std::fprintf(out, "jit: %s:", which ? "native slow paths by mnemonic" : "handler calls by mnemonic");
+    for (auto& [n, m] : top) {
+      const char* name = m <= ZYDIS_MNEMONIC_MAX_VALUE ? ZydisMnemonicGetString(static_cast<ZydisMnemonic>(m)) : "?";
+      std::fprintf(out, " %s=%llu", name ? name : "?", static_cast<unsigned long long>(n));
+    }
+    std::fprintf(out, "\n");
+  }
+}
+
+}  // namespace vx86

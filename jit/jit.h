@@ -1,0 +1,94 @@
+// Jit: the translation tier. Decoded blocks (emu/block_cache.h) that run often become x86-64 host
+// code (jit/translator.cpp); this class owns the code cache, the fixed stubs every block uses
+// (entry, exit, the dispatcher that finds and enters the next block without the run loop) and the
+// statistics that `-d jit` prints.
+//
+// Calling convention of generated code: rbx = CpuState*, r15 = the MMU's current-TLB pointer
+// slot, rbp = JitStats*; the guest's registers and flags live in CpuState, so any point can leave
+// with precise state. Interpreter handlers run from generated code through call_handler(), which
+// turns a guest fault (a C++ exception in the interpreter) into a return code: no exception ever
+// crosses generated code.
+#pragma once
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <memory>
+
+#include "emu/fault.h"
+#include "jit/code_cache.h"
+
+namespace vx86 {
+
+class Cpu;
+struct Block;
+struct Insn;
+
+struct JitStats {
+  uint64_t blocks = 0;            // blocks translated
+  uint64_t bytes = 0;             // host code bytes emitted
+  uint64_t flushes = 0;           // code cache emptied because it was full
+  uint64_t native_insns = 0;      // guest instructions translated natively (static count)
+  uint64_t helper_insns = 0;      // guest instructions that call their interpreter handler
+  uint64_t entries = 0;           // entries from the run loop
+  uint64_t dispatch_hits = 0;     // block-to-block transfers inside generated code
+  uint64_t dispatch_misses = 0;   // transfers that went back to the run loop: a check was due
+  uint64_t lookup_misses = 0;     // ... or the next block has no translation yet (or no TLB entry)
+  uint64_t helper_calls = 0;      // interpreter handlers called from generated code
+  uint64_t bails = 0;             // native instructions that took their slow path (handler)
+};
+
+// Handler calls per Zydis mnemonic (the forms worth translating natively next), and per
+// mnemonic the native instructions that took their slow path.
+struct JitHistogram {
+  static constexpr unsigned kSize = 2048;
+  uint64_t helper[kSize] = {};
+  uint64_t bail[kSize] = {};
+};
+
+// What call_handler() returns to generated code.
+enum JitStatus : uint32_t { JIT_CONTINUE = 0, JIT_DISPATCH = 1, JIT_FAULT = 2 };
+
+class Jit {
+ public:
+  explicit Jit(Cpu& cpu, size_t cache_bytes = 64u << 20);
+  ~Jit();
+
+  // Blocks run this many times in the interpreter before they are translated.
+  unsigned threshold = 2;
+
+  // Translates `b` (sets b->host). False if it cannot be translated now.
+  bool translate(Block* b);
+  // Runs translated code starting at `b` until a block boundary needs the run loop. Returns false
+  // when a guest fault is pending: take it with take_fault().
+  bool run(Block* b);
+  CpuFault take_fault() { return fault_; }
+
+  const JitStats& stats() const { return stats_; }
+  void print_stats(FILE* out) const;
+
+  // Guest-fault plumbing for call_handler (public for the generated code's helpers).
+  void set_fault(const CpuFault& f) { fault_ = f; }
+  void set_exception(std::exception_ptr e) { foreign_ = std::move(e); }
+  JitStats& mutable_stats() { return stats_; }
+  JitHistogram& histogram() { return *hist_; }
+  // Addresses of the stubs generated code jumps to.
+  uintptr_t dispatch_addr() const { return dispatch_; }
+  uintptr_t exit_fault_addr() const { return exit_fault_; }
+
+ private:
+  void emit_stubs();
+  void flush_cache();
+
+  Cpu& cpu_;
+  CodeCache cache_;
+  size_t stubs_end_ = 0;
+  using EnterFn = uint32_t (*)(void* state, void* tlb_slot, void* stats, const void* code);
+  EnterFn enter_ = nullptr;
+  uintptr_t dispatch_ = 0, exit_ = 0, exit_fault_ = 0;
+  CpuFault fault_{};
+  std::exception_ptr foreign_;
+  JitStats stats_;
+  std::unique_ptr<JitHistogram> hist_ = std::make_unique<JitHistogram>();
+};
+
+}  // namespace vx86

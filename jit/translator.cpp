@@ -1,0 +1,756 @@
+// The block translator. Guest state stays in CpuState (rbx); generated code works on it directly,
+// so every point in a block can leave with the interpreter's exact state.
+//
+// Native forms: MOV (r/m/imm), MOVZX/MOVSX, LEA, the ALU ops (ADD OR ADC SBB AND SUB XOR CMP TEST,
+// INC DEC NEG NOT), XCHG r,r, CBW/CWDE/CWD/CDQ, PUSH/POP r, PUSH imm, Jcc/JMP/CALL rel, RET near,
+// SETcc, CMOVcc. A native instruction touches guest state only after its last check: when a check
+// fails (segment bound, TLB miss, page crossing, MMIO, a code page, a branch outside CS) it "bails":
+// its interpreter handler runs the whole instruction instead, faults included. Everything else calls
+// its handler (Insn::fn, read at run time, so a dropped block's handlers become exits).
+//
+// EFLAGS: a native flag writer saves the host's flags into CpuState::eflags only when a later
+// reader may need them: flag liveness runs backwards over the block, and every helper call, bail
+// point and the block's end count as readers of all flags.
+#include "jit/translator.h"
+
+#include <Zydis/Zydis.h>
+#include <asmjit/x86.h>
+
+#include <cstddef>
+#include <functional>
+
+#include "emu/block_cache.h"
+#include "emu/cpu.h"
+#include "jit/jit.h"
+
+namespace vx86 {
+
+// Defined in jit/jit.cpp: runs an interpreter handler and reports how the block goes on.
+uint32_t jit_call_handler(Cpu* c, const Insn* i);
+
+namespace {
+
+using namespace asmjit;
+using x86::Gp;
+
+constexpr int32_t kEip = offsetof(CpuState, eip);
+constexpr int32_t kEflags = offsetof(CpuState, eflags);
+constexpr int32_t kSpMask = offsetof(CpuState, sp_mask);
+constexpr int32_t kReg(unsigned r) { return static_cast<int32_t>(offsetof(CpuState, regs) + 4 * r); }
+constexpr int32_t kSegBase(unsigned s) {
+  return static_cast<int32_t>(offsetof(CpuState, seg) + s * sizeof(SegReg) + offsetof(SegReg, base));
+}
+constexpr int32_t kSegLimit(unsigned s) {
+  return static_cast<int32_t>(offsetof(CpuState, seg) + s * sizeof(SegReg) + offsetof(SegReg, limit));
+}
+constexpr int32_t kRmax(unsigned s) { return static_cast<int32_t>(offsetof(CpuState, seg_rmax) + 8 * s); }
+constexpr int32_t kWmax(unsigned s) { return static_cast<int32_t>(offsetof(CpuState, seg_wmax) + 8 * s); }
+constexpr int32_t kIcount = offsetof(CpuState, icount);
+
+static_assert(sizeof(TlbEntry) == 32, "the TLB index is scaled by 32");
+constexpr int32_t kTagRead = offsetof(TlbEntry, tag_read);
+constexpr int32_t kTagWrite = offsetof(TlbEntry, tag_write);
+constexpr int32_t kAddend = offsetof(TlbEntry, addend);
+
+// Guest flags each form reads and writes.
+constexpr uint32_t kAllFlags = F_ARITH;
+
+Gp gp(unsigned id, unsigned size) {
+  switch (size) {
+    case 1: return x86::gpb_lo(id);
+    case 2: return x86::gpw(id);
+    default: return x86::gpd(id);
+  }
+}
+x86::Mem state(int32_t off, unsigned size) { return x86::ptr(x86::rbx, off, size); }
+
+// Condition code (0-15, Intel order) of a Jcc/SETcc/CMOVcc mnemonic, or -1.
+int cond_of(unsigned m) {
+  switch (m) {
+    case ZYDIS_MNEMONIC_JO: case ZYDIS_MNEMONIC_SETO: case ZYDIS_MNEMONIC_CMOVO: return 0;
+    case ZYDIS_MNEMONIC_JNO: case ZYDIS_MNEMONIC_SETNO: case ZYDIS_MNEMONIC_CMOVNO: return 1;
+    case ZYDIS_MNEMONIC_JB: case ZYDIS_MNEMONIC_SETB: case ZYDIS_MNEMONIC_CMOVB: return 2;
+    case ZYDIS_MNEMONIC_JNB: case ZYDIS_MNEMONIC_SETNB: case ZYDIS_MNEMONIC_CMOVNB: return 3;
+    case ZYDIS_MNEMONIC_JZ: case ZYDIS_MNEMONIC_SETZ: case ZYDIS_MNEMONIC_CMOVZ: return 4;
+    case ZYDIS_MNEMONIC_JNZ: case ZYDIS_MNEMONIC_SETNZ: case ZYDIS_MNEMONIC_CMOVNZ: return 5;
+    case ZYDIS_MNEMONIC_JBE: case ZYDIS_MNEMONIC_SETBE: case ZYDIS_MNEMONIC_CMOVBE: return 6;
+    case ZYDIS_MNEMONIC_JNBE: case ZYDIS_MNEMONIC_SETNBE: case ZYDIS_MNEMONIC_CMOVNBE: return 7;
+    case ZYDIS_MNEMONIC_JS: case ZYDIS_MNEMONIC_SETS: case ZYDIS_MNEMONIC_CMOVS: return 8;
+    case ZYDIS_MNEMONIC_JNS: case ZYDIS_MNEMONIC_SETNS: case ZYDIS_MNEMONIC_CMOVNS: return 9;
+    case ZYDIS_MNEMONIC_JP: case ZYDIS_MNEMONIC_SETP: case ZYDIS_MNEMONIC_CMOVP: return 10;
+    case ZYDIS_MNEMONIC_JNP: case ZYDIS_MNEMONIC_SETNP: case ZYDIS_MNEMONIC_CMOVNP: return 11;
+    case ZYDIS_MNEMONIC_JL: case ZYDIS_MNEMONIC_SETL: case ZYDIS_MNEMONIC_CMOVL: return 12;
+    case ZYDIS_MNEMONIC_JNL: case ZYDIS_MNEMONIC_SETNL: case ZYDIS_MNEMONIC_CMOVNL: return 13;
+    case ZYDIS_MNEMONIC_JLE: case ZYDIS_MNEMONIC_SETLE: case ZYDIS_MNEMONIC_CMOVLE: return 14;
+    case ZYDIS_MNEMONIC_JNLE: case ZYDIS_MNEMONIC_SETNLE: case ZYDIS_MNEMONIC_CMOVNLE: return 15;
+    default: return -1;
+  }
+}
+
+enum class Form : uint8_t {
+  Helper, Mov, Movx, Lea, Alu, Unary, Xchg, SignExt, Push, Pop, Jcc, Jmp, Call, Ret, Setcc, Cmov,
+};
+
+struct FormInfo {
+  Form form = Form::Helper;
+  uint32_t reads = kAllFlags;  // flags read (helpers and bail points read them all)
+  uint32_t writes = 0;         // flags written
+  bool af_zero = false;        // logic ops: AF is 0 on a P6 (the host leaves it undefined)
+};
+
+unsigned kind(const Insn& i, unsigned k) { return (i.kinds >> (3 * k)) & 7; }
+bool has_mem(const Insn& i) { return kind(i, 0) == JK_MEM || kind(i, 1) == JK_MEM; }
+bool gpr_or_mem(unsigned k) { return k == JK_GPR || k == JK_MEM; }
+
+FormInfo classify(const Insn& i) {
+  FormInfo f;
+  if (i.flags & INSN_LOCK) return f;  // LOCK forms keep the interpreter's checks
+  if (i.fn == &op_ud || i.fn == &op_gp_too_long) return f;
+  if (i.kinds & (1u << 6)) return f;  // three operands (IMUL r,r/m,imm; SHLD...)
+  const unsigned k0 = kind(i, 0), k1 = kind(i, 1);
+  const unsigned sz = i.opsize;
+  const bool sized = sz == 1 || sz == 2 || sz == 4;
+  const bool mem = has_mem(i);
+  const uint32_t rd = mem ? kAllFlags : 0;  // a memory access may bail: then all flags are read
+  auto set = [&](Form form, uint32_t reads, uint32_t writes) {
+    f.form = form;
+    f.reads = reads | rd;
+    f.writes = writes;
+  };
+  const int cc = cond_of(i.mnem);
+  switch (i.mnem) {
+    case ZYDIS_MNEMONIC_MOV:
+      if (sized && gpr_or_mem(k0) && (k1 == JK_GPR || k1 == JK_IMM || k1 == JK_MEM) && !(k0 == JK_MEM && k1 == JK_MEM))
+        set(Form::Mov, 0, 0);
+      break;
+    case ZYDIS_MNEMONIC_MOVZX:
+    case ZYDIS_MNEMONIC_MOVSX:
+      if ((sz == 2 || sz == 4) && k0 == JK_GPR && gpr_or_mem(k1) && (i.size1 == 1 || i.size1 == 2)) set(Form::Movx, 0, 0);
+      break;
+    case ZYDIS_MNEMONIC_LEA:
+      if ((sz == 2 || sz == 4) && k0 == JK_GPR && k1 == JK_MEM) {
+        set(Form::Lea, 0, 0);
+        f.reads = 0;  // no access: LEA cannot fault
+      }
+      break;
+    case ZYDIS_MNEMONIC_ADD: case ZYDIS_MNEMONIC_OR: case ZYDIS_MNEMONIC_AND: case ZYDIS_MNEMONIC_SUB:
+    case ZYDIS_MNEMONIC_XOR: case ZYDIS_MNEMONIC_CMP: case ZYDIS_MNEMONIC_TEST:
+    case ZYDIS_MNEMONIC_ADC: case ZYDIS_MNEMONIC_SBB:
+      if (sized && gpr_or_mem(k0) && (k1 == JK_GPR || k1 == JK_IMM || k1 == JK_MEM) && !(k0 == JK_MEM && k1 == JK_MEM)) {
+        const bool carry_in = i.mnem == ZYDIS_MNEMONIC_ADC || i.mnem == ZYDIS_MNEMONIC_SBB;
+        set(Form::Alu, carry_in ? uint32_t{F_CF} : 0u, F_ARITH);
+        f.af_zero = i.mnem == ZYDIS_MNEMONIC_OR || i.mnem == ZYDIS_MNEMONIC_AND ||
+                    i.mnem == ZYDIS_MNEMONIC_XOR || i.mnem == ZYDIS_MNEMONIC_TEST;
+      }
+      break;
+    case ZYDIS_MNEMONIC_INC: case ZYDIS_MNEMONIC_DEC:
+      if (sized && gpr_or_mem(k0) && k1 == JK_NONE) set(Form::Unary, 0, F_ARITH & ~F_CF);
+      break;
+    case ZYDIS_MNEMONIC_NEG:
+      if (sized && gpr_or_mem(k0) && k1 == JK_NONE) set(Form::Unary, 0, F_ARITH);
+      break;
+    case ZYDIS_MNEMONIC_NOT:
+      if (sized && gpr_or_mem(k0) && k1 == JK_NONE) set(Form::Unary, 0, 0);
+      break;
+    case ZYDIS_MNEMONIC_XCHG:
+      if (sized && k0 == JK_GPR && k1 == JK_GPR) set(Form::Xchg, 0, 0);
+      break;
+    case ZYDIS_MNEMONIC_CBW: case ZYDIS_MNEMONIC_CWDE: case ZYDIS_MNEMONIC_CWD: case ZYDIS_MNEMONIC_CDQ:
+      set(Form::SignExt, 0, 0);
+      break;
+    case ZYDIS_MNEMONIC_PUSH:
+      // PUSH ESP stays with the handler: what it pushes depends on the CPU model.
+      if ((sz == 2 || sz == 4) && ((k0 == JK_GPR && i.r0 != reg_offset(ESP)) || k0 == JK_IMM) && k1 == JK_NONE)
+        set(Form::Push, kAllFlags, 0);
+      break;
+    case ZYDIS_MNEMONIC_POP:
+      if ((sz == 2 || sz == 4) && k0 == JK_GPR && k1 == JK_NONE) set(Form::Pop, kAllFlags, 0);
+      break;
+    case ZYDIS_MNEMONIC_JMP:
+      if (k0 == JK_IMM && k1 == JK_NONE && (i.opcode == 0xE9 || i.opcode == 0xEB)) set(Form::Jmp, kAllFlags, 0);
+      break;
+    case ZYDIS_MNEMONIC_CALL:
+      if (k0 == JK_IMM && (sz == 2 || sz == 4) && i.opcode == 0xE8) set(Form::Call, kAllFlags, 0);
+      break;
+    case ZYDIS_MNEMONIC_RET:
+      // C3 / C2 iw (near); CB / CA are far returns.
+      if ((sz == 2 || sz == 4) && (i.opcode == 0xC3 || i.opcode == 0xC2)) set(Form::Ret, kAllFlags, 0);
+      break;
+    default:
+      if (cc >= 0 && i.mnem >= ZYDIS_MNEMONIC_JB && i.mnem <= ZYDIS_MNEMONIC_JZ && k0 == JK_IMM)
+        set(Form::Jcc, kAllFlags, 0);
+      else if (cc >= 0 && sz == 1 && gpr_or_mem(k0) && k1 == JK_NONE && i.mnem >= ZYDIS_MNEMONIC_SETB &&
+               i.mnem <= ZYDIS_MNEMONIC_SETZ)
+        set(Form::Setcc, F_ARITH, 0);
+      else if (cc >= 0 && (sz == 2 || sz == 4) && k0 == JK_GPR && gpr_or_mem(k1) &&
+               i.mnem >= ZYDIS_MNEMONIC_CMOVB && i.mnem <= ZYDIS_MNEMONIC_CMOVZ)
+        set(Form::Cmov, F_ARITH, 0);
+      break;
+  }
+  return f;
+}
+
+class Emitter {
+ public:
+  Emitter(Jit& jit, const Block& b, CodeHolder& code) : jit_(jit), b_(b), a_(&code) {
+    ip_mask_ = (b.mode & 1) ? 0xFFFFFFFFu : 0xFFFFu;
+  }
+
+  unsigned run() {
+    const unsigned n = b_.ninsn;
+    std::vector<FormInfo> info(n);
+    for (unsigned k = 0; k < n; ++k) info[k] = classify(b_.insns[k]);
+    // Flag liveness, backwards: everything is live at the block's end.
+    std::vector<uint32_t> live_after(n);
+    uint32_t live = kAllFlags;
+    for (unsigned k = n; k-- > 0;) {
+      live_after[k] = live;
+      live = (live & ~info[k].writes) | info[k].reads;
+    }
+
+    a_.add(state(kIcount, 8), static_cast<int32_t>(n));
+    unsigned native = 0;
+    for (unsigned k = 0; k < n; ++k) {
+      const Insn& i = b_.insns[k];
+      cur_ = &i;
+      fi_ = info[k];
+      save_flags_ = (fi_.writes & live_after[k]) != 0;
+      if (fi_.form == Form::Helper) {
+        emit_helper();
+      } else {
+        ++native;
+        emit_native();
+      }
+      if (ended_) break;
+    }
+    if (!ended_) {
+      // The block ran off its end (size limit, page end): go on at the next instruction.
+      flush_eip();
+      a_.jmp(imm(jit_.dispatch_addr()));
+    }
+    // Tails may add tails (a bail path's handler exit): iterate by index, on copies.
+    for (size_t t = 0; t < tails_.size(); ++t) {
+      Tail tail = tails_[t];
+      tail();
+    }
+    return native;
+  }
+
+ private:
+  using Tail = std::function<void()>;
+
+  // ---- EIP: native instructions accumulate their lengths and write EIP only when needed ----
+  void flush_eip() {
+    if (delta_) a_.add(state(kEip, 4), static_cast<int32_t>(delta_));
+    delta_ = 0;
+  }
+
+  // ---- helper calls ----
+  // Runs the interpreter handler of `i` with EIP at its start. `delta` is what the native code
+  // has not yet added to EIP at this point; `rejoin` is where a successful handler continues
+  // (with the instruction's length added to the pending delta there).
+  void emit_call_handler(const Insn* i, uint32_t delta) {
+    if (delta) a_.add(state(kEip, 4), static_cast<int32_t>(delta));
+    a_.mov(x86::rdi, x86::rbx);
+    a_.mov(x86::rsi, imm(reinterpret_cast<uintptr_t>(i)));
+    a_.mov(x86::rax, imm(reinterpret_cast<uintptr_t>(&jit_call_handler)));
+    a_.call(x86::rax);
+    a_.test(x86::eax, x86::eax);
+    a_.jnz(handler_exit_label());
+  }
+
+  Label handler_exit_label() {
+    if (!handler_exit_.isValid()) {
+      handler_exit_ = a_.newLabel();
+      tails_.push_back([this] {
+        a_.bind(handler_exit_);
+        a_.cmp(x86::eax, JIT_FAULT);
+        a_.je(imm(jit_.exit_fault_addr()));
+        a_.jmp(imm(jit_.dispatch_addr()));
+      });
+    }
+    return handler_exit_;
+  }
+
+  void emit_helper() {
+    emit_call_handler(cur_, delta_);
+    delta_ = 0;
+    // A handler that returned normally advanced EIP itself; if it ends the block it returned
+    // JIT_DISPATCH. Instructions the decoder ends blocks with never fall through here.
+    if (&b_.insns[b_.ninsn - 1] == cur_) {
+      a_.jmp(imm(jit_.dispatch_addr()));
+      ended_ = true;
+    }
+  }
+
+  // The out-of-line slow path of a native instruction: its handler, then back to `rejoin`.
+  Label bail_label() {
+    if (bail_.isValid()) return bail_;
+    bail_ = a_.newLabel();
+    Label rejoin = a_.newLabel();
+    rejoin_ = rejoin;
+    const Insn* i = cur_;
+    const uint32_t delta = delta_;
+    const bool last = &b_.insns[b_.ninsn - 1] == cur_;
+    Label bail = bail_;
+    tails_.push_back([this, i, delta, rejoin, last, bail] {
+      a_.bind(bail);
+      a_.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, bails)));
+      a_.mov(x86::rax, imm(reinterpret_cast<uintptr_t>(&jit_.histogram().bail[i->mnem % JitHistogram::kSize])));
+      a_.inc(x86::qword_ptr(x86::rax));
+      emit_call_handler(i, delta);
+      if (last) {
+        a_.jmp(imm(jit_.dispatch_addr()));
+      } else {
+        // The handler advanced EIP past the instruction: take that back into the pending delta.
+        a_.sub(state(kEip, 4), static_cast<int32_t>(delta + i->len));
+        a_.jmp(rejoin);
+      }
+    });
+    return bail_;
+  }
+
+  // ---- operands ----
+  // Effective address of the memory operand into ecx (masked to the address size).
+  void emit_ea() {
+    const Insn& i = *cur_;
+    const int32_t disp = static_cast<int32_t>(i.disp);
+    if (i.base != REG_ZERO && i.index != REG_ZERO) {
+      a_.mov(x86::ecx, state(kReg(i.base), 4));
+      a_.mov(x86::eax, state(kReg(i.index), 4));
+      a_.lea(x86::ecx, x86::ptr(x86::rcx, x86::rax, i.scale, disp));
+    } else if (i.base != REG_ZERO) {
+      a_.mov(x86::ecx, state(kReg(i.base), 4));
+      if (disp) a_.add(x86::ecx, disp);
+    } else if (i.index != REG_ZERO) {
+      a_.mov(x86::ecx, state(kReg(i.index), 4));
+      if (i.scale) a_.shl(x86::ecx, i.scale);
+      if (disp) a_.add(x86::ecx, disp);
+    } else {
+      a_.mov(x86::ecx, static_cast<uint32_t>(i.disp));
+    }
+    if (i.amask == 0xFFFFu) a_.movzx(x86::ecx, x86::cx);
+  }
+
+  // The inline access check for `size` bytes at seg:ecx. Leaves the host address in r8; on any
+  // failure jumps to the bail path. Clobbers rax, rdx(no), rsi, r8. Keeps ecx and edx.
+  void emit_access(unsigned seg, unsigned size, bool write) {
+    Label bail = bail_label();
+    a_.lea(x86::rsi, x86::ptr(x86::rcx, static_cast<int32_t>(size - 1)));
+    a_.cmp(x86::rsi, x86::qword_ptr(x86::rbx, write ? kWmax(seg) : kRmax(seg)));
+    a_.jg(bail);
+    a_.mov(x86::esi, x86::ecx);
+    a_.add(x86::esi, state(kSegBase(seg), 4));        // linear address
+    a_.mov(x86::r8, x86::qword_ptr(x86::r15));        // current TLB
+    a_.mov(x86::eax, x86::esi);
+    a_.shr(x86::eax, PAGE_SHIFT);
+    a_.and_(x86::eax, Mmu::TLB_SIZE - 1);
+    a_.shl(x86::eax, 5);
+    a_.add(x86::r8, x86::rax);                        // the entry
+    a_.lea(x86::eax, x86::ptr(x86::rsi, static_cast<int32_t>(size - 1)));
+    a_.and_(x86::eax, ~PAGE_MASK);                     // page of the last byte
+    a_.cmp(x86::eax, x86::dword_ptr(x86::r8, write ? kTagWrite : kTagRead));
+    a_.jne(bail);
+    a_.add(x86::rsi, x86::qword_ptr(x86::r8, kAddend));
+    a_.mov(x86::r8, x86::rsi);
+  }
+
+  // Loads operand k (GPR or immediate) into register `id` (zero-extended to 32 bits). Memory
+  // operands are read from [r8] by the caller's access.
+  void load_operand(unsigned k, unsigned id, unsigned size) {
+    const Insn& i = *cur_;
+    const unsigned kd = kind(i, k);
+    const Gp d = x86::gpd(id);
+    if (kd == JK_IMM) {
+      a_.mov(d, imm(i.imm & (size == 4 ? 0xFFFFFFFFu : size == 2 ? 0xFFFFu : 0xFFu)));
+    } else if (kd == JK_MEM) {
+      if (size == 4) a_.mov(d, x86::dword_ptr(x86::r8));
+      else a_.movzx(d, x86::ptr(x86::r8, 0, size));
+    } else {
+      const uint16_t off = gpr_slot(k);
+      if (size == 4) a_.mov(d, state(off, 4));
+      else a_.movzx(d, state(off, size));
+    }
+  }
+  // The CpuState offset of GPR operand k: GPRs take r0, r1 in the order they appear.
+  uint16_t gpr_slot(unsigned k) const {
+    const Insn& i = *cur_;
+    if (k == 1 && kind(i, 0) == JK_GPR) return i.r1;
+    return i.r0;
+  }
+  void store_operand(unsigned k, unsigned id, unsigned size) {
+    if (kind(*cur_, k) == JK_MEM) a_.mov(x86::ptr(x86::r8, 0, size), gp(id, size));
+    else a_.mov(state(gpr_slot(k), size), gp(id, size));
+  }
+
+  // Host flags -> r11 (right after the flag-setting host instruction), merged into EFLAGS later.
+  void capture_flags() {
+    if (!save_flags_) return;
+    a_.pushfq();
+    a_.pop(x86::r11);
+  }
+  void merge_flags() {
+    if (!save_flags_) return;
+    uint32_t from_host = fi_.writes & (fi_.af_zero ? ~F_AF : ~0u);
+    a_.and_(x86::r11d, from_host);
+    a_.and_(state(kEflags, 4), static_cast<int32_t>(~fi_.writes));
+    a_.or_(state(kEflags, 4), x86::r11d);
+  }
+
+  // ---- native forms ----
+  void emit_native() {
+    const Insn& i = *cur_;
+    bail_ = Label();
+    rejoin_ = Label();
+    switch (fi_.form) {
+      case Form::Mov: emit_mov(); break;
+      case Form::Movx: emit_movx(); break;
+      case Form::Lea: emit_lea(); break;
+      case Form::Alu: emit_alu(); break;
+      case Form::Unary: emit_unary(); break;
+      case Form::Xchg: emit_xchg(); break;
+      case Form::SignExt: emit_signext(); break;
+      case Form::Push: emit_push(); break;
+      case Form::Pop: emit_pop(); break;
+      case Form::Jcc: emit_jcc(); return;
+      case Form::Jmp: emit_jmp(); return;
+      case Form::Call: emit_call(); return;
+      case Form::Ret: emit_ret(); return;
+      case Form::Setcc: emit_setcc(); break;
+      case Form::Cmov: emit_cmov(); break;
+      case Form::Helper: break;
+    }
+    if (rejoin_.isValid()) a_.bind(rejoin_);
+    delta_ += i.len;
+  }
+
+  void emit_mov() {
+    const Insn& i = *cur_;
+    const unsigned sz = i.opsize;
+    if (kind(i, 0) == JK_MEM) {
+      emit_ea();
+      load_operand(1, x86::Gp::kIdDx, sz);
+      emit_access(i.seg, sz, true);
+      a_.mov(x86::ptr(x86::r8, 0, sz), gp(x86::Gp::kIdDx, sz));
+      return;
+    }
+    if (kind(i, 1) == JK_MEM) {
+      emit_ea();
+      emit_access(i.seg, sz, false);
+    }
+    load_operand(1, x86::Gp::kIdDx, sz);
+    store_operand(0, x86::Gp::kIdDx, sz);
+  }
+
+  void emit_movx() {
+    const Insn& i = *cur_;
+    const bool sx = i.mnem == ZYDIS_MNEMONIC_MOVSX;
+    x86::Mem src;
+    if (kind(i, 1) == JK_MEM) {
+      emit_ea();
+      emit_access(i.seg, i.size1, false);
+      src = x86::ptr(x86::r8, 0, i.size1);
+    } else {
+      src = state(i.r1, i.size1);
+    }
+    if (sx) a_.movsx(x86::edx, src);
+    else a_.movzx(x86::edx, src);
+    a_.mov(state(i.r0, i.opsize), gp(x86::Gp::kIdDx, i.opsize));
+  }
+
+  void emit_lea() {
+    const Insn& i = *cur_;
+    emit_ea();
+    a_.mov(state(i.r0, i.opsize), gp(x86::Gp::kIdCx, i.opsize));
+  }
+
+  void emit_alu() {
+    const Insn& i = *cur_;
+    const unsigned sz = i.opsize;
+    const bool writes = i.mnem != ZYDIS_MNEMONIC_CMP && i.mnem != ZYDIS_MNEMONIC_TEST;
+    if (has_mem(i)) {
+      emit_ea();
+      emit_access(i.seg, sz, writes && kind(i, 0) == JK_MEM);
+    }
+    load_operand(0, x86::Gp::kIdAx, sz);
+    const Gp a = gp(x86::Gp::kIdAx, sz);
+    const bool src_imm = kind(i, 1) == JK_IMM;
+    const uint32_t imm_v = i.imm & (sz == 4 ? 0xFFFFFFFFu : sz == 2 ? 0xFFFFu : 0xFFu);
+    if (!src_imm) load_operand(1, x86::Gp::kIdDx, sz);
+    const Gp d = gp(x86::Gp::kIdDx, sz);
+    if (i.mnem == ZYDIS_MNEMONIC_ADC || i.mnem == ZYDIS_MNEMONIC_SBB) a_.bt(state(kEflags, 4), 0);
+    auto op = [&](auto fn_reg, auto fn_imm) {
+      if (src_imm) (a_.*fn_imm)(a, imm(imm_v));
+      else (a_.*fn_reg)(a, d);
+    };
+    using A = x86::Assembler;
+    using RR = Error (A::*)(const Gp&, const Gp&);
+    using RI = Error (A::*)(const Gp&, const Imm&);
+    switch (i.mnem) {
+      case ZYDIS_MNEMONIC_ADD: op(static_cast<RR>(&A::add), static_cast<RI>(&A::add)); break;
+      case ZYDIS_MNEMONIC_OR: op(static_cast<RR>(&A::or_), static_cast<RI>(&A::or_)); break;
+      case ZYDIS_MNEMONIC_ADC: op(static_cast<RR>(&A::adc), static_cast<RI>(&A::adc)); break;
+      case ZYDIS_MNEMONIC_SBB: op(static_cast<RR>(&A::sbb), static_cast<RI>(&A::sbb)); break;
+      case ZYDIS_MNEMONIC_AND: op(static_cast<RR>(&A::and_), static_cast<RI>(&A::and_)); break;
+      case ZYDIS_MNEMONIC_SUB: op(static_cast<RR>(&A::sub), static_cast<RI>(&A::sub)); break;
+      case ZYDIS_MNEMONIC_XOR: op(static_cast<RR>(&A::xor_), static_cast<RI>(&A::xor_)); break;
+      case ZYDIS_MNEMONIC_CMP: op(static_cast<RR>(&A::cmp), static_cast<RI>(&A::cmp)); break;
+      default: op(static_cast<RR>(&A::test), static_cast<RI>(&A::test)); break;
+    }
+    capture_flags();
+    if (writes) store_operand(0, x86::Gp::kIdAx, sz);
+    merge_flags();
+  }
+
+  void emit_unary() {
+    const Insn& i = *cur_;
+    const unsigned sz = i.opsize;
+    if (kind(i, 0) == JK_MEM) {
+      emit_ea();
+      emit_access(i.seg, sz, true);
+    }
+    load_operand(0, x86::Gp::kIdAx, sz);
+    const Gp a = gp(x86::Gp::kIdAx, sz);
+    switch (i.mnem) {
+      case ZYDIS_MNEMONIC_INC: a_.inc(a); break;
+      case ZYDIS_MNEMONIC_DEC: a_.dec(a); break;
+      case ZYDIS_MNEMONIC_NEG: a_.neg(a); break;
+      default: a_.not_(a); break;
+    }
+    capture_flags();
+    store_operand(0, x86::Gp::kIdAx, sz);
+    merge_flags();
+  }
+
+  void emit_xchg() {
+    const Insn& i = *cur_;
+    const unsigned sz = i.opsize;
+    a_.mov(gp(x86::Gp::kIdAx, sz), state(i.r0, sz));
+    a_.mov(gp(x86::Gp::kIdDx, sz), state(i.r1, sz));
+    a_.mov(state(i.r0, sz), gp(x86::Gp::kIdDx, sz));
+    a_.mov(state(i.r1, sz), gp(x86::Gp::kIdAx, sz));
+  }
+
+  void emit_signext() {
+    switch (cur_->mnem) {
+      case ZYDIS_MNEMONIC_CBW:
+        a_.movsx(x86::ax, state(kReg(EAX), 1));
+        a_.mov(state(kReg(EAX), 2), x86::ax);
+        break;
+      case ZYDIS_MNEMONIC_CWDE:
+        a_.movsx(x86::eax, state(kReg(EAX), 2));
+        a_.mov(state(kReg(EAX), 4), x86::eax);
+        break;
+      case ZYDIS_MNEMONIC_CWD:
+        a_.movsx(x86::eax, state(kReg(EAX), 2));
+        a_.sar(x86::eax, 16);
+        a_.mov(state(kReg(EDX), 2), x86::ax);
+        break;
+      default:  // CDQ
+        a_.mov(x86::eax, state(kReg(EAX), 4));
+        a_.sar(x86::eax, 31);
+        a_.mov(state(kReg(EDX), 4), x86::eax);
+        break;
+    }
+  }
+
+  // ESP = (ESP & ~sp_mask) | (r9d & sp_mask): the stack pointer moves within the stack's size.
+  void set_sp_from_r9() {
+    a_.mov(x86::eax, state(kSpMask, 4));
+    a_.and_(x86::r9d, x86::eax);
+    a_.not_(x86::eax);
+    a_.and_(x86::eax, state(kReg(ESP), 4));
+    a_.or_(x86::eax, x86::r9d);
+    a_.mov(state(kReg(ESP), 4), x86::eax);
+  }
+
+  // Pushes edx (size bytes) on SS:ESP; all checks first, then the write, then ESP.
+  void push_edx(unsigned size) {
+    a_.mov(x86::ecx, state(kReg(ESP), 4));
+    a_.sub(x86::ecx, static_cast<int32_t>(size));
+    a_.and_(x86::ecx, state(kSpMask, 4));
+    emit_access(SS, size, true);
+    a_.mov(x86::ptr(x86::r8, 0, size), gp(x86::Gp::kIdDx, size));
+    a_.mov(x86::r9d, x86::ecx);
+    set_sp_from_r9();
+  }
+
+  void emit_push() {
+    const Insn& i = *cur_;
+    if (kind(i, 0) == JK_IMM) a_.mov(x86::edx, imm(i.opsize == 2 ? (i.imm & 0xFFFF) : i.imm));
+    else load_operand(0, x86::Gp::kIdDx, i.opsize);
+    push_edx(i.opsize);
+  }
+
+  void emit_pop() {
+    const Insn& i = *cur_;
+    const unsigned sz = i.opsize;
+    a_.mov(x86::ecx, state(kReg(ESP), 4));
+    a_.and_(x86::ecx, state(kSpMask, 4));
+    emit_access(SS, sz, false);
+    if (sz == 4) a_.mov(x86::edx, x86::dword_ptr(x86::r8));
+    else a_.movzx(x86::edx, x86::word_ptr(x86::r8));
+    a_.lea(x86::r9d, x86::ptr(x86::rcx, static_cast<int32_t>(sz)));
+    set_sp_from_r9();
+    a_.mov(state(i.r0, sz), gp(x86::Gp::kIdDx, sz));  // after ESP: POP ESP loads the value
+  }
+
+  // eax = the relative branch target (wrapped at the operand size, as the interpreter does).
+  void rel_target_to_eax() {
+    const Insn& i = *cur_;
+    a_.mov(x86::eax, state(kEip, 4));
+    a_.add(x86::eax, static_cast<int32_t>(delta_ + i.len));
+    if (ip_mask_ != 0xFFFFFFFFu) a_.and_(x86::eax, ip_mask_);  // the next EIP wraps at the IP size
+    if (i.imm) a_.add(x86::eax, static_cast<int32_t>(i.imm));
+    if (i.opsize == 2) a_.movzx(x86::eax, x86::ax);             // the target at the operand size
+  }
+  // EIP = eax after the CS limit check (a target past the limit bails: the handler raises #GP).
+  void jump_to_eax() {
+    a_.cmp(x86::eax, state(kSegLimit(CS), 4));
+    a_.ja(bail_label());
+    a_.mov(state(kEip, 4), x86::eax);
+    a_.jmp(imm(jit_.dispatch_addr()));
+  }
+  void fall_through() {
+    a_.add(state(kEip, 4), static_cast<int32_t>(delta_ + cur_->len));
+    if (ip_mask_ != 0xFFFFFFFFu) a_.and_(state(kEip, 4), static_cast<int32_t>(ip_mask_));
+    a_.jmp(imm(jit_.dispatch_addr()));
+  }
+  void end_block() {
+    ended_ = true;
+    delta_ = 0;
+  }
+
+  // Tests guest EFLAGS for condition cc; returns the host condition that means "true".
+  x86::CondCode emit_cond(int cc) {
+    a_.mov(x86::eax, state(kEflags, 4));
+    switch (cc >> 1) {
+      case 0: a_.test(x86::eax, F_OF); break;
+      case 1: a_.test(x86::eax, F_CF); break;
+      case 2: a_.test(x86::eax, F_ZF); break;
+      case 3: a_.test(x86::eax, F_CF | F_ZF); break;
+      case 4: a_.test(x86::eax, F_SF); break;
+      case 5: a_.test(x86::eax, F_PF); break;
+      case 6:  // SF != OF
+        a_.mov(x86::ecx, x86::eax);
+        a_.shr(x86::ecx, 4);
+        a_.xor_(x86::eax, x86::ecx);
+        a_.test(x86::eax, F_SF);
+        break;
+      default:  // ZF or SF != OF
+        a_.mov(x86::ecx, x86::eax);
+        a_.shr(x86::ecx, 4);
+        a_.xor_(x86::ecx, x86::eax);
+        a_.and_(x86::ecx, F_SF);
+        a_.and_(x86::eax, F_ZF);
+        a_.or_(x86::eax, x86::ecx);
+        break;
+    }
+    return (cc & 1) ? x86::CondCode::kZ : x86::CondCode::kNZ;
+  }
+
+  void emit_jcc() {
+    const int cc = cond_of(cur_->mnem);
+    Label taken = a_.newLabel();
+    a_.j(emit_cond(cc), taken);
+    fall_through();
+    a_.bind(taken);
+    rel_target_to_eax();
+    jump_to_eax();
+    end_block();
+  }
+
+  void emit_jmp() {
+    rel_target_to_eax();
+    jump_to_eax();
+    end_block();
+  }
+
+  void emit_call() {
+    const Insn& i = *cur_;
+    const unsigned sz = i.opsize;
+    rel_target_to_eax();
+    a_.cmp(x86::eax, state(kSegLimit(CS), 4));
+    a_.ja(bail_label());
+    a_.mov(x86::edx, state(kEip, 4));
+    a_.add(x86::edx, static_cast<int32_t>(delta_ + i.len));
+    if (ip_mask_ != 0xFFFFFFFFu) a_.and_(x86::edx, ip_mask_);
+    push_edx(sz);
+    rel_target_to_eax();
+    a_.mov(state(kEip, 4), x86::eax);
+    a_.jmp(imm(jit_.dispatch_addr()));
+    end_block();
+  }
+
+  void emit_ret() {
+    const Insn& i = *cur_;
+    const unsigned sz = i.opsize;
+    a_.mov(x86::ecx, state(kReg(ESP), 4));
+    a_.and_(x86::ecx, state(kSpMask, 4));
+    emit_access(SS, sz, false);
+    if (sz == 4) a_.mov(x86::edx, x86::dword_ptr(x86::r8));
+    else a_.movzx(x86::edx, x86::word_ptr(x86::r8));
+    a_.cmp(x86::edx, state(kSegLimit(CS), 4));
+    a_.ja(bail_label());
+    const uint32_t pop = sz + (kind(i, 0) == JK_IMM ? (i.imm & 0xFFFF) : 0);
+    a_.lea(x86::r9d, x86::ptr(x86::rcx, static_cast<int32_t>(pop)));
+    set_sp_from_r9();
+    a_.mov(state(kEip, 4), x86::edx);
+    a_.jmp(imm(jit_.dispatch_addr()));
+    end_block();
+  }
+
+  void emit_setcc() {
+    const Insn& i = *cur_;
+    if (kind(i, 0) == JK_MEM) {
+      emit_ea();
+      emit_access(i.seg, 1, true);
+    }
+    const x86::CondCode c = emit_cond(cond_of(i.mnem));
+    a_.set(c, x86::dl);
+    store_operand(0, x86::Gp::kIdDx, 1);
+  }
+
+  void emit_cmov() {
+    const Insn& i = *cur_;
+    const unsigned sz = i.opsize;
+    if (kind(i, 1) == JK_MEM) {
+      emit_ea();
+      emit_access(i.seg, sz, false);
+    }
+    load_operand(1, x86::Gp::kIdDx, sz);
+    Label skip = a_.newLabel();
+    a_.j(x86::negateCond(emit_cond(cond_of(i.mnem))), skip);
+    a_.mov(state(i.r0, sz), gp(x86::Gp::kIdDx, sz));
+    a_.bind(skip);
+  }
+
+  Jit& jit_;
+  const Block& b_;
+  x86::Assembler a_;
+  uint32_t ip_mask_;
+  const Insn* cur_ = nullptr;
+  FormInfo fi_;
+  bool save_flags_ = false;
+  uint32_t delta_ = 0;
+  bool ended_ = false;
+  Label bail_, rejoin_, handler_exit_;
+  std::vector<Tail> tails_;
+};
+
+}  // namespace
+
+unsigned translate_block(Jit& jit, const Block& b, uint64_t base, std::vector<uint8_t>& out) {
+  CodeHolder code;
+  code.init(Environment::host(), base);
+  Emitter e(jit, b, code);
+  unsigned native = e.run();
+  code.flatten();
+  code.resolveUnresolvedLinks();
+  code.relocateToBase(base);
+  out.resize(code.codeSize());
+  code.copyFlattenedData(out.data(), out.size(), CopySectionFlags::kPadSectionBuffer);
+  return native;
+}
+
+}  // namespace vx86

@@ -1,0 +1,17 @@
+// Translator: one decoded block in, x86-64 host code out (asmjit). Forms that dominate real guests
+// are emitted natively (jit/translator.cpp lists them); every other instruction calls its
+// interpreter handler from the generated code, so every form the interpreter runs also runs here.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace vx86 {
+
+class Jit;
+struct Block;
+
+// Translates `b` into machine code relocated for address `base`; fills `out`. Returns the number
+// of natively translated instructions (the rest call their handler).
+unsigned translate_block(Jit& jit, const Block& b, uint64_t base, std::vector<uint8_t>& out);
+
+}  // namespace vx86

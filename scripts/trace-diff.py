@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Runs vx86 twice with -d trace (and -d in_asm), once with -jit off and once with -jit on, and
+names the first block boundary where the two states differ, with both states and the disassembly
+of the block that led there. Exit status: 0 = identical traces, 1 = a divergence, 2 = error.
+
+usage: scripts/trace-diff.py [--vx86 build/vx86] [--keep DIR] -- VX86-ARGS...
+   or: scripts/trace-diff.py --logs A.log B.log   (compare two existing -d trace,in_asm logs)
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+FIELDS = ["icount", "EAX", "ECX", "EDX", "EBX", "ESP", "EBP", "ESI", "EDI", "lin", "eip", "efl",
+          "ES", "CS", "SS", "DS", "FS", "GS", "cr0", "cr3"]
+
+
+def read_trace(path, blocks):
+    """Yields the trace lines' fields; fills `blocks` (linear address -> latest disassembly, from
+    runs of "IN:" lines) as it goes. Streams: logs of whole boots are gigabytes."""
+    current = None
+    with open(path, errors="replace") as f:
+        for line in f:
+            if line.startswith("IN:"):
+                if current is None:
+                    current = []
+                    if blocks is not None and "(lin " in line:
+                        blocks[int(line.split("(lin ")[1].split(")")[0], 16)] = current
+                current.append(line.rstrip())
+                continue
+            current = None
+            if line.startswith("T "):
+                yield line.split()[1:]
+
+
+def describe(fields):
+    return " ".join(f"{n}={v.split('=')[-1]}" for n, v in zip(FIELDS, fields))
+
+
+def compare(a_path, b_path, a_name="jit off", b_name="jit on"):
+    blocks = {}
+    a_iter, b_iter = read_trace(a_path, blocks), read_trace(b_path, None)
+    prev, k = None, 0
+    while True:
+        a, b = next(a_iter, None), next(b_iter, None)
+        if a is None or b is None:
+            if a is None and b is None:
+                print(f"trace-diff: identical, {k} blocks")
+                return 0
+            print(f"trace-diff: identical for {k} blocks, then the {a_name if a is None else b_name} trace ends")
+            return 1
+        if a != b:
+            diff = [FIELDS[j] for j in range(min(len(a), len(b))) if a[j] != b[j]]
+            print(f"trace-diff: first divergence at block {k} (differs: {', '.join(diff)})")
+            if prev:
+                print(f"  the block before: {describe(prev)}")
+                lines = blocks.get(int(prev[9], 16), [])
+                if lines:
+                    print("  its code:")
+                    for line in lines[:64]:
+                        print("    " + line)
+            print(f"  {a_name}: {describe(a)}")
+            print(f"  {b_name}: {describe(b)}")
+            return 1
+        prev, k = a, k + 1
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--vx86", default=os.path.join(os.path.dirname(__file__), "..", "build", "vx86"))
+    p.add_argument("--logs", nargs=2, metavar="LOG")
+    p.add_argument("--keep", help="write the two logs into this folder")
+    p.add_argument("--timeout", type=float, default=600)
+    p.add_argument("args", nargs="*")
+    o = p.parse_args()
+    if o.logs:
+        return compare(*o.logs, a_name=o.logs[0], b_name=o.logs[1])
+    if not o.args:
+        p.error("give the vx86 arguments after --")
+    out = o.keep or tempfile.mkdtemp(prefix="trace-diff-")
+    os.makedirs(out, exist_ok=True)
+    logs = []
+    for mode in ("off", "on"):
+        log = os.path.join(out, f"jit-{mode}.log")
+        cmd = [o.vx86, *o.args, "-jit", mode, "-jit-threshold", "0", "-d", "trace,in_asm", "-D", log]
+        try:
+            subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           timeout=o.timeout, check=False)
+        except subprocess.TimeoutExpired:
+            pass
+        logs.append(log)
+    r = compare(*logs)
+    if not o.keep:
+        for log in logs:
+            os.unlink(log)
+        os.rmdir(out)
+    return r
+
+
+if __name__ == "__main__":
+    sys.exit(main())
