@@ -1,8 +1,7 @@
 #include "jit/jit.h"
 
-#include <asmjit/x86.h>
-
 #include <Zydis/Zydis.h>
+#include <asmjit/x86.h>
 
 #include <algorithm>
 #include <cstddef>
@@ -233,18 +232,19 @@ bool Jit::run(Block* b) {
 
 void Jit::print_stats(FILE* out) const {
   const JitStats& s = stats_;
-  std::fprintf(out,
-               "jit: %llu blocks, %llu bytes of host code, %llu cache flushes\n"
-               "jit: %llu instructions native, %llu through their handler (static)\n"
-               "jit: %llu entries from the run loop, %llu block-to-block dispatches, back to the loop: %llu for its"
-               " checks, %llu for a block without translation\n"
-               "jit: %llu handler calls, %llu native slow paths\n",
-               static_cast<unsigned long long>(s.blocks), static_cast<unsigned long long>(s.bytes),
-               static_cast<unsigned long long>(s.flushes), static_cast<unsigned long long>(s.native_insns),
-               static_cast<unsigned long long>(s.helper_insns), static_cast<unsigned long long>(s.entries),
-               static_cast<unsigned long long>(s.dispatch_hits), static_cast<unsigned long long>(s.dispatch_misses),
-               static_cast<unsigned long long>(s.lookup_misses),
-               static_cast<unsigned long long>(s.helper_calls), static_cast<unsigned long long>(s.bails));
+  std::fprintf(
+      out,
+      "jit: %llu blocks, %llu bytes of host code, %llu cache flushes\n"
+      "jit: %llu instructions native, %llu through their handler (static)\n"
+      "jit: %llu entries from the run loop, %llu block-to-block dispatches, back to the loop: %llu for its"
+      " checks, %llu for a block without translation\n"
+      "jit: %llu handler calls, %llu native slow paths\n",
+      static_cast<unsigned long long>(s.blocks), static_cast<unsigned long long>(s.bytes),
+      static_cast<unsigned long long>(s.flushes), static_cast<unsigned long long>(s.native_insns),
+      static_cast<unsigned long long>(s.helper_insns), static_cast<unsigned long long>(s.entries),
+      static_cast<unsigned long long>(s.dispatch_hits), static_cast<unsigned long long>(s.dispatch_misses),
+      static_cast<unsigned long long>(s.lookup_misses), static_cast<unsigned long long>(s.helper_calls),
+      static_cast<unsigned long long>(s.bails));
   // The busiest handler-called forms and native slow paths: what to translate (better) next.
   for (int which = 0; which < 2; ++which) {
     const uint64_t* h = which ? hist_->bail : hist_->helper;
@@ -255,7 +255,8 @@ void Jit::print_stats(FILE* out) const {
     if (top.size() > 20) top.resize(20);
     std::fprintf(out, "jit: %s:", which ? "native slow paths by mnemonic" : "handler calls by mnemonic");
     for (auto& [n, m] : top) {
-      const char* name = m <= ZYDIS_MNEMONIC_MAX_VALUE ? ZydisMnemonicGetString(static_cast<ZydisMnemonic>(m)) : "?";
+      const char* name =
+          m <= ZYDIS_MNEMONIC_MAX_VALUE ? ZydisMnemonicGetString(static_cast<ZydisMnemonic>(m)) : "?";
       std::fprintf(out, " %s=%llu", name ? name : "?", static_cast<unsigned long long>(n));
     }
     std::fprintf(out, "\n");

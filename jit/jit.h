@@ -24,17 +24,17 @@ struct Block;
 struct Insn;
 
 struct JitStats {
-  uint64_t blocks = 0;            // blocks translated
-  uint64_t bytes = 0;             // host code bytes emitted
-  uint64_t flushes = 0;           // code cache emptied because it was full
-  uint64_t native_insns = 0;      // guest instructions translated natively (static count)
-  uint64_t helper_insns = 0;      // guest instructions that call their interpreter handler
-  uint64_t entries = 0;           // entries from the run loop
-  uint64_t dispatch_hits = 0;     // block-to-block transfers inside generated code
-  uint64_t dispatch_misses = 0;   // transfers that went back to the run loop: a check was due
-  uint64_t lookup_misses = 0;     // ... or the next block has no translation yet (or no TLB entry)
-  uint64_t helper_calls = 0;      // interpreter handlers called from generated code
-  uint64_t bails = 0;             // native instructions that took their slow path (handler)
+  uint64_t blocks = 0;           // blocks translated
+  uint64_t bytes = 0;            // host code bytes emitted
+  uint64_t flushes = 0;          // code cache emptied because it was full
+  uint64_t native_insns = 0;     // guest instructions translated natively (static count)
+  uint64_t helper_insns = 0;     // guest instructions that call their interpreter handler
+  uint64_t entries = 0;          // entries from the run loop
+  uint64_t dispatch_hits = 0;    // block-to-block transfers inside generated code
+  uint64_t dispatch_misses = 0;  // transfers that went back to the run loop: a check was due
+  uint64_t lookup_misses = 0;    // ... or the next block has no translation yet (or no TLB entry)
+  uint64_t helper_calls = 0;     // interpreter handlers called from generated code
+  uint64_t bails = 0;            // native instructions that took their slow path (handler)
 };
 
 // Handler calls per Zydis mnemonic (the forms worth translating natively next), and per

@@ -57,9 +57,12 @@ constexpr uint32_t kAllFlags = F_ARITH;
 
 Gp gp(unsigned id, unsigned size) {
   switch (size) {
-    case 1: return x86::gpb_lo(id);
-    case 2: return x86::gpw(id);
-    default: return x86::gpd(id);
+    case 1:
+      return x86::gpb_lo(id);
+    case 2:
+      return x86::gpw(id);
+    default:
+      return x86::gpd(id);
   }
 }
 x86::Mem state(int32_t off, unsigned size) { return x86::ptr(x86::rbx, off, size); }
@@ -67,28 +70,92 @@ x86::Mem state(int32_t off, unsigned size) { return x86::ptr(x86::rbx, off, size
 // Condition code (0-15, Intel order) of a Jcc/SETcc/CMOVcc mnemonic, or -1.
 int cond_of(unsigned m) {
   switch (m) {
-    case ZYDIS_MNEMONIC_JO: case ZYDIS_MNEMONIC_SETO: case ZYDIS_MNEMONIC_CMOVO: return 0;
-    case ZYDIS_MNEMONIC_JNO: case ZYDIS_MNEMONIC_SETNO: case ZYDIS_MNEMONIC_CMOVNO: return 1;
-    case ZYDIS_MNEMONIC_JB: case ZYDIS_MNEMONIC_SETB: case ZYDIS_MNEMONIC_CMOVB: return 2;
-    case ZYDIS_MNEMONIC_JNB: case ZYDIS_MNEMONIC_SETNB: case ZYDIS_MNEMONIC_CMOVNB: return 3;
-    case ZYDIS_MNEMONIC_JZ: case ZYDIS_MNEMONIC_SETZ: case ZYDIS_MNEMONIC_CMOVZ: return 4;
-    case ZYDIS_MNEMONIC_JNZ: case ZYDIS_MNEMONIC_SETNZ: case ZYDIS_MNEMONIC_CMOVNZ: return 5;
-    case ZYDIS_MNEMONIC_JBE: case ZYDIS_MNEMONIC_SETBE: case ZYDIS_MNEMONIC_CMOVBE: return 6;
-    case ZYDIS_MNEMONIC_JNBE: case ZYDIS_MNEMONIC_SETNBE: case ZYDIS_MNEMONIC_CMOVNBE: return 7;
-    case ZYDIS_MNEMONIC_JS: case ZYDIS_MNEMONIC_SETS: case ZYDIS_MNEMONIC_CMOVS: return 8;
-    case ZYDIS_MNEMONIC_JNS: case ZYDIS_MNEMONIC_SETNS: case ZYDIS_MNEMONIC_CMOVNS: return 9;
-    case ZYDIS_MNEMONIC_JP: case ZYDIS_MNEMONIC_SETP: case ZYDIS_MNEMONIC_CMOVP: return 10;
-    case ZYDIS_MNEMONIC_JNP: case ZYDIS_MNEMONIC_SETNP: case ZYDIS_MNEMONIC_CMOVNP: return 11;
-    case ZYDIS_MNEMONIC_JL: case ZYDIS_MNEMONIC_SETL: case ZYDIS_MNEMONIC_CMOVL: return 12;
-    case ZYDIS_MNEMONIC_JNL: case ZYDIS_MNEMONIC_SETNL: case ZYDIS_MNEMONIC_CMOVNL: return 13;
-    case ZYDIS_MNEMONIC_JLE: case ZYDIS_MNEMONIC_SETLE: case ZYDIS_MNEMONIC_CMOVLE: return 14;
-    case ZYDIS_MNEMONIC_JNLE: case ZYDIS_MNEMONIC_SETNLE: case ZYDIS_MNEMONIC_CMOVNLE: return 15;
-    default: return -1;
+    case ZYDIS_MNEMONIC_JO:
+    case ZYDIS_MNEMONIC_SETO:
+    case ZYDIS_MNEMONIC_CMOVO:
+      return 0;
+    case ZYDIS_MNEMONIC_JNO:
+    case ZYDIS_MNEMONIC_SETNO:
+    case ZYDIS_MNEMONIC_CMOVNO:
+      return 1;
+    case ZYDIS_MNEMONIC_JB:
+    case ZYDIS_MNEMONIC_SETB:
+    case ZYDIS_MNEMONIC_CMOVB:
+      return 2;
+    case ZYDIS_MNEMONIC_JNB:
+    case ZYDIS_MNEMONIC_SETNB:
+    case ZYDIS_MNEMONIC_CMOVNB:
+      return 3;
+    case ZYDIS_MNEMONIC_JZ:
+    case ZYDIS_MNEMONIC_SETZ:
+    case ZYDIS_MNEMONIC_CMOVZ:
+      return 4;
+    case ZYDIS_MNEMONIC_JNZ:
+    case ZYDIS_MNEMONIC_SETNZ:
+    case ZYDIS_MNEMONIC_CMOVNZ:
+      return 5;
+    case ZYDIS_MNEMONIC_JBE:
+    case ZYDIS_MNEMONIC_SETBE:
+    case ZYDIS_MNEMONIC_CMOVBE:
+      return 6;
+    case ZYDIS_MNEMONIC_JNBE:
+    case ZYDIS_MNEMONIC_SETNBE:
+    case ZYDIS_MNEMONIC_CMOVNBE:
+      return 7;
+    case ZYDIS_MNEMONIC_JS:
+    case ZYDIS_MNEMONIC_SETS:
+    case ZYDIS_MNEMONIC_CMOVS:
+      return 8;
+    case ZYDIS_MNEMONIC_JNS:
+    case ZYDIS_MNEMONIC_SETNS:
+    case ZYDIS_MNEMONIC_CMOVNS:
+      return 9;
+    case ZYDIS_MNEMONIC_JP:
+    case ZYDIS_MNEMONIC_SETP:
+    case ZYDIS_MNEMONIC_CMOVP:
+      return 10;
+    case ZYDIS_MNEMONIC_JNP:
+    case ZYDIS_MNEMONIC_SETNP:
+    case ZYDIS_MNEMONIC_CMOVNP:
+      return 11;
+    case ZYDIS_MNEMONIC_JL:
+    case ZYDIS_MNEMONIC_SETL:
+    case ZYDIS_MNEMONIC_CMOVL:
+      return 12;
+    case ZYDIS_MNEMONIC_JNL:
+    case ZYDIS_MNEMONIC_SETNL:
+    case ZYDIS_MNEMONIC_CMOVNL:
+      return 13;
+    case ZYDIS_MNEMONIC_JLE:
+    case ZYDIS_MNEMONIC_SETLE:
+    case ZYDIS_MNEMONIC_CMOVLE:
+      return 14;
+    case ZYDIS_MNEMONIC_JNLE:
+    case ZYDIS_MNEMONIC_SETNLE:
+    case ZYDIS_MNEMONIC_CMOVNLE:
+      return 15;
+    default:
+      return -1;
   }
 }
 
 enum class Form : uint8_t {
-  Helper, Mov, Movx, Lea, Alu, Unary, Xchg, SignExt, Push, Pop, Jcc, Jmp, Call, Ret, Setcc, Cmov,
+  Helper,
+  Mov,
+  Movx,
+  Lea,
+  Alu,
+  Unary,
+  Xchg,
+  SignExt,
+  Push,
+  Pop,
+  Jcc,
+  Jmp,
+  Call,
+  Ret,
+  Setcc,
+  Cmov,
 };
 
 struct FormInfo {
@@ -120,12 +187,14 @@ FormInfo classify(const Insn& i) {
   const int cc = cond_of(i.mnem);
   switch (i.mnem) {
     case ZYDIS_MNEMONIC_MOV:
-      if (sized && gpr_or_mem(k0) && (k1 == JK_GPR || k1 == JK_IMM || k1 == JK_MEM) && !(k0 == JK_MEM && k1 == JK_MEM))
+      if (sized && gpr_or_mem(k0) && (k1 == JK_GPR || k1 == JK_IMM || k1 == JK_MEM) &&
+          !(k0 == JK_MEM && k1 == JK_MEM))
         set(Form::Mov, 0, 0);
       break;
     case ZYDIS_MNEMONIC_MOVZX:
     case ZYDIS_MNEMONIC_MOVSX:
-      if ((sz == 2 || sz == 4) && k0 == JK_GPR && gpr_or_mem(k1) && (i.size1 == 1 || i.size1 == 2)) set(Form::Movx, 0, 0);
+      if ((sz == 2 || sz == 4) && k0 == JK_GPR && gpr_or_mem(k1) && (i.size1 == 1 || i.size1 == 2))
+        set(Form::Movx, 0, 0);
       break;
     case ZYDIS_MNEMONIC_LEA:
       if ((sz == 2 || sz == 4) && k0 == JK_GPR && k1 == JK_MEM) {
@@ -133,17 +202,25 @@ FormInfo classify(const Insn& i) {
         f.reads = 0;  // no access: LEA cannot fault
       }
       break;
-    case ZYDIS_MNEMONIC_ADD: case ZYDIS_MNEMONIC_OR: case ZYDIS_MNEMONIC_AND: case ZYDIS_MNEMONIC_SUB:
-    case ZYDIS_MNEMONIC_XOR: case ZYDIS_MNEMONIC_CMP: case ZYDIS_MNEMONIC_TEST:
-    case ZYDIS_MNEMONIC_ADC: case ZYDIS_MNEMONIC_SBB:
-      if (sized && gpr_or_mem(k0) && (k1 == JK_GPR || k1 == JK_IMM || k1 == JK_MEM) && !(k0 == JK_MEM && k1 == JK_MEM)) {
+    case ZYDIS_MNEMONIC_ADD:
+    case ZYDIS_MNEMONIC_OR:
+    case ZYDIS_MNEMONIC_AND:
+    case ZYDIS_MNEMONIC_SUB:
+    case ZYDIS_MNEMONIC_XOR:
+    case ZYDIS_MNEMONIC_CMP:
+    case ZYDIS_MNEMONIC_TEST:
+    case ZYDIS_MNEMONIC_ADC:
+    case ZYDIS_MNEMONIC_SBB:
+      if (sized && gpr_or_mem(k0) && (k1 == JK_GPR || k1 == JK_IMM || k1 == JK_MEM) &&
+          !(k0 == JK_MEM && k1 == JK_MEM)) {
         const bool carry_in = i.mnem == ZYDIS_MNEMONIC_ADC || i.mnem == ZYDIS_MNEMONIC_SBB;
         set(Form::Alu, carry_in ? uint32_t{F_CF} : 0u, F_ARITH);
         f.af_zero = i.mnem == ZYDIS_MNEMONIC_OR || i.mnem == ZYDIS_MNEMONIC_AND ||
                     i.mnem == ZYDIS_MNEMONIC_XOR || i.mnem == ZYDIS_MNEMONIC_TEST;
       }
       break;
-    case ZYDIS_MNEMONIC_INC: case ZYDIS_MNEMONIC_DEC:
+    case ZYDIS_MNEMONIC_INC:
+    case ZYDIS_MNEMONIC_DEC:
       if (sized && gpr_or_mem(k0) && k1 == JK_NONE) set(Form::Unary, 0, F_ARITH & ~F_CF);
       break;
     case ZYDIS_MNEMONIC_NEG:
@@ -155,19 +232,24 @@ FormInfo classify(const Insn& i) {
     case ZYDIS_MNEMONIC_XCHG:
       if (sized && k0 == JK_GPR && k1 == JK_GPR) set(Form::Xchg, 0, 0);
       break;
-    case ZYDIS_MNEMONIC_CBW: case ZYDIS_MNEMONIC_CWDE: case ZYDIS_MNEMONIC_CWD: case ZYDIS_MNEMONIC_CDQ:
+    case ZYDIS_MNEMONIC_CBW:
+    case ZYDIS_MNEMONIC_CWDE:
+    case ZYDIS_MNEMONIC_CWD:
+    case ZYDIS_MNEMONIC_CDQ:
       set(Form::SignExt, 0, 0);
       break;
     case ZYDIS_MNEMONIC_PUSH:
       // PUSH ESP stays with the handler: what it pushes depends on the CPU model.
-      if ((sz == 2 || sz == 4) && ((k0 == JK_GPR && i.r0 != reg_offset(ESP)) || k0 == JK_IMM) && k1 == JK_NONE)
+      if ((sz == 2 || sz == 4) && ((k0 == JK_GPR && i.r0 != reg_offset(ESP)) || k0 == JK_IMM) &&
+          k1 == JK_NONE)
         set(Form::Push, kAllFlags, 0);
       break;
     case ZYDIS_MNEMONIC_POP:
       if ((sz == 2 || sz == 4) && k0 == JK_GPR && k1 == JK_NONE) set(Form::Pop, kAllFlags, 0);
       break;
     case ZYDIS_MNEMONIC_JMP:
-      if (k0 == JK_IMM && k1 == JK_NONE && (i.opcode == 0xE9 || i.opcode == 0xEB)) set(Form::Jmp, kAllFlags, 0);
+      if (k0 == JK_IMM && k1 == JK_NONE && (i.opcode == 0xE9 || i.opcode == 0xEB))
+        set(Form::Jmp, kAllFlags, 0);
       break;
     case ZYDIS_MNEMONIC_CALL:
       if (k0 == JK_IMM && (sz == 2 || sz == 4) && i.opcode == 0xE8) set(Form::Call, kAllFlags, 0);
@@ -296,7 +378,8 @@ class Emitter {
     tails_.push_back([this, i, delta, rejoin, last, bail] {
       a_.bind(bail);
       a_.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, bails)));
-      a_.mov(x86::rax, imm(reinterpret_cast<uintptr_t>(&jit_.histogram().bail[i->mnem % JitHistogram::kSize])));
+      a_.mov(x86::rax,
+             imm(reinterpret_cast<uintptr_t>(&jit_.histogram().bail[i->mnem % JitHistogram::kSize])));
       a_.inc(x86::qword_ptr(x86::rax));
       emit_call_handler(i, delta);
       if (last) {
@@ -340,15 +423,15 @@ class Emitter {
     a_.cmp(x86::rsi, x86::qword_ptr(x86::rbx, write ? kWmax(seg) : kRmax(seg)));
     a_.jg(bail);
     a_.mov(x86::esi, x86::ecx);
-    a_.add(x86::esi, state(kSegBase(seg), 4));        // linear address
-    a_.mov(x86::r8, x86::qword_ptr(x86::r15));        // current TLB
+    a_.add(x86::esi, state(kSegBase(seg), 4));  // linear address
+    a_.mov(x86::r8, x86::qword_ptr(x86::r15));  // current TLB
     a_.mov(x86::eax, x86::esi);
     a_.shr(x86::eax, PAGE_SHIFT);
     a_.and_(x86::eax, Mmu::TLB_SIZE - 1);
     a_.shl(x86::eax, 5);
-    a_.add(x86::r8, x86::rax);                        // the entry
+    a_.add(x86::r8, x86::rax);  // the entry
     a_.lea(x86::eax, x86::ptr(x86::rsi, static_cast<int32_t>(size - 1)));
-    a_.and_(x86::eax, ~PAGE_MASK);                     // page of the last byte
+    a_.and_(x86::eax, ~PAGE_MASK);  // page of the last byte
     a_.cmp(x86::eax, x86::dword_ptr(x86::r8, write ? kTagWrite : kTagRead));
     a_.jne(bail);
     a_.add(x86::rsi, x86::qword_ptr(x86::r8, kAddend));
@@ -364,12 +447,16 @@ class Emitter {
     if (kd == JK_IMM) {
       a_.mov(d, imm(i.imm & (size == 4 ? 0xFFFFFFFFu : size == 2 ? 0xFFFFu : 0xFFu)));
     } else if (kd == JK_MEM) {
-      if (size == 4) a_.mov(d, x86::dword_ptr(x86::r8));
-      else a_.movzx(d, x86::ptr(x86::r8, 0, size));
+      if (size == 4)
+        a_.mov(d, x86::dword_ptr(x86::r8));
+      else
+        a_.movzx(d, x86::ptr(x86::r8, 0, size));
     } else {
       const uint16_t off = gpr_slot(k);
-      if (size == 4) a_.mov(d, state(off, 4));
-      else a_.movzx(d, state(off, size));
+      if (size == 4)
+        a_.mov(d, state(off, 4));
+      else
+        a_.movzx(d, state(off, size));
     }
   }
   // The CpuState offset of GPR operand k: GPRs take r0, r1 in the order they appear.
@@ -379,8 +466,10 @@ class Emitter {
     return i.r0;
   }
   void store_operand(unsigned k, unsigned id, unsigned size) {
-    if (kind(*cur_, k) == JK_MEM) a_.mov(x86::ptr(x86::r8, 0, size), gp(id, size));
-    else a_.mov(state(gpr_slot(k), size), gp(id, size));
+    if (kind(*cur_, k) == JK_MEM)
+      a_.mov(x86::ptr(x86::r8, 0, size), gp(id, size));
+    else
+      a_.mov(state(gpr_slot(k), size), gp(id, size));
   }
 
   // Host flags -> r11 (right after the flag-setting host instruction), merged into EFLAGS later.
@@ -403,22 +492,53 @@ class Emitter {
     bail_ = Label();
     rejoin_ = Label();
     switch (fi_.form) {
-      case Form::Mov: emit_mov(); break;
-      case Form::Movx: emit_movx(); break;
-      case Form::Lea: emit_lea(); break;
-      case Form::Alu: emit_alu(); break;
-      case Form::Unary: emit_unary(); break;
-      case Form::Xchg: emit_xchg(); break;
-      case Form::SignExt: emit_signext(); break;
-      case Form::Push: emit_push(); break;
-      case Form::Pop: emit_pop(); break;
-      case Form::Jcc: emit_jcc(); return;
-      case Form::Jmp: emit_jmp(); return;
-      case Form::Call: emit_call(); return;
-      case Form::Ret: emit_ret(); return;
-      case Form::Setcc: emit_setcc(); break;
-      case Form::Cmov: emit_cmov(); break;
-      case Form::Helper: break;
+      case Form::Mov:
+        emit_mov();
+        break;
+      case Form::Movx:
+        emit_movx();
+        break;
+      case Form::Lea:
+        emit_lea();
+        break;
+      case Form::Alu:
+        emit_alu();
+        break;
+      case Form::Unary:
+        emit_unary();
+        break;
+      case Form::Xchg:
+        emit_xchg();
+        break;
+      case Form::SignExt:
+        emit_signext();
+        break;
+      case Form::Push:
+        emit_push();
+        break;
+      case Form::Pop:
+        emit_pop();
+        break;
+      case Form::Jcc:
+        emit_jcc();
+        return;
+      case Form::Jmp:
+        emit_jmp();
+        return;
+      case Form::Call:
+        emit_call();
+        return;
+      case Form::Ret:
+        emit_ret();
+        return;
+      case Form::Setcc:
+        emit_setcc();
+        break;
+      case Form::Cmov:
+        emit_cmov();
+        break;
+      case Form::Helper:
+        break;
     }
     if (rejoin_.isValid()) a_.bind(rejoin_);
     delta_ += i.len;
@@ -453,8 +573,10 @@ class Emitter {
     } else {
       src = state(i.r1, i.size1);
     }
-    if (sx) a_.movsx(x86::edx, src);
-    else a_.movzx(x86::edx, src);
+    if (sx)
+      a_.movsx(x86::edx, src);
+    else
+      a_.movzx(x86::edx, src);
     a_.mov(state(i.r0, i.opsize), gp(x86::Gp::kIdDx, i.opsize));
   }
 
@@ -480,22 +602,42 @@ class Emitter {
     const Gp d = gp(x86::Gp::kIdDx, sz);
     if (i.mnem == ZYDIS_MNEMONIC_ADC || i.mnem == ZYDIS_MNEMONIC_SBB) a_.bt(state(kEflags, 4), 0);
     auto op = [&](auto fn_reg, auto fn_imm) {
-      if (src_imm) (a_.*fn_imm)(a, imm(imm_v));
-      else (a_.*fn_reg)(a, d);
+      if (src_imm)
+        (a_.*fn_imm)(a, imm(imm_v));
+      else
+        (a_.*fn_reg)(a, d);
     };
     using A = x86::Assembler;
     using RR = Error (A::*)(const Gp&, const Gp&);
     using RI = Error (A::*)(const Gp&, const Imm&);
     switch (i.mnem) {
-      case ZYDIS_MNEMONIC_ADD: op(static_cast<RR>(&A::add), static_cast<RI>(&A::add)); break;
-      case ZYDIS_MNEMONIC_OR: op(static_cast<RR>(&A::or_), static_cast<RI>(&A::or_)); break;
-      case ZYDIS_MNEMONIC_ADC: op(static_cast<RR>(&A::adc), static_cast<RI>(&A::adc)); break;
-      case ZYDIS_MNEMONIC_SBB: op(static_cast<RR>(&A::sbb), static_cast<RI>(&A::sbb)); break;
-      case ZYDIS_MNEMONIC_AND: op(static_cast<RR>(&A::and_), static_cast<RI>(&A::and_)); break;
-      case ZYDIS_MNEMONIC_SUB: op(static_cast<RR>(&A::sub), static_cast<RI>(&A::sub)); break;
-      case ZYDIS_MNEMONIC_XOR: op(static_cast<RR>(&A::xor_), static_cast<RI>(&A::xor_)); break;
-      case ZYDIS_MNEMONIC_CMP: op(static_cast<RR>(&A::cmp), static_cast<RI>(&A::cmp)); break;
-      default: op(static_cast<RR>(&A::test), static_cast<RI>(&A::test)); break;
+      case ZYDIS_MNEMONIC_ADD:
+        op(static_cast<RR>(&A::add), static_cast<RI>(&A::add));
+        break;
+      case ZYDIS_MNEMONIC_OR:
+        op(static_cast<RR>(&A::or_), static_cast<RI>(&A::or_));
+        break;
+      case ZYDIS_MNEMONIC_ADC:
+        op(static_cast<RR>(&A::adc), static_cast<RI>(&A::adc));
+        break;
+      case ZYDIS_MNEMONIC_SBB:
+        op(static_cast<RR>(&A::sbb), static_cast<RI>(&A::sbb));
+        break;
+      case ZYDIS_MNEMONIC_AND:
+        op(static_cast<RR>(&A::and_), static_cast<RI>(&A::and_));
+        break;
+      case ZYDIS_MNEMONIC_SUB:
+        op(static_cast<RR>(&A::sub), static_cast<RI>(&A::sub));
+        break;
+      case ZYDIS_MNEMONIC_XOR:
+        op(static_cast<RR>(&A::xor_), static_cast<RI>(&A::xor_));
+        break;
+      case ZYDIS_MNEMONIC_CMP:
+        op(static_cast<RR>(&A::cmp), static_cast<RI>(&A::cmp));
+        break;
+      default:
+        op(static_cast<RR>(&A::test), static_cast<RI>(&A::test));
+        break;
     }
     capture_flags();
     if (writes) store_operand(0, x86::Gp::kIdAx, sz);
@@ -512,10 +654,18 @@ class Emitter {
     load_operand(0, x86::Gp::kIdAx, sz);
     const Gp a = gp(x86::Gp::kIdAx, sz);
     switch (i.mnem) {
-      case ZYDIS_MNEMONIC_INC: a_.inc(a); break;
-      case ZYDIS_MNEMONIC_DEC: a_.dec(a); break;
-      case ZYDIS_MNEMONIC_NEG: a_.neg(a); break;
-      default: a_.not_(a); break;
+      case ZYDIS_MNEMONIC_INC:
+        a_.inc(a);
+        break;
+      case ZYDIS_MNEMONIC_DEC:
+        a_.dec(a);
+        break;
+      case ZYDIS_MNEMONIC_NEG:
+        a_.neg(a);
+        break;
+      default:
+        a_.not_(a);
+        break;
     }
     capture_flags();
     store_operand(0, x86::Gp::kIdAx, sz);
@@ -577,8 +727,10 @@ class Emitter {
 
   void emit_push() {
     const Insn& i = *cur_;
-    if (kind(i, 0) == JK_IMM) a_.mov(x86::edx, imm(i.opsize == 2 ? (i.imm & 0xFFFF) : i.imm));
-    else load_operand(0, x86::Gp::kIdDx, i.opsize);
+    if (kind(i, 0) == JK_IMM)
+      a_.mov(x86::edx, imm(i.opsize == 2 ? (i.imm & 0xFFFF) : i.imm));
+    else
+      load_operand(0, x86::Gp::kIdDx, i.opsize);
     push_edx(i.opsize);
   }
 
@@ -588,8 +740,10 @@ class Emitter {
     a_.mov(x86::ecx, state(kReg(ESP), 4));
     a_.and_(x86::ecx, state(kSpMask, 4));
     emit_access(SS, sz, false);
-    if (sz == 4) a_.mov(x86::edx, x86::dword_ptr(x86::r8));
-    else a_.movzx(x86::edx, x86::word_ptr(x86::r8));
+    if (sz == 4)
+      a_.mov(x86::edx, x86::dword_ptr(x86::r8));
+    else
+      a_.movzx(x86::edx, x86::word_ptr(x86::r8));
     a_.lea(x86::r9d, x86::ptr(x86::rcx, static_cast<int32_t>(sz)));
     set_sp_from_r9();
     a_.mov(state(i.r0, sz), gp(x86::Gp::kIdDx, sz));  // after ESP: POP ESP loads the value
@@ -602,7 +756,7 @@ class Emitter {
     a_.add(x86::eax, static_cast<int32_t>(delta_ + i.len));
     if (ip_mask_ != 0xFFFFFFFFu) a_.and_(x86::eax, ip_mask_);  // the next EIP wraps at the IP size
     if (i.imm) a_.add(x86::eax, static_cast<int32_t>(i.imm));
-    if (i.opsize == 2) a_.movzx(x86::eax, x86::ax);             // the target at the operand size
+    if (i.opsize == 2) a_.movzx(x86::eax, x86::ax);  // the target at the operand size
   }
   // EIP = eax after the CS limit check (a target past the limit bails: the handler raises #GP).
   void jump_to_eax() {
@@ -625,12 +779,24 @@ class Emitter {
   x86::CondCode emit_cond(int cc) {
     a_.mov(x86::eax, state(kEflags, 4));
     switch (cc >> 1) {
-      case 0: a_.test(x86::eax, F_OF); break;
-      case 1: a_.test(x86::eax, F_CF); break;
-      case 2: a_.test(x86::eax, F_ZF); break;
-      case 3: a_.test(x86::eax, F_CF | F_ZF); break;
-      case 4: a_.test(x86::eax, F_SF); break;
-      case 5: a_.test(x86::eax, F_PF); break;
+      case 0:
+        a_.test(x86::eax, F_OF);
+        break;
+      case 1:
+        a_.test(x86::eax, F_CF);
+        break;
+      case 2:
+        a_.test(x86::eax, F_ZF);
+        break;
+      case 3:
+        a_.test(x86::eax, F_CF | F_ZF);
+        break;
+      case 4:
+        a_.test(x86::eax, F_SF);
+        break;
+      case 5:
+        a_.test(x86::eax, F_PF);
+        break;
       case 6:  // SF != OF
         a_.mov(x86::ecx, x86::eax);
         a_.shr(x86::ecx, 4);
@@ -688,8 +854,10 @@ class Emitter {
     a_.mov(x86::ecx, state(kReg(ESP), 4));
     a_.and_(x86::ecx, state(kSpMask, 4));
     emit_access(SS, sz, false);
-    if (sz == 4) a_.mov(x86::edx, x86::dword_ptr(x86::r8));
-    else a_.movzx(x86::edx, x86::word_ptr(x86::r8));
+    if (sz == 4)
+      a_.mov(x86::edx, x86::dword_ptr(x86::r8));
+    else
+      a_.movzx(x86::edx, x86::word_ptr(x86::r8));
     a_.cmp(x86::edx, state(kSegLimit(CS), 4));
     a_.ja(bail_label());
     const uint32_t pop = sz + (kind(i, 0) == JK_IMM ? (i.imm & 0xFFFF) : 0);

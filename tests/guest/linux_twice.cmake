@@ -1,18 +1,23 @@
-# Deterministic mode on a whole guest: boots guest/vmlinuz + initramfs twice with -icount and
-# requires the two serial logs (kernel timestamps included) to be identical byte for byte, and the
-# guest to have reached its last line. Inputs: VX86, GUEST_DIR, OUT (a path prefix for the logs).
+# Deterministic mode on a whole guest: boots guest/vmlinuz + initramfs with -icount twice with the
+# JIT and once with the interpreter (-jit off), and requires the three serial logs (kernel
+# timestamps included) to be identical byte for byte, and the guest to have reached its last line:
+# the tiers agree on instruction counts and interrupt delivery points.
+# Inputs: VX86, GUEST_DIR, OUT (a path prefix for the logs).
 foreach(f vmlinuz initramfs.cpio.gz)
   if(NOT EXISTS ${GUEST_DIR}/${f})
     message("SKIP: ${GUEST_DIR}/${f} is missing: run scripts/build-guest.sh")
     cmake_language(EXIT 77)
   endif()
 endforeach()
-foreach(run 1 2)
+set(jit_1 on)
+set(jit_2 on)
+set(jit_3 off)
+foreach(run 1 2 3)
   set(serial ${OUT}-serial${run}.txt)
   file(REMOVE ${serial})
   execute_process(
     COMMAND ${VX86} -kernel ${GUEST_DIR}/vmlinuz -initrd ${GUEST_DIR}/initramfs.cpio.gz
-            -append "console=ttyS0" -m 256 -icount shift=0 -serial file:${serial} -no-reboot -timeout 300
+            -append "console=ttyS0" -m 256 -icount shift=0 -jit ${jit_${run}} -serial file:${serial} -no-reboot -timeout 300
     RESULT_VARIABLE status ERROR_VARIABLE err)
   if(NOT EXISTS ${serial})
     message(FATAL_ERROR "run ${run}: no serial output (vx86 status ${status}): ${err}")
@@ -24,7 +29,10 @@ if(at EQUAL -1)
   message(FATAL_ERROR "the guest did not reach VX86-GUEST-DONE in deterministic mode")
 endif()
 if(NOT console1 STREQUAL console2)
-  message(FATAL_ERROR "two deterministic runs printed different serial output: compare ${OUT}-serial1.txt and ${OUT}-serial2.txt")
+  message(FATAL_ERROR "two deterministic JIT runs printed different serial output: compare ${OUT}-serial1.txt and ${OUT}-serial2.txt")
+endif()
+if(NOT console1 STREQUAL console3)
+  message(FATAL_ERROR "the JIT and the interpreter printed different serial output: compare ${OUT}-serial1.txt and ${OUT}-serial3.txt (scripts/trace-diff.py names the first differing block)")
 endif()
 string(LENGTH "${console1}" n)
-message("two deterministic boots printed the same ${n} bytes")
+message("three deterministic boots (JIT, JIT, interpreter) printed the same ${n} bytes")

@@ -1,0 +1,216 @@
+// The JIT against the interpreter: each natively translated form runs with random operands, flags
+// and memory in both tiers from the same state (32-bit code), and every register, EFLAGS, EIP and
+// the memory operand must come out identical. Also: a fault in the middle of a translated block,
+// a write into the running block's own code, and a guest loop that chains blocks.
+#include "jit/jit.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "devices/port_bus.h"
+#include "emu/cpu.h"
+
+using namespace vx86;
+
+namespace {
+
+constexpr uint32_t CODE = 0x1000, MEM = 0x3000, STACK = 0x8000, HANDLER = 0x2000;
+
+struct Tier {
+  explicit Tier(bool jit) {
+    cpu.reset();
+    if (jit) {
+      cpu.enable_jit(true);
+      cpu.jit->threshold = 0;  // translate every block on its first run
+    }
+    // Every exception vector points at a HLT, so a fault ends the run with a visible state.
+    uint8_t* ram = mem.ram();
+    for (unsigned v = 0; v < 32; ++v) {
+      ram[4 * v] = HANDLER & 0xFF;
+      ram[4 * v + 1] = HANDLER >> 8;
+      ram[4 * v + 2] = ram[4 * v + 3] = 0;
+    }
+    ram[HANDLER] = 0xF4;
+  }
+  // Loads code + state and runs to the HLT after the code.
+  void run(const std::vector<uint8_t>& code, const uint32_t (&regs)[8], uint32_t flags, const uint8_t* m) {
+    CpuState& s = cpu.s;
+    for (unsigned k = 0; k < SEG_COUNT; ++k) {
+      cpu.load_seg_real(k, 0);
+      s.seg[k].limit = 0xFFFF;
+      s.seg[k].attr = 0x0093;
+    }
+    s.seg[CS].attr = 0x009B | SEG_ATTR_DB;  // 32-bit code in real mode (as the host-diff tests)
+    s.halted = false;
+    for (unsigned k = 0; k < 8; ++k) s.regs[k] = regs[k];
+    s.eflags = (flags & F_ARITH) | F_BIT1;
+    s.eip = CODE;
+    cpu.update_mode();
+    uint8_t* ram = mem.ram();
+    std::memcpy(ram + CODE, code.data(), code.size());
+    ram[CODE + code.size()] = 0xF4;
+    std::memcpy(ram + MEM, m, 64);
+    cpu.blocks.flush();
+    cpu.run(10000);
+  }
+  PhysicalMemory mem{1u << 20};
+  PortBus io;
+  Cpu cpu{mem, io};
+};
+
+std::string hex(const std::vector<uint8_t>& b) {
+  std::string s;
+  char t[4];
+  for (uint8_t x : b) {
+    std::snprintf(t, sizeof t, "%02x ", x);
+    s += t;
+  }
+  return s;
+}
+
+class JitDiff : public ::testing::Test {
+ protected:
+  Tier interp{false}, jit{true};
+  std::mt19937 rng{0x11C0DE};
+
+  uint32_t value() {
+    static const uint32_t edges[] = {0,      1,      0x7F,       0x80,       0xFF,      0x7FFF,
+                                     0x8000, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF};
+    return (rng() % 4 == 0) ? edges[rng() % 11] : static_cast<uint32_t>(rng());
+  }
+
+  // Runs `code` in both tiers with `n` random states; EBX points at the memory operand area and
+  // ESP at the stack. Returns the number of cases.
+  void check(const std::vector<uint8_t>& code, int n = 200) {
+    for (int c = 0; c < n; ++c) {
+      uint32_t regs[8];
+      for (auto& r : regs) r = value();
+      regs[EBX] = MEM + 16;
+      regs[ESP] = STACK;
+      const uint32_t flags = static_cast<uint32_t>(rng());
+      uint8_t m[64];
+      for (auto& b : m) b = static_cast<uint8_t>(rng());
+      interp.run(code, regs, flags, m);
+      jit.run(code, regs, flags, m);
+      const CpuState& a = interp.cpu.s;
+      const CpuState& b = jit.cpu.s;
+      for (unsigned k = 0; k < 8; ++k) ASSERT_EQ(a.regs[k], b.regs[k]) << hex(code) << " register " << k;
+      ASSERT_EQ(a.eflags, b.eflags) << hex(code);
+      ASSERT_EQ(a.eip, b.eip) << hex(code);
+      ASSERT_EQ(a.icount, b.icount) << hex(code);
+      ASSERT_EQ(0, std::memcmp(interp.mem.ram() + MEM, jit.mem.ram() + MEM, 64)) << hex(code) << " memory";
+      ASSERT_EQ(0, std::memcmp(interp.mem.ram() + STACK - 16, jit.mem.ram() + STACK - 16, 16))
+          << hex(code) << " stack";
+    }
+    ASSERT_GT(jit.cpu.jit->stats().native_insns, 0u);
+  }
+};
+
+uint8_t modrm(unsigned mod, unsigned reg, unsigned rm) {
+  return static_cast<uint8_t>(mod << 6 | reg << 3 | rm);
+}
+
+TEST_F(JitDiff, AluForms) {
+  for (unsigned op = 0; op < 8; ++op) {
+    const uint8_t b = static_cast<uint8_t>(op * 8);
+    for (unsigned r1 = 0; r1 < 8; r1 += 3) {
+      check({static_cast<uint8_t>(b + 1), modrm(3, r1, 1)});        // op ecx, r32
+      check({0x66, static_cast<uint8_t>(b + 1), modrm(3, r1, 6)});  // op si, r16
+      check({static_cast<uint8_t>(b + 0), modrm(3, r1, 5)});        // op ch, r8
+    }
+    check({static_cast<uint8_t>(b + 3), modrm(1, 2, 3), 0xFC});  // op edx, [ebx-4]
+    check({static_cast<uint8_t>(b + 1), modrm(1, 0, 3), 0x08});  // op [ebx+8], eax
+    check({static_cast<uint8_t>(b + 0), modrm(0, 4, 3)});        // op [ebx], ah
+    check({0x81, modrm(3, op, 2), 0x78, 0x56, 0x34, 0x92});      // op edx, imm32
+    check({0x83, modrm(1, op, 3), 0x04, 0x80});                  // op dword [ebx+4], imm8
+    check({0x66, 0x83, modrm(3, op, 0), 0x7F});                  // op ax, imm8
+    check({0x80, modrm(3, op, 7), 0xC3});                        // op bh, imm8
+  }
+  check({0x85, modrm(3, 1, 2)});          // test edx, ecx
+  check({0xA9, 0x00, 0x80, 0x00, 0x00});  // test eax, imm32
+  check({0x31, modrm(3, 0, 0)});          // xor eax, eax (zero idiom)
+}
+
+TEST_F(JitDiff, UnaryAndMoves) {
+  for (unsigned r = 0; r < 8; ++r) {
+    if (r == ESP) continue;
+    check({static_cast<uint8_t>(0x40 + r)});  // inc r32
+    check({static_cast<uint8_t>(0x48 + r)});  // dec r32
+  }
+  for (unsigned ext : {0u, 1u, 2u, 3u}) {    // inc dec not neg
+    const unsigned e = ext < 2 ? ext : ext;  // FF /0 /1, F7 /2 /3
+    if (ext < 2)
+      check({0xFF, modrm(1, e, 3), 0x0C});
+    else
+      check({0xF7, modrm(3, e, 1)});
+    if (ext < 2)
+      check({0xFE, modrm(3, e, 4)});
+    else
+      check({0x66, 0xF7, modrm(1, e, 3), 0x02});
+  }
+  check({0x89, modrm(3, 2, 6)});              // mov esi, edx
+  check({0x8B, modrm(1, 1, 3), 0x10});        // mov ecx, [ebx+16]
+  check({0x89, modrm(1, 0, 3), 0xF0});        // mov [ebx-16], eax
+  check({0x88, modrm(0, 7, 3)});              // mov [ebx], bh
+  check({0x66, 0x8B, modrm(0, 5, 3)});        // mov bp, [ebx]
+  check({0xC6, modrm(1, 0, 3), 0x05, 0xAB});  // mov byte [ebx+5], 0xAB
+  check({0xB9, 0x44, 0x33, 0x22, 0x11});      // mov ecx, imm32
+  check({0x0F, 0xB6, modrm(3, 0, 7)});        // movzx eax, bh
+  check({0x0F, 0xBF, modrm(1, 2, 3), 0x06});  // movsx edx, word [ebx+6]
+  check({0x66, 0x0F, 0xBE, modrm(0, 1, 3)});  // movsx cx, byte [ebx]
+  check({0x8D, 0x44, 0x8A, 0x7C});            // lea eax, [edx+ecx*4+0x7c]
+  check({0x66, 0x8D, 0x74, 0x1D, 0x80});      // lea si, [ebp+ebx-0x80]
+  check({0x87, modrm(3, 1, 6)});              // xchg esi, ecx
+  check({0x98});                              // cwde
+  check({0x66, 0x98});                        // cbw
+  check({0x99});                              // cdq
+  check({0x66, 0x99});                        // cwd
+}
+
+TEST_F(JitDiff, StackAndConditions) {
+  check({0x50, 0x56, 0x5F, 0x59});                                // push eax; push esi; pop edi; pop ecx
+  check({0x66, 0x52, 0x66, 0x5D});                                // push dx; pop bp
+  check({0x68, 0x78, 0x56, 0x34, 0x12, 0x6A, 0x80, 0x58, 0x5A});  // push imm32; push imm8; pop; pop
+  for (unsigned cc = 0; cc < 16; ++cc) {
+    check({0x39, modrm(3, 1, 2), 0x0F, static_cast<uint8_t>(0x90 + cc), modrm(3, 0, 0)},
+          60);                                                                 // cmp; setcc al
+    check({0x0F, static_cast<uint8_t>(0x90 + cc), modrm(1, 0, 3), 0x03}, 30);  // setcc [ebx+3]
+    check({0x0F, static_cast<uint8_t>(0x40 + cc), modrm(3, 6, 1)}, 60);        // cmovcc esi, ecx
+    check({0x0F, static_cast<uint8_t>(0x40 + cc), modrm(1, 2, 3), 0x08}, 30);  // cmovcc edx, [ebx+8]
+    // jcc over an instruction, then a second block
+    check({0x01, modrm(3, 2, 0), static_cast<uint8_t>(0x70 + cc), 0x01, 0x41, 0x42}, 60);
+  }
+  check({0xE8, 0x02, 0x00, 0x00, 0x00, 0xEB, 0x03, 0x41, 0xC3, 0x90, 0x90});  // call; ret; jmp
+  check({0xE8, 0x01, 0x00, 0x00, 0x00, 0xF4, 0xC2, 0x04, 0x00});              // call; ret 4
+}
+
+// A loop of chained blocks (dispatched inside generated code), counting down 1000 times.
+TEST_F(JitDiff, ChainedLoop) {
+  // mov ecx, 1000; l: add eax, ecx; dec ecx; jnz l
+  check({0xB9, 0xE8, 0x03, 0x00, 0x00, 0x01, 0xC8, 0x49, 0x75, 0xFB}, 20);
+  EXPECT_GT(jit.cpu.jit->stats().dispatch_hits, 1000u);
+}
+
+// A page fault, #GP or #SS in the middle of a translated block leaves the interpreter's state:
+// EIP at the faulting instruction, earlier instructions done, later ones not.
+TEST_F(JitDiff, FaultMidBlock) {
+  // inc eax; mov ecx, [ebx+0x7fff0000] (beyond the 64 KiB limit: #GP); inc edx
+  check({0x40, 0x8B, 0x8B, 0x00, 0x00, 0xFF, 0x7F, 0x42}, 20);
+  // add eax, ecx (flags live at the fault); mov [ebx+0xfffe], eax: #GP at the limit; inc edx
+  check({0x01, 0xC8, 0x89, 0x83, 0xFE, 0xFF, 0x00, 0x00, 0x42}, 20);
+  EXPECT_GT(jit.cpu.jit->stats().bails, 0u);
+}
+
+// A store into the running block's next instruction: the new bytes run, in both tiers.
+TEST_F(JitDiff, WriteIntoRunningBlock) {
+  // mov byte [CODE+9], 0x42 (turns the `inc ecx` at offset 9 into `inc edx`); nop; nop; inc ecx
+  std::vector<uint8_t> code = {0xC6, 0x05, 0x09, 0x10, 0x00, 0x00, 0x42, 0x90, 0x90, 0x41};
+  check(code, 10);
+  EXPECT_EQ(jit.cpu.s.regs[ECX], interp.cpu.s.regs[ECX]);
+}
+
+}  // namespace
