@@ -90,6 +90,8 @@ DecodeResult Decoder::decode(const uint8_t* bytes, size_t avail, bool code32, In
   out.amask = zi.address_width == 16 ? 0xFFFFu : 0xFFFFFFFFu;
   out.opcode = zi.opcode;
   if (zi.attributes & ZYDIS_ATTRIB_HAS_LOCK) out.flags |= INSN_LOCK;
+  if (zi.mnemonic == ZYDIS_MNEMONIC_SHL && (zi.attributes & ZYDIS_ATTRIB_HAS_MODRM) && zi.raw.modrm.reg == 6)
+    out.flags |= INSN_MODEL_ALIAS;
   if (zi.attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE)) out.rep = REP_E;
   if (zi.attributes & ZYDIS_ATTRIB_HAS_REPNE) out.rep = REP_NE;
 

@@ -12,7 +12,9 @@ struct Insn;
 using Handler = const Insn* (*)(Cpu&, const Insn*);
 
 enum : uint8_t { REP_NONE = 0, REP_E = 1, REP_NE = 2 };
-enum : uint8_t { INSN_LOCK = 1 };
+// INSN_MODEL_ALIAS: an encoding whose meaning depends on the CPU model (group 2 /6: SHL on a 386,
+// SETMO/SETMOC on an 8086); only its handler knows both.
+enum : uint8_t { INSN_LOCK = 1, INSN_MODEL_ALIAS = 2 };
 // Operand kinds as the JIT sees them (Insn::kinds): general registers apart from the rest.
 enum : uint8_t { JK_NONE = 0, JK_GPR = 1, JK_MEM = 2, JK_IMM = 3, JK_OTHER = 4 };
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <iterator>
 #include <utility>
 #include <vector>
 
@@ -76,13 +77,10 @@ void Jit::emit_stubs() {
   Label enter = a.newLabel(), leave = a.newLabel(), exit_ok = a.newLabel(), exit_fault = a.newLabel(),
         dispatch = a.newLabel(), miss = a.newLabel(), lookup_miss = a.newLabel();
 
+  // The host's callee-saved registers: generated code pins some and may use all of them.
+  const x86::Gp saved[] = {x86::rbx, x86::rbp, x86::r12, x86::r13, x86::r14, x86::r15};
   a.bind(enter);
-  a.push(x86::rbx);
-  a.push(x86::rbp);
-  a.push(x86::r12);
-  a.push(x86::r13);
-  a.push(x86::r14);
-  a.push(x86::r15);
+  for (const x86::Gp& r : saved) a.push(r);
   a.sub(x86::rsp, 8);  // 16-byte aligned for the helper calls
   a.mov(x86::rbx, x86::rdi);
   a.mov(x86::r15, x86::rsi);
@@ -96,12 +94,7 @@ void Jit::emit_stubs() {
   a.xor_(x86::eax, x86::eax);
   a.bind(leave);
   a.add(x86::rsp, 8);
-  a.pop(x86::r15);
-  a.pop(x86::r14);
-  a.pop(x86::r13);
-  a.pop(x86::r12);
-  a.pop(x86::rbp);
-  a.pop(x86::rbx);
+  for (auto r = std::rbegin(saved); r != std::rend(saved); ++r) a.pop(*r);
   a.ret();
 
   // Dispatcher: the run loop's per-block checks, then its lookup (TLB exec entry, block front

@@ -139,6 +139,25 @@ int cond_of(unsigned m) {
   }
 }
 
+// The host instruction of a native ALU mnemonic (two operands) or unary one.
+InstId alu_inst(unsigned m) {
+  switch (m) {
+    case ZYDIS_MNEMONIC_ADD: return x86::Inst::kIdAdd;
+    case ZYDIS_MNEMONIC_OR: return x86::Inst::kIdOr;
+    case ZYDIS_MNEMONIC_ADC: return x86::Inst::kIdAdc;
+    case ZYDIS_MNEMONIC_SBB: return x86::Inst::kIdSbb;
+    case ZYDIS_MNEMONIC_AND: return x86::Inst::kIdAnd;
+    case ZYDIS_MNEMONIC_SUB: return x86::Inst::kIdSub;
+    case ZYDIS_MNEMONIC_XOR: return x86::Inst::kIdXor;
+    case ZYDIS_MNEMONIC_CMP: return x86::Inst::kIdCmp;
+    case ZYDIS_MNEMONIC_TEST: return x86::Inst::kIdTest;
+    case ZYDIS_MNEMONIC_INC: return x86::Inst::kIdInc;
+    case ZYDIS_MNEMONIC_DEC: return x86::Inst::kIdDec;
+    case ZYDIS_MNEMONIC_NEG: return x86::Inst::kIdNeg;
+    default: return x86::Inst::kIdNot;
+  }
+}
+
 enum class Form : uint8_t {
   Helper,
   Mov,
@@ -156,6 +175,8 @@ enum class Form : uint8_t {
   Ret,
   Setcc,
   Cmov,
+  Shift,
+  Imul,
 };
 
 struct FormInfo {
@@ -171,9 +192,10 @@ bool gpr_or_mem(unsigned k) { return k == JK_GPR || k == JK_MEM; }
 
 FormInfo classify(const Insn& i) {
   FormInfo f;
-  if (i.flags & INSN_LOCK) return f;  // LOCK forms keep the interpreter's checks
+  if (i.flags & (INSN_LOCK | INSN_MODEL_ALIAS)) return f;  // LOCK forms keep the interpreter's checks
   if (i.fn == &op_ud || i.fn == &op_gp_too_long) return f;
-  if (i.kinds & (1u << 6)) return f;  // three operands (IMUL r,r/m,imm; SHLD...)
+  // Three operands: only IMUL r, r/m, imm (SHLD/SHRD stay with their handlers).
+  if ((i.kinds & (1u << 6)) && i.mnem != ZYDIS_MNEMONIC_IMUL) return f;
   const unsigned k0 = kind(i, 0), k1 = kind(i, 1);
   const unsigned sz = i.opsize;
   const bool sized = sz == 1 || sz == 2 || sz == 4;
@@ -228,6 +250,24 @@ FormInfo classify(const Insn& i) {
       break;
     case ZYDIS_MNEMONIC_NOT:
       if (sized && gpr_or_mem(k0) && k1 == JK_NONE) set(Form::Unary, 0, 0);
+      break;
+    case ZYDIS_MNEMONIC_SHL: case ZYDIS_MNEMONIC_SHR: case ZYDIS_MNEMONIC_SAR:
+    case ZYDIS_MNEMONIC_ROL: case ZYDIS_MNEMONIC_ROR:
+      // Constant counts (by 1, by imm8) that move bits: 1 <= count < width for shifts, a count
+      // that is not a multiple of the width for rotates. By CL and the rest stay with the handler.
+      if (sized && gpr_or_mem(k0) && k1 == JK_IMM) {
+        const unsigned cnt = i.imm & 31, width = 8 * sz;
+        const bool rot = i.mnem == ZYDIS_MNEMONIC_ROL || i.mnem == ZYDIS_MNEMONIC_ROR;
+        if (cnt != 0 && (rot ? cnt % width != 0 : cnt < width)) {
+          set(Form::Shift, 0, rot ? (F_CF | F_OF) : F_ARITH);
+          f.af_zero = !rot;
+        }
+      }
+      break;
+    case ZYDIS_MNEMONIC_IMUL:
+      // IMUL r, r/m and IMUL r, r/m, imm: CF = OF = overflow; SF ZF AF PF stay (the interpreter's
+      // choice for the undefined flags).
+      if ((sz == 2 || sz == 4) && k0 == JK_GPR && gpr_or_mem(k1)) set(Form::Imul, 0, F_CF | F_OF);
       break;
     case ZYDIS_MNEMONIC_XCHG:
       if (sized && k0 == JK_GPR && k1 == JK_GPR) set(Form::Xchg, 0, 0);
@@ -537,6 +577,12 @@ class Emitter {
       case Form::Cmov:
         emit_cmov();
         break;
+      case Form::Shift:
+        emit_shift();
+        break;
+      case Form::Imul:
+        emit_imul();
+        break;
       case Form::Helper:
         break;
     }
@@ -601,44 +647,11 @@ class Emitter {
     if (!src_imm) load_operand(1, x86::Gp::kIdDx, sz);
     const Gp d = gp(x86::Gp::kIdDx, sz);
     if (i.mnem == ZYDIS_MNEMONIC_ADC || i.mnem == ZYDIS_MNEMONIC_SBB) a_.bt(state(kEflags, 4), 0);
-    auto op = [&](auto fn_reg, auto fn_imm) {
-      if (src_imm)
-        (a_.*fn_imm)(a, imm(imm_v));
-      else
-        (a_.*fn_reg)(a, d);
-    };
-    using A = x86::Assembler;
-    using RR = Error (A::*)(const Gp&, const Gp&);
-    using RI = Error (A::*)(const Gp&, const Imm&);
-    switch (i.mnem) {
-      case ZYDIS_MNEMONIC_ADD:
-        op(static_cast<RR>(&A::add), static_cast<RI>(&A::add));
-        break;
-      case ZYDIS_MNEMONIC_OR:
-        op(static_cast<RR>(&A::or_), static_cast<RI>(&A::or_));
-        break;
-      case ZYDIS_MNEMONIC_ADC:
-        op(static_cast<RR>(&A::adc), static_cast<RI>(&A::adc));
-        break;
-      case ZYDIS_MNEMONIC_SBB:
-        op(static_cast<RR>(&A::sbb), static_cast<RI>(&A::sbb));
-        break;
-      case ZYDIS_MNEMONIC_AND:
-        op(static_cast<RR>(&A::and_), static_cast<RI>(&A::and_));
-        break;
-      case ZYDIS_MNEMONIC_SUB:
-        op(static_cast<RR>(&A::sub), static_cast<RI>(&A::sub));
-        break;
-      case ZYDIS_MNEMONIC_XOR:
-        op(static_cast<RR>(&A::xor_), static_cast<RI>(&A::xor_));
-        break;
-      case ZYDIS_MNEMONIC_CMP:
-        op(static_cast<RR>(&A::cmp), static_cast<RI>(&A::cmp));
-        break;
-      default:
-        op(static_cast<RR>(&A::test), static_cast<RI>(&A::test));
-        break;
-    }
+    const InstId id = alu_inst(i.mnem);
+    if (src_imm)
+      a_.emit(id, a, imm(imm_v));
+    else
+      a_.emit(id, a, d);
     capture_flags();
     if (writes) store_operand(0, x86::Gp::kIdAx, sz);
     merge_flags();
@@ -652,23 +665,95 @@ class Emitter {
       emit_access(i.seg, sz, true);
     }
     load_operand(0, x86::Gp::kIdAx, sz);
-    const Gp a = gp(x86::Gp::kIdAx, sz);
-    switch (i.mnem) {
-      case ZYDIS_MNEMONIC_INC:
-        a_.inc(a);
-        break;
-      case ZYDIS_MNEMONIC_DEC:
-        a_.dec(a);
-        break;
-      case ZYDIS_MNEMONIC_NEG:
-        a_.neg(a);
-        break;
-      default:
-        a_.not_(a);
-        break;
-    }
+    a_.emit(alu_inst(i.mnem), gp(x86::Gp::kIdAx, sz));
     capture_flags();
     store_operand(0, x86::Gp::kIdAx, sz);
+    merge_flags();
+  }
+
+  // Shifts and rotates by a constant. The host computes result, CF and SZP; OF follows the
+  // interpreter's rule for counts above 1 (SHL: MSB(result) ^ CF; SHR, SAR: 0), AF is 0, and
+  // rotates take CF and OF from the result (ROL: CF = LSB, OF = MSB ^ CF; ROR: CF = MSB,
+  // OF = MSB ^ next bit).
+  void emit_shift() {
+    const Insn& i = *cur_;
+    const unsigned sz = i.opsize, msb = 8 * sz - 1, cnt = i.imm & 31;
+    if (kind(i, 0) == JK_MEM) {
+      emit_ea();
+      emit_access(i.seg, sz, true);
+    }
+    load_operand(0, x86::Gp::kIdAx, sz);
+    const Gp a = gp(x86::Gp::kIdAx, sz);
+    InstId id = x86::Inst::kIdShl;
+    switch (i.mnem) {
+      case ZYDIS_MNEMONIC_SHR: id = x86::Inst::kIdShr; break;
+      case ZYDIS_MNEMONIC_SAR: id = x86::Inst::kIdSar; break;
+      case ZYDIS_MNEMONIC_ROL: id = x86::Inst::kIdRol; break;
+      case ZYDIS_MNEMONIC_ROR: id = x86::Inst::kIdRor; break;
+      default: break;
+    }
+    a_.emit(id, a, imm(cnt));
+    capture_flags();
+    store_operand(0, x86::Gp::kIdAx, sz);
+    if (save_flags_) {
+      // eax holds the result (zero-extended); r11 the host's flags.
+      switch (i.mnem) {
+        case ZYDIS_MNEMONIC_SHL:  // OF = MSB(r) ^ CF
+          a_.mov(x86::ecx, x86::eax);
+          a_.shr(x86::ecx, msb);
+          a_.xor_(x86::ecx, x86::r11d);
+          a_.and_(x86::ecx, 1);
+          a_.shl(x86::ecx, 11);
+          a_.and_(x86::r11d, ~F_OF);
+          a_.or_(x86::r11d, x86::ecx);
+          break;
+        case ZYDIS_MNEMONIC_SHR:  // count 1: OF = the original MSB (the host's); else 0
+        case ZYDIS_MNEMONIC_SAR:
+          if (cnt != 1 || i.mnem == ZYDIS_MNEMONIC_SAR) a_.and_(x86::r11d, ~F_OF);
+          break;
+        case ZYDIS_MNEMONIC_ROL:  // CF = LSB(r), OF = MSB(r) ^ CF
+          a_.mov(x86::ecx, x86::eax);
+          a_.and_(x86::ecx, 1);
+          a_.mov(x86::edx, x86::eax);
+          a_.shr(x86::edx, msb);
+          a_.xor_(x86::edx, x86::ecx);
+          a_.shl(x86::edx, 11);
+          a_.or_(x86::ecx, x86::edx);
+          a_.mov(x86::r11d, x86::ecx);
+          break;
+        default:  // ROR: CF = MSB(r), OF = MSB(r) ^ bit msb-1
+          a_.mov(x86::ecx, x86::eax);
+          a_.shr(x86::ecx, msb);
+          a_.mov(x86::edx, x86::eax);
+          a_.shr(x86::edx, msb - 1);
+          a_.xor_(x86::edx, x86::ecx);
+          a_.and_(x86::edx, 1);
+          a_.shl(x86::edx, 11);
+          a_.or_(x86::ecx, x86::edx);
+          a_.mov(x86::r11d, x86::ecx);
+          break;
+      }
+    }
+    merge_flags();
+  }
+
+  void emit_imul() {
+    const Insn& i = *cur_;
+    const unsigned sz = i.opsize;
+    if (kind(i, 1) == JK_MEM) {
+      emit_ea();
+      emit_access(i.seg, sz, false);
+    }
+    load_operand(1, x86::Gp::kIdDx, sz);
+    const Gp a = gp(x86::Gp::kIdAx, sz), d = gp(x86::Gp::kIdDx, sz);
+    if (i.kinds & (1u << 6)) {
+      a_.imul(a, d, imm(sz == 2 ? static_cast<int16_t>(i.imm) : static_cast<int32_t>(i.imm)));
+    } else {
+      load_operand(0, x86::Gp::kIdAx, sz);
+      a_.imul(a, d);
+    }
+    capture_flags();
+    a_.mov(state(i.r0, sz), a);
     merge_flags();
   }
 

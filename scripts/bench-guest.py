@@ -3,7 +3,8 @@
 Debian's qemu-system-i386 with TCG, one after the other in one run. Times, from the host, the
 seconds to the guest's first marker line and the seconds of each in-guest workload (lines
 VX86-BENCH-BEGIN/END NAME printed by the guest's /init when the command line has vx86.bench), and
-prints a table with the ratio vx86/QEMU (below 1: vx86 is faster).
+prints a table with the ratio vx86/QEMU (below 1: vx86 is faster). vx86 runs with its JIT (the
+default) and, as a third column, with -jit off (the interpreter).
 
 Usage: scripts/bench-guest.py [--runs N] [--vx86 PATH] [--qemu PATH]
 """
@@ -66,6 +67,7 @@ def main():
     cmds = {
         "vx86": [a.vx86] + kernel,
         "qemu": [a.qemu, "-accel", "tcg"] + kernel,
+        "interp": [a.vx86] + kernel + ["-jit", "off"],
     }
     results = {name: [] for name in cmds}
     for r in range(a.runs):
@@ -75,15 +77,13 @@ def main():
             print(f"run {r + 1} {name}: " + ", ".join(f"{k} {v:.2f} s" for k, v in m.items()), file=sys.stderr)
     rows = ["boot"] + WORKLOADS + ["total"]
     label = {"boot": "seconds to VX86-GUEST-UP", "total": "seconds to the end (all of it)"}
-    print(f"| measure (median of {a.runs}) | vx86 | QEMU TCG | vx86/QEMU |")
-    print("|---|---|---|---|")
+    print(f"| measure (median of {a.runs}) | vx86 (JIT) | QEMU TCG | vx86/QEMU | vx86 -jit off |")
+    print("|---|---|---|---|---|")
+    fmt = lambda x: f"{x:.2f}" if x is not None else "n/a"
     for row in rows:
-        v = median([m[row] for m in results["vx86"] if row in m])
-        q = median([m[row] for m in results["qemu"] if row in m])
+        v, q, i = (median([m[row] for m in results[n] if row in m]) for n in ("vx86", "qemu", "interp"))
         ratio = f"{v / q:.2f}" if v and q else "n/a"
-        fv = f"{v:.2f}" if v is not None else "n/a"
-        fq = f"{q:.2f}" if q is not None else "n/a"
-        print(f"| {label.get(row, row + ' (s)')} | {fv} | {fq} | {ratio} |")
+        print(f"| {label.get(row, row + ' (s)')} | {fmt(v)} | {fmt(q)} | {ratio} | {fmt(i)} |")
 
 
 if __name__ == "__main__":

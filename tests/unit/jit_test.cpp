@@ -188,6 +188,23 @@ TEST_F(JitDiff, StackAndConditions) {
   check({0xE8, 0x01, 0x00, 0x00, 0x00, 0xF4, 0xC2, 0x04, 0x00});              // call; ret 4
 }
 
+TEST_F(JitDiff, ShiftsAndImul) {
+  for (unsigned op : {0u, 1u, 4u, 5u, 7u}) {  // ROL ROR SHL SHR SAR
+    for (uint8_t cnt : {1, 2, 5, 7, 8, 15, 16, 31, 33}) {
+      check({0xC1, modrm(3, op, 2), cnt}, 40);                // op edx, imm8
+      check({0x66, 0xC1, modrm(1, op, 3), 0x02, cnt}, 40);    // op word [ebx+2], imm8
+      check({0xC0, modrm(3, op, 4), cnt}, 40);                // op ah, imm8
+    }
+    check({0xD1, modrm(3, op, 6)}, 40);                       // op esi, 1
+    check({0xD0, modrm(0, op, 3)}, 40);                       // op byte [ebx], 1
+  }
+  check({0x0F, 0xAF, modrm(3, 1, 2)});                         // imul ecx, edx
+  check({0x66, 0x0F, 0xAF, modrm(1, 5, 3), 0x04});             // imul bp, [ebx+4]
+  check({0x69, modrm(3, 0, 6), 0x39, 0x30, 0x00, 0x80});       // imul eax, esi, imm32
+  check({0x6B, modrm(1, 7, 3), 0x08, 0xF9});                   // imul edi, [ebx+8], -7
+  check({0x66, 0x6B, modrm(3, 2, 1), 0x7F});                   // imul dx, cx, 127
+}
+
 // A loop of chained blocks (dispatched inside generated code), counting down 1000 times.
 TEST_F(JitDiff, ChainedLoop) {
   // mov ecx, 1000; l: add eax, ecx; dec ecx; jnz l
