@@ -177,6 +177,7 @@ enum class Form : uint8_t {
   Cmov,
   Shift,
   Imul,
+  Leave,
 };
 
 struct FormInfo {
@@ -280,9 +281,12 @@ FormInfo classify(const Insn& i) {
       break;
     case ZYDIS_MNEMONIC_PUSH:
       // PUSH ESP stays with the handler: what it pushes depends on the CPU model.
-      if ((sz == 2 || sz == 4) && ((k0 == JK_GPR && i.r0 != reg_offset(ESP)) || k0 == JK_IMM) &&
+      if ((sz == 2 || sz == 4) && ((k0 == JK_GPR && i.r0 != reg_offset(ESP)) || k0 == JK_IMM || k0 == JK_MEM) &&
           k1 == JK_NONE)
         set(Form::Push, kAllFlags, 0);
+      break;
+    case ZYDIS_MNEMONIC_LEAVE:
+      if ((sz == 2 || sz == 4) && k0 == JK_NONE) set(Form::Leave, kAllFlags, 0);
       break;
     case ZYDIS_MNEMONIC_POP:
       if ((sz == 2 || sz == 4) && k0 == JK_GPR && k1 == JK_NONE) set(Form::Pop, kAllFlags, 0);
@@ -583,6 +587,9 @@ class Emitter {
       case Form::Imul:
         emit_imul();
         break;
+      case Form::Leave:
+        emit_leave();
+        break;
       case Form::Helper:
         break;
     }
@@ -812,6 +819,10 @@ class Emitter {
 
   void emit_push() {
     const Insn& i = *cur_;
+    if (kind(i, 0) == JK_MEM) {
+      emit_ea();
+      emit_access(i.seg, i.opsize, false);
+    }
     if (kind(i, 0) == JK_IMM)
       a_.mov(x86::edx, imm(i.opsize == 2 ? (i.imm & 0xFFFF) : i.imm));
     else
@@ -819,19 +830,35 @@ class Emitter {
     push_edx(i.opsize);
   }
 
-  void emit_pop() {
-    const Insn& i = *cur_;
-    const unsigned sz = i.opsize;
-    a_.mov(x86::ecx, state(kReg(ESP), 4));
+  // Reads `size` bytes from SS:(sp_reg & sp_mask) into edx; then, after an optional CS-limit
+  // check of the value (RET), sets ESP past it (+ `extra`). POP, RET and LEAVE.
+  void pop_edx(unsigned size, unsigned sp_reg, uint32_t extra, bool check_cs_limit) {
+    a_.mov(x86::ecx, state(kReg(sp_reg), 4));
     a_.and_(x86::ecx, state(kSpMask, 4));
-    emit_access(SS, sz, false);
-    if (sz == 4)
+    emit_access(SS, size, false);
+    if (size == 4)
       a_.mov(x86::edx, x86::dword_ptr(x86::r8));
     else
       a_.movzx(x86::edx, x86::word_ptr(x86::r8));
-    a_.lea(x86::r9d, x86::ptr(x86::rcx, static_cast<int32_t>(sz)));
+    if (check_cs_limit) {
+      a_.cmp(x86::edx, state(kSegLimit(CS), 4));
+      a_.ja(bail_label());
+    }
+    a_.lea(x86::r9d, x86::ptr(x86::rcx, static_cast<int32_t>(size + extra)));
     set_sp_from_r9();
-    a_.mov(state(i.r0, sz), gp(x86::Gp::kIdDx, sz));  // after ESP: POP ESP loads the value
+  }
+
+  void emit_pop() {
+    const Insn& i = *cur_;
+    pop_edx(i.opsize, ESP, 0, false);
+    a_.mov(state(i.r0, i.opsize), gp(x86::Gp::kIdDx, i.opsize));  // after ESP: POP ESP loads the value
+  }
+
+  // LEAVE: ESP <- EBP (by the stack size), then pop EBP (by the operand size).
+  void emit_leave() {
+    const Insn& i = *cur_;
+    pop_edx(i.opsize, EBP, 0, false);
+    a_.mov(state(kReg(EBP), i.opsize), gp(x86::Gp::kIdDx, i.opsize));
   }
 
   // eax = the relative branch target (wrapped at the operand size, as the interpreter does).
@@ -935,19 +962,7 @@ class Emitter {
 
   void emit_ret() {
     const Insn& i = *cur_;
-    const unsigned sz = i.opsize;
-    a_.mov(x86::ecx, state(kReg(ESP), 4));
-    a_.and_(x86::ecx, state(kSpMask, 4));
-    emit_access(SS, sz, false);
-    if (sz == 4)
-      a_.mov(x86::edx, x86::dword_ptr(x86::r8));
-    else
-      a_.movzx(x86::edx, x86::word_ptr(x86::r8));
-    a_.cmp(x86::edx, state(kSegLimit(CS), 4));
-    a_.ja(bail_label());
-    const uint32_t pop = sz + (kind(i, 0) == JK_IMM ? (i.imm & 0xFFFF) : 0);
-    a_.lea(x86::r9d, x86::ptr(x86::rcx, static_cast<int32_t>(pop)));
-    set_sp_from_r9();
+    pop_edx(i.opsize, ESP, kind(i, 0) == JK_IMM ? (i.imm & 0xFFFF) : 0, true);
     a_.mov(state(kEip, 4), x86::edx);
     a_.jmp(imm(jit_.dispatch_addr()));
     end_block();
