@@ -142,19 +142,32 @@ int cond_of(unsigned m) {
 // The host instruction of a native ALU mnemonic (two operands) or unary one.
 InstId alu_inst(unsigned m) {
   switch (m) {
-    case ZYDIS_MNEMONIC_ADD: return x86::Inst::kIdAdd;
-    case ZYDIS_MNEMONIC_OR: return x86::Inst::kIdOr;
-    case ZYDIS_MNEMONIC_ADC: return x86::Inst::kIdAdc;
-    case ZYDIS_MNEMONIC_SBB: return x86::Inst::kIdSbb;
-    case ZYDIS_MNEMONIC_AND: return x86::Inst::kIdAnd;
-    case ZYDIS_MNEMONIC_SUB: return x86::Inst::kIdSub;
-    case ZYDIS_MNEMONIC_XOR: return x86::Inst::kIdXor;
-    case ZYDIS_MNEMONIC_CMP: return x86::Inst::kIdCmp;
-    case ZYDIS_MNEMONIC_TEST: return x86::Inst::kIdTest;
-    case ZYDIS_MNEMONIC_INC: return x86::Inst::kIdInc;
-    case ZYDIS_MNEMONIC_DEC: return x86::Inst::kIdDec;
-    case ZYDIS_MNEMONIC_NEG: return x86::Inst::kIdNeg;
-    default: return x86::Inst::kIdNot;
+    case ZYDIS_MNEMONIC_ADD:
+      return x86::Inst::kIdAdd;
+    case ZYDIS_MNEMONIC_OR:
+      return x86::Inst::kIdOr;
+    case ZYDIS_MNEMONIC_ADC:
+      return x86::Inst::kIdAdc;
+    case ZYDIS_MNEMONIC_SBB:
+      return x86::Inst::kIdSbb;
+    case ZYDIS_MNEMONIC_AND:
+      return x86::Inst::kIdAnd;
+    case ZYDIS_MNEMONIC_SUB:
+      return x86::Inst::kIdSub;
+    case ZYDIS_MNEMONIC_XOR:
+      return x86::Inst::kIdXor;
+    case ZYDIS_MNEMONIC_CMP:
+      return x86::Inst::kIdCmp;
+    case ZYDIS_MNEMONIC_TEST:
+      return x86::Inst::kIdTest;
+    case ZYDIS_MNEMONIC_INC:
+      return x86::Inst::kIdInc;
+    case ZYDIS_MNEMONIC_DEC:
+      return x86::Inst::kIdDec;
+    case ZYDIS_MNEMONIC_NEG:
+      return x86::Inst::kIdNeg;
+    default:
+      return x86::Inst::kIdNot;
   }
 }
 
@@ -252,8 +265,11 @@ FormInfo classify(const Insn& i) {
     case ZYDIS_MNEMONIC_NOT:
       if (sized && gpr_or_mem(k0) && k1 == JK_NONE) set(Form::Unary, 0, 0);
       break;
-    case ZYDIS_MNEMONIC_SHL: case ZYDIS_MNEMONIC_SHR: case ZYDIS_MNEMONIC_SAR:
-    case ZYDIS_MNEMONIC_ROL: case ZYDIS_MNEMONIC_ROR:
+    case ZYDIS_MNEMONIC_SHL:
+    case ZYDIS_MNEMONIC_SHR:
+    case ZYDIS_MNEMONIC_SAR:
+    case ZYDIS_MNEMONIC_ROL:
+    case ZYDIS_MNEMONIC_ROR:
       // Constant counts (by 1, by imm8) that move bits: 1 <= count < width for shifts, a count
       // that is not a multiple of the width for rotates. By CL and the rest stay with the handler.
       if (sized && gpr_or_mem(k0) && k1 == JK_IMM) {
@@ -281,8 +297,8 @@ FormInfo classify(const Insn& i) {
       break;
     case ZYDIS_MNEMONIC_PUSH:
       // PUSH ESP stays with the handler: what it pushes depends on the CPU model.
-      if ((sz == 2 || sz == 4) && ((k0 == JK_GPR && i.r0 != reg_offset(ESP)) || k0 == JK_IMM || k0 == JK_MEM) &&
-          k1 == JK_NONE)
+      if ((sz == 2 || sz == 4) &&
+          ((k0 == JK_GPR && i.r0 != reg_offset(ESP)) || k0 == JK_IMM || k0 == JK_MEM) && k1 == JK_NONE)
         set(Form::Push, kAllFlags, 0);
       break;
     case ZYDIS_MNEMONIC_LEAVE:
@@ -350,8 +366,9 @@ class Emitter {
       if (ended_) break;
     }
     if (!ended_) {
-      // The block ran off its end (size limit, page end): go on at the next instruction.
+      // The block ran off its end (size limit, page end, IP wrap): go on at the next instruction.
       flush_eip();
+      if (ip_mask_ != 0xFFFFFFFFu) a_.and_(state(kEip, 4), static_cast<int32_t>(ip_mask_));
       a_.jmp(imm(jit_.dispatch_addr()));
     }
     // Tails may add tails (a bail path's handler exit): iterate by index, on copies.
@@ -693,11 +710,20 @@ class Emitter {
     const Gp a = gp(x86::Gp::kIdAx, sz);
     InstId id = x86::Inst::kIdShl;
     switch (i.mnem) {
-      case ZYDIS_MNEMONIC_SHR: id = x86::Inst::kIdShr; break;
-      case ZYDIS_MNEMONIC_SAR: id = x86::Inst::kIdSar; break;
-      case ZYDIS_MNEMONIC_ROL: id = x86::Inst::kIdRol; break;
-      case ZYDIS_MNEMONIC_ROR: id = x86::Inst::kIdRor; break;
-      default: break;
+      case ZYDIS_MNEMONIC_SHR:
+        id = x86::Inst::kIdShr;
+        break;
+      case ZYDIS_MNEMONIC_SAR:
+        id = x86::Inst::kIdSar;
+        break;
+      case ZYDIS_MNEMONIC_ROL:
+        id = x86::Inst::kIdRol;
+        break;
+      case ZYDIS_MNEMONIC_ROR:
+        id = x86::Inst::kIdRor;
+        break;
+      default:
+        break;
     }
     a_.emit(id, a, imm(cnt));
     capture_flags();

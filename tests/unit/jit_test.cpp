@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -37,14 +38,16 @@ struct Tier {
     ram[HANDLER] = 0xF4;
   }
   // Loads code + state and runs to the HLT after the code.
-  void run(const std::vector<uint8_t>& code, const uint32_t (&regs)[8], uint32_t flags, const uint8_t* m) {
+  void run(const std::vector<uint8_t>& code, const uint32_t (&regs)[8], uint32_t flags, const uint8_t* m,
+           bool code32 = true) {
     CpuState& s = cpu.s;
     for (unsigned k = 0; k < SEG_COUNT; ++k) {
       cpu.load_seg_real(k, 0);
       s.seg[k].limit = 0xFFFF;
       s.seg[k].attr = 0x0093;
     }
-    s.seg[CS].attr = 0x009B | SEG_ATTR_DB;  // 32-bit code in real mode (as the host-diff tests)
+    // 32-bit code in real mode (as the host-diff tests), or plain 16-bit code
+    s.seg[CS].attr = code32 ? uint16_t{0x009B | SEG_ATTR_DB} : uint16_t{0x009B};
     s.halted = false;
     for (unsigned k = 0; k < 8; ++k) s.regs[k] = regs[k];
     s.eflags = (flags & F_ARITH) | F_BIT1;
@@ -184,11 +187,11 @@ TEST_F(JitDiff, StackAndConditions) {
     // jcc over an instruction, then a second block
     check({0x01, modrm(3, 2, 0), static_cast<uint8_t>(0x70 + cc), 0x01, 0x41, 0x42}, 60);
   }
-  check({0xFF, modrm(1, 6, 3), 0x04, 0x5E});                 // push dword [ebx+4]; pop esi
-  check({0x66, 0xFF, modrm(0, 6, 3), 0x66, 0x59});           // push word [ebx]; pop cx
-  check({0x55, 0x89, 0xE5, 0x6A, 0x07, 0xC9});               // push ebp; mov ebp, esp; push 7; leave
-  check({0x89, 0xDD, 0xC9});                                 // mov ebp, ebx; leave (pops the memory area)
-  check({0x66, 0x89, 0xDD, 0x66, 0xC9});                     // mov bp, bx; o16 leave
+  check({0xFF, modrm(1, 6, 3), 0x04, 0x5E});        // push dword [ebx+4]; pop esi
+  check({0x66, 0xFF, modrm(0, 6, 3), 0x66, 0x59});  // push word [ebx]; pop cx
+  check({0x55, 0x89, 0xE5, 0x6A, 0x07, 0xC9});      // push ebp; mov ebp, esp; push 7; leave
+  check({0x89, 0xDD, 0xC9});                        // mov ebp, ebx; leave (pops the memory area)
+  check({0x66, 0x89, 0xDD, 0x66, 0xC9});            // mov bp, bx; o16 leave
   check({0xE8, 0x02, 0x00, 0x00, 0x00, 0xEB, 0x03, 0x41, 0xC3, 0x90, 0x90});  // call; ret; jmp
   check({0xE8, 0x01, 0x00, 0x00, 0x00, 0xF4, 0xC2, 0x04, 0x00});              // call; ret 4
 }
@@ -196,18 +199,18 @@ TEST_F(JitDiff, StackAndConditions) {
 TEST_F(JitDiff, ShiftsAndImul) {
   for (unsigned op : {0u, 1u, 4u, 5u, 7u}) {  // ROL ROR SHL SHR SAR
     for (uint8_t cnt : {1, 2, 5, 7, 8, 15, 16, 31, 33}) {
-      check({0xC1, modrm(3, op, 2), cnt}, 40);                // op edx, imm8
-      check({0x66, 0xC1, modrm(1, op, 3), 0x02, cnt}, 40);    // op word [ebx+2], imm8
-      check({0xC0, modrm(3, op, 4), cnt}, 40);                // op ah, imm8
+      check({0xC1, modrm(3, op, 2), cnt}, 40);              // op edx, imm8
+      check({0x66, 0xC1, modrm(1, op, 3), 0x02, cnt}, 40);  // op word [ebx+2], imm8
+      check({0xC0, modrm(3, op, 4), cnt}, 40);              // op ah, imm8
     }
-    check({0xD1, modrm(3, op, 6)}, 40);                       // op esi, 1
-    check({0xD0, modrm(0, op, 3)}, 40);                       // op byte [ebx], 1
+    check({0xD1, modrm(3, op, 6)}, 40);  // op esi, 1
+    check({0xD0, modrm(0, op, 3)}, 40);  // op byte [ebx], 1
   }
-  check({0x0F, 0xAF, modrm(3, 1, 2)});                         // imul ecx, edx
-  check({0x66, 0x0F, 0xAF, modrm(1, 5, 3), 0x04});             // imul bp, [ebx+4]
-  check({0x69, modrm(3, 0, 6), 0x39, 0x30, 0x00, 0x80});       // imul eax, esi, imm32
-  check({0x6B, modrm(1, 7, 3), 0x08, 0xF9});                   // imul edi, [ebx+8], -7
-  check({0x66, 0x6B, modrm(3, 2, 1), 0x7F});                   // imul dx, cx, 127
+  check({0x0F, 0xAF, modrm(3, 1, 2)});                    // imul ecx, edx
+  check({0x66, 0x0F, 0xAF, modrm(1, 5, 3), 0x04});        // imul bp, [ebx+4]
+  check({0x69, modrm(3, 0, 6), 0x39, 0x30, 0x00, 0x80});  // imul eax, esi, imm32
+  check({0x6B, modrm(1, 7, 3), 0x08, 0xF9});              // imul edi, [ebx+8], -7
+  check({0x66, 0x6B, modrm(3, 2, 1), 0x7F});              // imul dx, cx, 127
 }
 
 // A loop of chained blocks (dispatched inside generated code), counting down 1000 times.
@@ -233,6 +236,55 @@ TEST_F(JitDiff, WriteIntoRunningBlock) {
   std::vector<uint8_t> code = {0xC6, 0x05, 0x09, 0x10, 0x00, 0x00, 0x42, 0x90, 0x90, 0x41};
   check(code, 10);
   EXPECT_EQ(jit.cpu.s.regs[ECX], interp.cpu.s.regs[ECX]);
+}
+
+}  // namespace
+
+namespace {
+
+// Random instruction bytes: both tiers start from the same machine (RAM, registers, flags, 16- or
+// 32-bit code) and must end in the same state: registers, EFLAGS, EIP, segment selectors, the
+// instruction count and every byte of RAM (exceptions go through the IVT to a HLT, so a fault is
+// part of the state). VX86_JIT_RANDOM_CASES=N runs longer.
+TEST(JitRandom, RandomBytesMatchTheInterpreter) {
+  const char* env = std::getenv("VX86_JIT_RANDOM_CASES");
+  const int cases = env ? std::atoi(env) : 3000;
+  Tier interp{false}, jit{true};
+  std::mt19937 rng{0xB17E5};
+  std::vector<uint8_t> image(interp.mem.ram_size());
+  std::memcpy(image.data(), interp.mem.ram(), image.size());  // the IVT and handler
+  for (int c = 0; c < cases; ++c) {
+    std::vector<uint8_t> code(24);
+    for (auto& b : code) b = static_cast<uint8_t>(rng());
+    uint32_t regs[8];
+    for (auto& r : regs) r = (rng() % 3 == 0) ? (rng() & 0xFFFF) : static_cast<uint32_t>(rng());
+    regs[ESP] = STACK;
+    const uint32_t flags = static_cast<uint32_t>(rng());
+    const bool code32 = rng() & 1;
+    uint8_t m[64];
+    for (auto& b : m) b = static_cast<uint8_t>(rng());
+    for (Tier* t : {&interp, &jit}) {
+      std::memcpy(t->mem.ram(), image.data(), image.size());
+      t->run(code, regs, flags, m, code32);
+    }
+    char st[200];
+    std::snprintf(st, sizeof st,
+                  "(case %d, %s code, eflags %08x, regs %08x %08x %08x %08x %08x %08x %08x %08x) ", c,
+                  code32 ? "32-bit" : "16-bit", flags, regs[0], regs[1], regs[2], regs[3], regs[4], regs[5],
+                  regs[6], regs[7]);
+    const std::string where = st + hex(code);
+    const CpuState& a = interp.cpu.s;
+    const CpuState& b = jit.cpu.s;
+    for (unsigned k = 0; k < 8; ++k) ASSERT_EQ(a.regs[k], b.regs[k]) << where << " register " << k;
+    ASSERT_EQ(a.eflags, b.eflags) << where;
+    ASSERT_EQ(a.eip, b.eip) << where;
+    ASSERT_EQ(a.icount, b.icount) << where;
+    ASSERT_EQ(a.halted, b.halted) << where;
+    for (unsigned k = 0; k < SEG_COUNT; ++k)
+      ASSERT_EQ(a.seg[k].sel, b.seg[k].sel) << where << " segment " << k;
+    ASSERT_EQ(0, std::memcmp(interp.mem.ram(), jit.mem.ram(), image.size())) << where << " RAM";
+  }
+  EXPECT_GT(jit.cpu.jit->stats().native_insns, 0u);
 }
 
 }  // namespace
