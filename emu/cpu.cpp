@@ -11,8 +11,8 @@ Cpu::Cpu(PhysicalMemory& mem, PortBus& io_bus) : mmu(mem), io(io_bus), blocks(mm
 
 Cpu::~Cpu() = default;
 
-void Cpu::enable_jit(bool on) {
-  if (on && !jit) jit = std::make_unique<Jit>(*this);
+void Cpu::enable_jit(bool on, size_t cache_bytes) {
+  if (on && !jit) jit = cache_bytes ? std::make_unique<Jit>(*this, cache_bytes) : std::make_unique<Jit>(*this);
   if (!on) {
     blocks.for_each([](Block* b) { b->host = nullptr; });
     jit.reset();

@@ -51,7 +51,8 @@ class Cpu {
   FILE* log_file = stderr;
   // The translation tier (jit/); null = the interpreter runs everything.
   std::unique_ptr<Jit> jit;
-  void enable_jit(bool on);
+  // cache_bytes: the code cache's size (0 = the default); tests use small ones to force flushes.
+  void enable_jit(bool on, size_t cache_bytes = 0);
 
   void reset();
   // Runs until HLT, an exit request, a shutdown, or `max_insns` instructions (checked per block).

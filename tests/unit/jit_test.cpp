@@ -22,10 +22,10 @@ namespace {
 constexpr uint32_t CODE = 0x1000, MEM = 0x3000, STACK = 0x8000, HANDLER = 0x2000;
 
 struct Tier {
-  explicit Tier(bool jit) {
+  explicit Tier(bool jit, size_t cache_bytes = 0) {
     cpu.reset();
     if (jit) {
-      cpu.enable_jit(true);
+      cpu.enable_jit(true, cache_bytes);
       cpu.jit->threshold = 0;  // translate every block on its first run
     }
     // Every exception vector points at a HLT, so a fault ends the run with a visible state.
@@ -39,7 +39,7 @@ struct Tier {
   }
   // Loads code + state and runs to the HLT after the code.
   void run(const std::vector<uint8_t>& code, const uint32_t (&regs)[8], uint32_t flags, const uint8_t* m,
-           bool code32 = true) {
+           bool code32 = true, uint64_t budget = 10000) {
     CpuState& s = cpu.s;
     for (unsigned k = 0; k < SEG_COUNT; ++k) {
       cpu.load_seg_real(k, 0);
@@ -58,7 +58,7 @@ struct Tier {
     ram[CODE + code.size()] = 0xF4;
     std::memcpy(ram + MEM, m, 64);
     cpu.blocks.flush();
-    cpu.run(10000);
+    cpu.run(budget);
   }
   PhysicalMemory mem{1u << 20};
   PortBus io;
@@ -285,6 +285,96 @@ TEST(JitRandom, RandomBytesMatchTheInterpreter) {
     ASSERT_EQ(0, std::memcmp(interp.mem.ram(), jit.mem.ram(), image.size())) << where << " RAM";
   }
   EXPECT_GT(jit.cpu.jit->stats().native_insns, 0u);
+}
+
+}  // namespace
+
+namespace {
+
+// A code cache far too small for the work: it is emptied again and again while blocks dispatch to
+// each other, and the results stay the interpreter's.
+TEST(JitCache, FlushWhileRunningMatchesTheInterpreter) {
+  Tier interp{false}, jit{true, 16 * 1024};
+  std::mt19937 rng{0xF1005};
+  // 32 times: a tight inner loop (its blocks chain), then 200 distinct blocks ("add eax, imm32;
+  // jmp +0": each jmp ends a block), more than the cache holds.
+  std::vector<uint8_t> code = {0xB9, 0x20, 0x00, 0x00, 0x00};  // mov ecx, 32
+  const size_t top = code.size();
+  // mov edx, 50; inner: add eax, edx; dec edx; jnz inner
+  code.insert(code.end(), {0xBA, 0x32, 0x00, 0x00, 0x00, 0x01, 0xD0, 0x4A, 0x75, 0xFB});
+  for (int k = 0; k < 200; ++k) {
+    const uint32_t v = static_cast<uint32_t>(rng());
+    code.insert(code.end(),
+                {0x05, uint8_t(v), uint8_t(v >> 8), uint8_t(v >> 16), uint8_t(v >> 24), 0xEB, 0x00});
+  }
+  const int32_t back = static_cast<int32_t>(top) - static_cast<int32_t>(code.size() + 3);
+  code.insert(code.end(), {0x49, 0x0F, 0x85});  // dec ecx; jnz top (rel32)
+  for (int b = 0; b < 4; ++b)
+    code.push_back(static_cast<uint8_t>(static_cast<uint32_t>(back - 4) >> (8 * b)));
+  uint32_t regs[8] = {1, 2, 3, 4, STACK, 6, 7, 8};
+  uint8_t m[64] = {};
+  interp.run(code, regs, 0, m, true, 100000);
+  jit.run(code, regs, 0, m, true, 100000);
+  for (unsigned k = 0; k < 8; ++k) EXPECT_EQ(interp.cpu.s.regs[k], jit.cpu.s.regs[k]) << "register " << k;
+  EXPECT_EQ(interp.cpu.s.eflags, jit.cpu.s.eflags);
+  EXPECT_EQ(interp.cpu.s.icount, jit.cpu.s.icount);
+  EXPECT_TRUE(jit.cpu.s.halted);
+  EXPECT_GT(jit.cpu.jit->stats().flushes, 2u);
+  EXPECT_GT(jit.cpu.jit->stats().dispatch_hits, 1000u);
+}
+
+// An interrupt source the test raises between run slices, as the board's devices do.
+struct TestIrq : InterruptSource {
+  bool line = false;
+  bool pending() override { return line; }
+  uint8_t acknowledge() override {
+    line = false;
+    return 0x20;
+  }
+};
+
+// An interrupt raised while translated code spins in a chained loop is taken at the same
+// instruction count, with the same registers, as in the interpreter.
+TEST(JitIrq, InterruptDuringChainedLoop) {
+  uint64_t taken_at[2];
+  uint32_t eax_at[2];
+  for (int t = 0; t < 2; ++t) {
+    Tier tier{t == 1};
+    TestIrq irq;
+    Cpu& cpu = tier.cpu;
+    cpu.intr = &irq;
+    uint8_t* ram = tier.mem.ram();
+    ram[0x20 * 4] = 0x00;  // vector 0x20 -> 0000:0x2100: mov ebx, eax (66 89 c3); hlt
+    ram[0x20 * 4 + 1] = 0x21;
+    ram[0x20 * 4 + 2] = ram[0x20 * 4 + 3] = 0;
+    const uint8_t handler[] = {0x66, 0x89, 0xC3, 0xF4};
+    std::memcpy(ram + 0x2100, handler, sizeof handler);
+    // l: inc eax; add ecx, eax; jmp l
+    const std::vector<uint8_t> code = {0x40, 0x01, 0xC1, 0xEB, 0xFB};
+    uint32_t regs[8] = {0, 0, 0, 0, STACK, 0, 0, 0};
+    std::memcpy(ram + CODE, code.data(), code.size());
+    CpuState& s = cpu.s;
+    for (unsigned k = 0; k < SEG_COUNT; ++k) {
+      cpu.load_seg_real(k, 0);
+      s.seg[k].limit = 0xFFFF;
+    }
+    s.seg[CS].attr = 0x009B | SEG_ATTR_DB;
+    for (unsigned k = 0; k < 8; ++k) s.regs[k] = regs[k];
+    s.eflags = F_BIT1 | F_IF;
+    s.eip = CODE;
+    cpu.update_mode();
+    for (int slice = 0; slice < 7; ++slice) EXPECT_EQ(cpu.run(1234), StopReason::Budget);
+    irq.line = true;  // the board raises INTR between slices and mirrors it
+    s.irq_pending = true;
+    cpu.run(1000);
+    EXPECT_TRUE(s.halted);
+    taken_at[t] = s.icount;
+    eax_at[t] = s.regs[EBX];
+    if (t == 1) EXPECT_GT(cpu.jit->stats().dispatch_hits, 1000u);
+  }
+  EXPECT_EQ(taken_at[0], taken_at[1]);
+  EXPECT_EQ(eax_at[0], eax_at[1]);
+  EXPECT_GT(eax_at[0], 0u);
 }
 
 }  // namespace
