@@ -35,6 +35,7 @@ Block* BlockCache::insert(std::unique_ptr<Block> block) {
 }
 
 void BlockCache::retire(Block* b) {
+  if (on_retire) on_retire(b);
   for (auto& insn : b->insns) insn.fn = op_block_exit;
   unsigned slot = fast_index(b->phys, b->mode);
   if (fast_[slot] == b) fast_[slot] = nullptr;

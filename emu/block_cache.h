@@ -4,6 +4,7 @@
 // an exit, so code that patches the next instruction sees the new bytes.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -12,6 +13,19 @@
 #include "mmu/mmu.h"
 
 namespace vx86 {
+
+struct Block;
+
+// A direct exit of a translated block (jit/): a jump whose rel32 is patched to enter the target
+// block's translation directly once the dispatcher has found it ("chaining"), and patched back
+// when the target is dropped.
+struct JitExit {
+  Block* src = nullptr;
+  Block* target = nullptr;  // the block it is chained to, or null
+  int32_t rel = 0;          // target EIP - the block's entry EIP
+  uintptr_t jmp_rel32 = 0;  // executable address of the chaining jmp's rel32
+  uintptr_t unlinked = 0;   // where that jmp goes while unchained (asks the dispatcher to chain)
+};
 
 struct Block {
   uint32_t phys;          // physical address of the first byte
@@ -22,6 +36,8 @@ struct Block {
   std::vector<Insn> insns;  // ninsn instructions then an exit sentinel
   const void* host = nullptr;  // its translation (jit/), once it has run often enough
   uint32_t runs = 0;           // times the interpreter ran it (the JIT's tier-up counter)
+  std::vector<JitExit> exits;       // its chainable exits (capacity fixed when translated)
+  std::vector<JitExit*> incoming;   // other blocks' exits chained to it
 };
 
 class BlockCache : public CodeWriteListener {
@@ -48,6 +64,8 @@ class BlockCache : public CodeWriteListener {
   }
   // The front table as generated code probes it (jit/jit.cpp repeats fast_index).
   static constexpr unsigned kFastBits = 16;
+  // Called for every block that is dropped (the JIT unchains it first).
+  std::function<void(Block*)> on_retire;
   Block* const* fast_table() const { return fast_; }
 
  private:

@@ -332,21 +332,19 @@ StopReason Cpu::run(uint64_t max_insns) {
       Block* b = blocks.find(phys, s.code32);
       if (!b) [[unlikely]] b = translate_block(lin, phys);
       else if (b->pages[1] != b->pages[0]) [[unlikely]] b = check_second_page(b, lin, phys);
-      if (log_mask & (LOG_CPU | LOG_TRACE)) [[unlikely]] {
-        if (log_mask & LOG_CPU) dump_cpu_state(*this);
-        if (log_mask & LOG_TRACE) trace_state(*this);
-      }
+      if (log_mask & LOG_CPU) [[unlikely]] dump_cpu_state(*this);
       if (jit && !(log_mask & LOG_CPU)) {
         if (!b->host && ++b->runs >= jit->threshold) jit->translate(b);
         if (b->host) {
-          // Translated code runs block after block until one of the checks above is due.
-          // -d trace: back to this loop after every block, so both tiers log the same points.
-          s.jit_end = (log_mask & LOG_TRACE) ? 0 : end;
+          // Translated code runs block after block until one of the checks above is due
+          // (with -d trace, each translated block logs its own line as it starts).
+          s.jit_end = end;
           s.irq_pending = intr && intr->pending();
           if (!jit->run(b)) deliver_exception(jit->take_fault());
           continue;
         }
       }
+      if (log_mask & LOG_TRACE) [[unlikely]] trace_state(*this);
       s.icount += b->ninsn;
       const Insn* i = b->insns.data();
       do {

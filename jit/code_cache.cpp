@@ -41,4 +41,12 @@ void* CodeCache::append(const void* code, size_t n) {
   return at;
 }
 
+void CodeCache::patch32(uintptr_t exec_addr, uint32_t value) {
+  const size_t off = exec_addr - reinterpret_cast<uintptr_t>(exec_);
+  if (off + 4 > used_) return;  // not ours: never write outside the code
+  // Only the thread that runs this code patches it, from C++ (never while the patched code runs);
+  // x86 keeps instruction fetch coherent with the store.
+  std::memcpy(write_ + off, &value, 4);
+}
+
 }  // namespace vx86

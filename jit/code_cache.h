@@ -20,6 +20,9 @@ class CodeCache {
   size_t free_bytes() const { return capacity_ - used_; }
   // Copies `n` bytes of code (already relocated to next_exec()) in and returns their address.
   void* append(const void* code, size_t n);
+  // Writes a 32-bit value at an executable address inside the cache (patching a jump), through
+  // the writable view.
+  void patch32(uintptr_t exec_addr, uint32_t value);
   // Everything after the first `keep` bytes becomes free again.
   void reset_to(size_t keep) { used_ = keep; }
   size_t used() const { return used_; }

@@ -11,6 +11,7 @@
 
 #include "emu/block_cache.h"
 #include "emu/cpu.h"
+#include "emu/disasm.h"
 #include "jit/translator.h"
 
 namespace vx86 {
@@ -59,13 +60,65 @@ x86::Mem st(size_t off, unsigned size) { return x86::ptr(x86::rbx, static_cast<i
 
 }  // namespace
 
+void jit_trace_block(Cpu* c) { trace_state(*c); }
+
+bool Jit::trace() const { return cpu_.log_mask & LOG_TRACE; }
+
+// Called by the dispatcher when it found the target of a chainable exit (r13).
+void jit_link(Jit* jit, JitExit* e, Block* t) { jit->link(e, t); }
+
 Jit::Jit(Cpu& cpu, size_t cache_bytes) : cpu_(cpu), cache_(cache_bytes) {
   if (reinterpret_cast<void*>(&cpu.s) != reinterpret_cast<void*>(&cpu))
     throw std::logic_error("jit: CpuState must start the Cpu object");
   emit_stubs();
+  cpu_.blocks.on_retire = [this](Block* b) { unchain(b); };
 }
 
-Jit::~Jit() = default;
+Jit::~Jit() {
+  cpu_.blocks.on_retire = nullptr;
+  cpu_.blocks.for_each([](Block* b) {
+    b->exits.clear();
+    b->incoming.clear();
+  });
+}
+
+// A chained exit jumps from block S into block T in the same physical page without any lookup.
+// The translator emits chainable exits only where that is correct in every context S can run
+// in: 32-bit code, a target EIP that is S's entry EIP + a constant, in the same linear page as
+// S's first byte (decided from S's page offset alone), so T is S's physical page + an offset
+// whatever the mapping S was entered under. What the dispatcher's checks cover either cannot
+// change without a helper call (which taints r14 so the exit takes the dispatcher) or is checked
+// at the exit itself (the icount budget).
+void Jit::link(JitExit* e, Block* t) {
+  Block* s = e->src;
+  if (!s || e->target || !t->host || t->mode != s->mode || t->pages[0] != t->pages[1]) return;
+  if ((t->phys >> PAGE_SHIFT) != (s->phys >> PAGE_SHIFT)) return;
+  if (t->phys != s->phys + static_cast<uint32_t>(e->rel)) return;  // not the exit's target
+  const uintptr_t host = reinterpret_cast<uintptr_t>(t->host);
+  cache_.patch32(e->jmp_rel32, static_cast<uint32_t>(host - (e->jmp_rel32 + 4)));
+  e->target = t;
+  t->incoming.push_back(e);
+  ++stats_.chains;
+}
+
+// Block b is dropped (SMC, flush): exits chained into it go back to the dispatcher, and its own
+// exits leave their targets' lists.
+void Jit::unchain(Block* b) {
+  for (JitExit* e : b->incoming) {
+    cache_.patch32(e->jmp_rel32, static_cast<uint32_t>(e->unlinked - (e->jmp_rel32 + 4)));
+    e->target = nullptr;
+    ++stats_.unchains;
+  }
+  b->incoming.clear();
+  for (JitExit& e : b->exits) {
+    if (!e.target) continue;
+    auto& in = e.target->incoming;
+    in.erase(std::remove(in.begin(), in.end(), &e), in.end());
+    e.target = nullptr;
+  }
+  b->exits.clear();
+  b->host = nullptr;
+}
 
 // The fixed code at the start of the cache: entry (saves the host's callee-saved registers and
 // loads the pinned ones), the two exits, and the dispatcher every block ends with.
@@ -85,6 +138,10 @@ void Jit::emit_stubs() {
   a.mov(x86::rbx, x86::rdi);
   a.mov(x86::r15, x86::rsi);
   a.mov(x86::rbp, x86::rdx);
+  a.xor_(x86::r13d, x86::r13d);  // no exit asks to be chained
+  // The first exit takes the dispatcher's full checks: the run loop may have let something pending
+  // wait for one boundary (an interrupt after STI or MOV SS), which chained exits would skip.
+  a.mov(x86::r14d, 1);
   a.jmp(x86::rcx);
 
   a.bind(exit_fault);
@@ -101,6 +158,7 @@ void Jit::emit_stubs() {
   // table), entering the next block's translation directly. Anything unusual goes back.
   static const BlockLayout L;
   a.bind(dispatch);
+  a.xor_(x86::r14d, x86::r14d);  // the full checks run here
   a.mov(x86::rax, st(offsetof(CpuState, icount), 8));
   a.cmp(x86::rax, st(offsetof(CpuState, jit_end), 8));
   a.jae(miss);
@@ -164,11 +222,25 @@ void Jit::emit_stubs() {
   a.test(x86::rax, x86::rax);
   a.jz(lookup_miss);
   a.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, dispatch_hits)));
+  Label enter_block = a.newLabel();
+  a.test(x86::r13, x86::r13);  // an exit asked to be chained to this block
+  a.jz(enter_block);
+  a.mov(x86::r12, x86::rcx);
+  a.mov(x86::rdi, imm(reinterpret_cast<uintptr_t>(this)));
+  a.mov(x86::rsi, x86::r13);
+  a.mov(x86::rdx, x86::rcx);
+  a.mov(x86::rax, imm(reinterpret_cast<uintptr_t>(&jit_link)));
+  a.call(x86::rax);
+  a.xor_(x86::r13d, x86::r13d);
+  a.mov(x86::rax, x86::qword_ptr(x86::r12, L.host));
+  a.bind(enter_block);
   a.jmp(x86::rax);
   a.bind(miss);
+  a.xor_(x86::r13d, x86::r13d);
   a.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, dispatch_misses)));
   a.jmp(exit_ok);
   a.bind(lookup_miss);
+  a.xor_(x86::r13d, x86::r13d);
   a.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, lookup_misses)));
   a.jmp(exit_ok);
 
@@ -188,7 +260,11 @@ void Jit::emit_stubs() {
 }
 
 void Jit::flush_cache() {
-  cpu_.blocks.for_each([](Block* b) { b->host = nullptr; });
+  cpu_.blocks.for_each([](Block* b) {
+    b->host = nullptr;
+    b->exits.clear();
+    b->incoming.clear();
+  });
   cache_.reset_to(stubs_end_);
   ++stats_.flushes;
 }
@@ -196,7 +272,7 @@ void Jit::flush_cache() {
 bool Jit::translate(Block* b) {
   std::vector<uint8_t> buf;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    const unsigned native = translate_block(*this, *b, cache_.next_exec(), buf);
+    const unsigned native = translate_block(*this, *b, cache_.next_exec(), buf);  // fills b->exits
     if (buf.size() > cache_.free_bytes()) {
       flush_cache();
       continue;

@@ -22,6 +22,7 @@ namespace vx86 {
 class Cpu;
 struct Block;
 struct Insn;
+struct JitExit;
 
 struct JitStats {
   uint64_t blocks = 0;           // blocks translated
@@ -35,6 +36,8 @@ struct JitStats {
   uint64_t lookup_misses = 0;    // ... or the next block has no translation yet (or no TLB entry)
   uint64_t helper_calls = 0;     // interpreter handlers called from generated code
   uint64_t bails = 0;            // native instructions that took their slow path (handler)
+  uint64_t chains = 0;           // direct exits patched to jump straight into their target
+  uint64_t unchains = 0;         // chained exits patched back because their target was dropped
 };
 
 // Handler calls per Zydis mnemonic (the forms worth translating natively next), and per
@@ -71,6 +74,10 @@ class Jit {
   void set_exception(std::exception_ptr e) { foreign_ = std::move(e); }
   JitStats& mutable_stats() { return stats_; }
   JitHistogram& histogram() { return *hist_; }
+  // -d trace is on: translated blocks log their entry state.
+  bool trace() const;
+  // Chains exit `e` to block `t` if that stays correct (called by the dispatcher).
+  void link(JitExit* e, Block* t);
   // Addresses of the stubs generated code jumps to.
   uintptr_t dispatch_addr() const { return dispatch_; }
   uintptr_t exit_fault_addr() const { return exit_fault_; }
@@ -78,6 +85,7 @@ class Jit {
  private:
   void emit_stubs();
   void flush_cache();
+  void unchain(Block* b);
 
   Cpu& cpu_;
   CodeCache cache_;

@@ -27,6 +27,7 @@ namespace vx86 {
 
 // Defined in jit/jit.cpp: runs an interpreter handler and reports how the block goes on.
 uint32_t jit_call_handler(Cpu* c, const Insn* i);
+void jit_trace_block(Cpu* c);
 
 namespace {
 
@@ -334,7 +335,10 @@ FormInfo classify(const Insn& i) {
 
 class Emitter {
  public:
-  Emitter(Jit& jit, const Block& b, CodeHolder& code) : jit_(jit), b_(b), a_(&code) {
+  // A block's chainable exits: the two ways out of its final conditional branch.
+  static constexpr size_t kMaxExits = 2;
+
+  Emitter(Jit& jit, Block& b, CodeHolder& code) : jit_(jit), b_(b), a_(&code) {
     ip_mask_ = (b.mode & 1) ? 0xFFFFFFFFu : 0xFFFFu;
   }
 
@@ -350,6 +354,13 @@ class Emitter {
       live = (live & ~info[k].writes) | info[k].reads;
     }
 
+    if (jit_.trace()) {
+      // -d trace: the line the run loop prints before an interpreted block, for every block run
+      // here, chained ones included.
+      a_.mov(x86::rdi, x86::rbx);
+      a_.mov(x86::rax, imm(reinterpret_cast<uintptr_t>(&jit_trace_block)));
+      a_.call(x86::rax);
+    }
     a_.add(state(kIcount, 8), static_cast<int32_t>(n));
     unsigned native = 0;
     for (unsigned k = 0; k < n; ++k) {
@@ -367,9 +378,10 @@ class Emitter {
     }
     if (!ended_) {
       // The block ran off its end (size limit, page end, IP wrap): go on at the next instruction.
+      const uint32_t rel = delta_;
       flush_eip();
       if (ip_mask_ != 0xFFFFFFFFu) a_.and_(state(kEip, 4), static_cast<int32_t>(ip_mask_));
-      a_.jmp(imm(jit_.dispatch_addr()));
+      exit_to(rel, true);
     }
     // Tails may add tails (a bail path's handler exit): iterate by index, on copies.
     for (size_t t = 0; t < tails_.size(); ++t) {
@@ -398,6 +410,7 @@ class Emitter {
     a_.mov(x86::rsi, imm(reinterpret_cast<uintptr_t>(i)));
     a_.mov(x86::rax, imm(reinterpret_cast<uintptr_t>(&jit_call_handler)));
     a_.call(x86::rax);
+    a_.mov(x86::r14d, 1);  // a handler ran: the next exit takes the dispatcher's full checks
     a_.test(x86::eax, x86::eax);
     a_.jnz(handler_exit_label());
   }
@@ -901,12 +914,16 @@ class Emitter {
     a_.cmp(x86::eax, state(kSegLimit(CS), 4));
     a_.ja(bail_label());
     a_.mov(state(kEip, 4), x86::eax);
-    a_.jmp(imm(jit_.dispatch_addr()));
+    exit_to(branch_rel(), cur_->opsize == 4);
+  }
+  // The relative target's distance from the block's entry EIP (before any IP-size wrap).
+  int64_t branch_rel() const {
+    return static_cast<int64_t>(delta_) + cur_->len + static_cast<int32_t>(cur_->imm);
   }
   void fall_through() {
     a_.add(state(kEip, 4), static_cast<int32_t>(delta_ + cur_->len));
     if (ip_mask_ != 0xFFFFFFFFu) a_.and_(state(kEip, 4), static_cast<int32_t>(ip_mask_));
-    a_.jmp(imm(jit_.dispatch_addr()));
+    exit_to(static_cast<int64_t>(delta_) + cur_->len, true);
   }
   void end_block() {
     ended_ = true;
@@ -982,7 +999,7 @@ class Emitter {
     push_edx(sz);
     rel_target_to_eax();
     a_.mov(state(kEip, 4), x86::eax);
-    a_.jmp(imm(jit_.dispatch_addr()));
+    exit_to(branch_rel(), sz == 4);
     end_block();
   }
 
@@ -1019,8 +1036,65 @@ class Emitter {
     a_.bind(skip);
   }
 
+ public:
+  // After relocation: the executable addresses of each chainable exit's jmp rel32 and request.
+  void place_exits(CodeHolder& code, uint64_t base) {
+    for (auto& [e, after_jmp, request] : exit_labels_) {
+      e->jmp_rel32 = static_cast<uintptr_t>(base + code.labelOffsetFromBase(after_jmp) - 4);
+      e->unlinked = static_cast<uintptr_t>(base + code.labelOffsetFromBase(request));
+    }
+  }
+
+ private:
+  // Leaves the block for the instruction at block entry EIP + rel (EIP already stored). Where
+  // that target is in this block's page in every context (32-bit code, no wrap, `direct`), the
+  // exit can be chained: after the icount budget check and the helper taint (r14), a patchable
+  // jmp goes straight to the target's translation (at first: to the request asking the dispatcher
+  // to chain it).
+  void exit_to(int64_t rel, bool direct) {
+    const int64_t off = static_cast<int64_t>(b_.phys & PAGE_MASK) + rel;
+    if (!direct || ip_mask_ != 0xFFFFFFFFu || off < 0 || off >= PAGE_SIZE || b_.exits.size() >= kMaxExits) {
+      a_.jmp(imm(jit_.dispatch_addr()));
+      return;
+    }
+    JitExit& e = b_.exits.emplace_back();
+    e.src = &b_;
+    e.rel = static_cast<int32_t>(rel);
+    Label generic = a_.newLabel(), request = a_.newLabel(), after_jmp = a_.newLabel();
+    a_.mov(x86::rax, state(kIcount, 8));
+    a_.cmp(x86::rax, state(offsetof(CpuState, jit_end), 8));
+    a_.jae(generic);
+    a_.test(x86::r14d, x86::r14d);
+    a_.jnz(generic);
+    // The page's TLB entry must still be there: where a data access evicted it, the interpreter
+    // would walk the page tables again (setting A bits the guest may have cleared), so must we.
+    a_.mov(x86::esi, state(kEip, 4));
+    a_.add(x86::esi, state(kSegBase(CS), 4));
+    a_.mov(x86::r8, x86::qword_ptr(x86::r15));
+    a_.mov(x86::eax, x86::esi);
+    a_.shr(x86::eax, PAGE_SHIFT);
+    a_.and_(x86::eax, Mmu::TLB_SIZE - 1);
+    a_.shl(x86::eax, 5);
+    a_.and_(x86::esi, ~PAGE_MASK);
+    a_.cmp(x86::esi, x86::dword_ptr(x86::r8, x86::rax, 0, offsetof(TlbEntry, tag_exec)));
+    a_.jne(generic);
+    a_.long_().jmp(request);
+    a_.bind(after_jmp);
+    a_.bind(request);
+    a_.mov(x86::r13, imm(reinterpret_cast<uintptr_t>(&e)));
+    a_.bind(generic);
+    a_.jmp(imm(jit_.dispatch_addr()));
+    exit_labels_.push_back({&e, after_jmp, request});
+  }
+
+  struct ExitLabels {
+    JitExit* exit;
+    Label after_jmp, request;
+  };
+  std::vector<ExitLabels> exit_labels_;
+
   Jit& jit_;
-  const Block& b_;
+  Block& b_;
   x86::Assembler a_;
   uint32_t ip_mask_;
   const Insn* cur_ = nullptr;
@@ -1034,14 +1108,17 @@ class Emitter {
 
 }  // namespace
 
-unsigned translate_block(Jit& jit, const Block& b, uint64_t base, std::vector<uint8_t>& out) {
+unsigned translate_block(Jit& jit, Block& b, uint64_t base, std::vector<uint8_t>& out) {
   CodeHolder code;
   code.init(Environment::host(), base);
+  b.exits.clear();
+  b.exits.reserve(Emitter::kMaxExits);  // generated code points into it: never reallocated
   Emitter e(jit, b, code);
   unsigned native = e.run();
   code.flatten();
   code.resolveUnresolvedLinks();
   code.relocateToBase(base);
+  e.place_exits(code, base);
   out.resize(code.codeSize());
   code.copyFlattenedData(out.data(), out.size(), CopySectionFlags::kPadSectionBuffer);
   return native;

@@ -12,6 +12,7 @@ struct Block;
 
 // Translates `b` into machine code relocated for address `base`; fills `out`. Returns the number
 // of natively translated instructions (the rest call their handler).
-unsigned translate_block(Jit& jit, const Block& b, uint64_t base, std::vector<uint8_t>& out);
+// Also fills b.exits (its chainable exits).
+unsigned translate_block(Jit& jit, Block& b, uint64_t base, std::vector<uint8_t>& out);
 
 }  // namespace vx86

@@ -5,6 +5,8 @@ of the block that led there. Exit status: 0 = identical traces, 1 = a divergence
 
 usage: scripts/trace-diff.py [--vx86 build/vx86] [--keep DIR] -- VX86-ARGS...
    or: scripts/trace-diff.py --logs A.log B.log   (compare two existing -d trace,in_asm logs)
+Without --keep the logs go through named pipes and never reach the disk; use -insn-limit N (with
+-icount) to bound the runs.
 """
 import argparse
 import os
@@ -78,23 +80,35 @@ def main():
         return compare(*o.logs, a_name=o.logs[0], b_name=o.logs[1])
     if not o.args:
         p.error("give the vx86 arguments after --")
+    # The two runs write their logs into named pipes that are compared as they come: a whole
+    # boot's trace is hundreds of gigabytes, which must never reach the disk. --keep writes files.
     out = o.keep or tempfile.mkdtemp(prefix="trace-diff-")
     os.makedirs(out, exist_ok=True)
-    logs = []
+    logs, procs = [], []
     for mode in ("off", "on"):
         log = os.path.join(out, f"jit-{mode}.log")
-        cmd = [o.vx86, *o.args, "-jit", mode, "-jit-threshold", "0", "-d", "trace,in_asm", "-D", log]
-        try:
-            subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           timeout=o.timeout, check=False)
-        except subprocess.TimeoutExpired:
-            pass
+        if not o.keep:
+            os.mkfifo(log)
+        cmd = [o.vx86, *o.args, "-jit", mode, "-d", "trace,in_asm", "-D", log]
+        procs.append(subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL))
         logs.append(log)
-    r = compare(*logs)
-    if not o.keep:
-        for log in logs:
-            os.unlink(log)
-        os.rmdir(out)
+    if o.keep:
+        for p in procs:
+            try:
+                p.wait(timeout=o.timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    try:
+        r = compare(*logs)
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+        if not o.keep:
+            for log in logs:
+                os.unlink(log)
+            os.rmdir(out)
     return r
 
 

@@ -217,7 +217,9 @@ TEST_F(JitDiff, ShiftsAndImul) {
 TEST_F(JitDiff, ChainedLoop) {
   // mov ecx, 1000; l: add eax, ecx; dec ecx; jnz l
   check({0xB9, 0xE8, 0x03, 0x00, 0x00, 0x01, 0xC8, 0x49, 0x75, 0xFB}, 20);
-  EXPECT_GT(jit.cpu.jit->stats().dispatch_hits, 1000u);
+  // The loop's back edge is chained (patched jump), so the dispatcher sees few transfers.
+  EXPECT_GT(jit.cpu.jit->stats().chains, 0u);
+  EXPECT_LT(jit.cpu.jit->stats().dispatch_hits, 20u * 10);
 }
 
 // A page fault, #GP or #SS in the middle of a translated block leaves the interpreter's state:
@@ -320,7 +322,7 @@ TEST(JitCache, FlushWhileRunningMatchesTheInterpreter) {
   EXPECT_EQ(interp.cpu.s.icount, jit.cpu.s.icount);
   EXPECT_TRUE(jit.cpu.s.halted);
   EXPECT_GT(jit.cpu.jit->stats().flushes, 2u);
-  EXPECT_GT(jit.cpu.jit->stats().dispatch_hits, 1000u);
+  EXPECT_GT(jit.cpu.jit->stats().chains, 10u);  // chained again after every flush
 }
 
 // An interrupt source the test raises between run slices, as the board's devices do.
@@ -370,7 +372,7 @@ TEST(JitIrq, InterruptDuringChainedLoop) {
     EXPECT_TRUE(s.halted);
     taken_at[t] = s.icount;
     eax_at[t] = s.regs[EBX];
-    if (t == 1) EXPECT_GT(cpu.jit->stats().dispatch_hits, 1000u);
+    if (t == 1) EXPECT_GT(cpu.jit->stats().chains, 0u);
   }
   EXPECT_EQ(taken_at[0], taken_at[1]);
   EXPECT_EQ(eax_at[0], eax_at[1]);
