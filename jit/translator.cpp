@@ -512,6 +512,14 @@ class Emitter {
     a_.mov(x86::r8, x86::rsi);
   }
 
+  // When operand k is the memory operand: its address and the inline access check (host pointer
+  // in r8, bail on failure).
+  void access_operand(unsigned k, unsigned size, bool write) {
+    if (kind(*cur_, k) != JK_MEM) return;
+    emit_ea();
+    emit_access(cur_->seg, size, write);
+  }
+
   // Loads operand k (GPR or immediate) into register `id` (zero-extended to 32 bits). Memory
   // operands are read from [r8] by the caller's access.
   void load_operand(unsigned k, unsigned id, unsigned size) {
@@ -637,10 +645,7 @@ class Emitter {
       a_.mov(x86::ptr(x86::r8, 0, sz), gp(x86::Gp::kIdDx, sz));
       return;
     }
-    if (kind(i, 1) == JK_MEM) {
-      emit_ea();
-      emit_access(i.seg, sz, false);
-    }
+    access_operand(1, sz, false);
     load_operand(1, x86::Gp::kIdDx, sz);
     store_operand(0, x86::Gp::kIdDx, sz);
   }
@@ -697,10 +702,7 @@ class Emitter {
   void emit_unary() {
     const Insn& i = *cur_;
     const unsigned sz = i.opsize;
-    if (kind(i, 0) == JK_MEM) {
-      emit_ea();
-      emit_access(i.seg, sz, true);
-    }
+    access_operand(0, sz, true);
     load_operand(0, x86::Gp::kIdAx, sz);
     a_.emit(alu_inst(i.mnem), gp(x86::Gp::kIdAx, sz));
     capture_flags();
@@ -715,10 +717,7 @@ class Emitter {
   void emit_shift() {
     const Insn& i = *cur_;
     const unsigned sz = i.opsize, msb = 8 * sz - 1, cnt = i.imm & 31;
-    if (kind(i, 0) == JK_MEM) {
-      emit_ea();
-      emit_access(i.seg, sz, true);
-    }
+    access_operand(0, sz, true);
     load_operand(0, x86::Gp::kIdAx, sz);
     const Gp a = gp(x86::Gp::kIdAx, sz);
     InstId id = x86::Inst::kIdShl;
@@ -786,10 +785,7 @@ class Emitter {
   void emit_imul() {
     const Insn& i = *cur_;
     const unsigned sz = i.opsize;
-    if (kind(i, 1) == JK_MEM) {
-      emit_ea();
-      emit_access(i.seg, sz, false);
-    }
+    access_operand(1, sz, false);
     load_operand(1, x86::Gp::kIdDx, sz);
     const Gp a = gp(x86::Gp::kIdAx, sz), d = gp(x86::Gp::kIdDx, sz);
     if (i.kinds & (1u << 6)) {
@@ -858,10 +854,7 @@ class Emitter {
 
   void emit_push() {
     const Insn& i = *cur_;
-    if (kind(i, 0) == JK_MEM) {
-      emit_ea();
-      emit_access(i.seg, i.opsize, false);
-    }
+    access_operand(0, i.opsize, false);
     if (kind(i, 0) == JK_IMM)
       a_.mov(x86::edx, imm(i.opsize == 2 ? (i.imm & 0xFFFF) : i.imm));
     else
@@ -1013,10 +1006,7 @@ class Emitter {
 
   void emit_setcc() {
     const Insn& i = *cur_;
-    if (kind(i, 0) == JK_MEM) {
-      emit_ea();
-      emit_access(i.seg, 1, true);
-    }
+    access_operand(0, 1, true);
     const x86::CondCode c = emit_cond(cond_of(i.mnem));
     a_.set(c, x86::dl);
     store_operand(0, x86::Gp::kIdDx, 1);
@@ -1025,10 +1015,7 @@ class Emitter {
   void emit_cmov() {
     const Insn& i = *cur_;
     const unsigned sz = i.opsize;
-    if (kind(i, 1) == JK_MEM) {
-      emit_ea();
-      emit_access(i.seg, sz, false);
-    }
+    access_operand(1, sz, false);
     load_operand(1, x86::Gp::kIdDx, sz);
     Label skip = a_.newLabel();
     a_.j(x86::negateCond(emit_cond(cond_of(i.mnem))), skip);
