@@ -3,7 +3,7 @@
 names the first block boundary where the two states differ, with both states and the disassembly
 of the block that led there. Exit status: 0 = identical traces, 1 = a divergence, 2 = error.
 
-usage: scripts/trace-diff.py [--vx86 build/vx86] [--keep DIR] -- VX86-ARGS...
+usage: scripts/trace-diff.py [--vx86 build/vx86] [--keep DIR] [--require FILE] -- VX86-ARGS...
    or: scripts/trace-diff.py --logs A.log B.log   (compare two existing -d trace,in_asm logs)
 Without --keep the logs go through named pipes and never reach the disk; use -insn-limit N (with
 -icount) to bound the runs.
@@ -48,6 +48,9 @@ def compare(a_path, b_path, a_name="jit off", b_name="jit on"):
         a, b = next(a_iter, None), next(b_iter, None)
         if a is None or b is None:
             if a is None and b is None:
+                if k == 0:
+                    print("trace-diff: both traces are empty (did vx86 start?)")
+                    return 2
                 print(f"trace-diff: identical, {k} blocks")
                 return 0
             print(f"trace-diff: identical for {k} blocks, then the {a_name if a is None else b_name} trace ends")
@@ -74,12 +77,18 @@ def main():
     p.add_argument("--logs", nargs=2, metavar="LOG")
     p.add_argument("--keep", help="write the two logs into this folder")
     p.add_argument("--timeout", type=float, default=600)
+    p.add_argument("--require", action="append", default=[], metavar="FILE",
+                   help="exit 77 (a skipped test) when FILE is missing, e.g. a guest image")
     p.add_argument("args", nargs="*")
     o = p.parse_args()
     if o.logs:
         return compare(*o.logs, a_name=o.logs[0], b_name=o.logs[1])
     if not o.args:
         p.error("give the vx86 arguments after --")
+    missing = [f for f in o.require if not os.path.exists(f)]
+    if missing:
+        print(f"trace-diff: skipped, {missing[0]} is missing")
+        return 77
     # The two runs write their logs into named pipes that are compared as they come: a whole
     # boot's trace is hundreds of gigabytes, which must never reach the disk. --keep writes files.
     out = o.keep or tempfile.mkdtemp(prefix="trace-diff-")
