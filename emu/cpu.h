@@ -26,7 +26,7 @@ class InterruptSource {
   virtual uint8_t acknowledge() = 0; // INTA cycle: the vector
 };
 
-enum LogFlags : uint32_t { LOG_IN_ASM = 1, LOG_CPU = 2, LOG_INT = 4, LOG_POST = 8, LOG_JIT = 16, LOG_TRACE = 32 };
+enum LogFlags : uint32_t { LOG_IN_ASM = 1, LOG_CPU = 2, LOG_INT = 4, LOG_POST = 8, LOG_JIT = 16, LOG_TRACE = 32, LOG_OUT_ASM = 64 };
 
 enum class StopReason { Halted, ExitRequest, Budget, Shutdown };
 

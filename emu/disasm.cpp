@@ -16,6 +16,21 @@ std::string disassemble(const uint8_t* bytes, unsigned len, bool code32, uint32_
   return di.text;
 }
 
+void log_host_code(FILE* out, const uint8_t* host, size_t len) {
+  size_t off = 0;
+  while (off < len) {
+    ZydisDisassembledInstruction di;
+    const uint64_t at = reinterpret_cast<uintptr_t>(host) + off;
+    if (!ZYAN_SUCCESS(ZydisDisassembleIntel(ZYDIS_MACHINE_MODE_LONG_64, at, host + off, len - off, &di))) {
+      std::fprintf(out, "OUT: %016llx  (bad)\n", static_cast<unsigned long long>(at));
+      ++off;
+      continue;
+    }
+    std::fprintf(out, "OUT: %016llx  %s\n", static_cast<unsigned long long>(at), di.text);
+    off += di.info.length;
+  }
+}
+
 void log_insn(Cpu& cpu, uint32_t cs_base, uint32_t eip, const uint8_t* bytes, unsigned len) {
   std::string text = disassemble(bytes, 15, cpu.s.code32, eip);
   std::fprintf(cpu.log_file, "IN: %04x:%08x (lin %08x)  ", cpu.s.seg[CS].sel, eip, cs_base + eip);

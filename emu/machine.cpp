@@ -40,7 +40,10 @@ Machine::Machine(const MachineConfig& cfg)
   cpu_->log_mask = cfg.log_mask;
   cpu_->log_file = cfg.log_file;
   cpu_->enable_jit(cfg.jit);
-  if (cpu_->jit) cpu_->jit->threshold = cfg.jit_threshold;
+  if (cpu_->jit) {
+    cpu_->jit->threshold = cfg.jit_threshold;
+    if (cfg.perfmap) cpu_->jit->open_perf_map();
+  }
   clock_ = std::make_unique<Clock>(cfg.deterministic ? Clock::Mode::Deterministic : Clock::Mode::Realtime,
                                    &cpu_->s.icount, cfg.ps_per_insn);
   if (!cfg.deterministic) cpu_->tsc_clock = [clock = clock_.get()] { return clock->now(); };

@@ -41,6 +41,7 @@ struct MachineConfig {
   // The translation tier (-jit on|off) and how often a block runs before it is translated.
   bool jit = true;
   unsigned jit_threshold = 2;
+  bool perfmap = false;  // the JIT names its blocks in /tmp/perf-PID.map
 
   // Time. Deterministic: virtual time = instructions * ps_per_insn (-icount shift=N: 2^N ns);
   // realtime: the host's clock.

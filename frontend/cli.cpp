@@ -40,6 +40,8 @@ std::string cli_usage() {
          "  -jit on|off            translate guest code to host code (default on; off: the\n"
          "                         interpreter runs everything, the reference tier)\n"
          "  -jit-threshold N       interpreted runs of a block before it is translated (default 2)\n"
+         "  -perfmap               write /tmp/perf-PID.map naming each translated block by its\n"
+         "                         guest address, so perf report attributes JIT samples\n"
          "  -vga std|none          VGA adapter (default std, with " VX86_DEFAULT_VGABIOS "\n"
          "                         in its PCI ROM BAR when it exists)\n"
          "  -vga-dump FILE         vx86: write the VGA text screen to FILE when vx86 exits\n"
@@ -55,6 +57,7 @@ std::string cli_usage() {
 std::string cli_debug_help() {
   return "Log items for -d (comma-separated; the log goes to stderr or the -D file):\n"
          "  in_asm   disassembly of each newly translated block (lines start with \"IN:\")\n"
+         "  out_asm  host code of each block the JIT translates (lines start with \"OUT:\")\n"
          "  cpu      registers before each block runs\n"
          "  int      interrupts and exceptions as they are delivered (\"INT:\")\n"
          "  post     writes to POST port 0x80 (\"POST:\")\n"
@@ -276,9 +279,9 @@ std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOp
       while (start <= v.size()) {
         size_t comma = v.find(',', start);
         std::string item = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        if (item != "in_asm" && item != "cpu" && item != "int" && item != "post" && item != "jit" &&
-            item != "trace")
-          return "unknown -d item '" + item + "' (in_asm, cpu, int, post, jit, trace)";
+        if (item != "in_asm" && item != "out_asm" && item != "cpu" && item != "int" && item != "post" &&
+            item != "jit" && item != "trace")
+          return "unknown -d item '" + item + "' (in_asm, out_asm, cpu, int, post, jit, trace)";
         o.debug_items.push_back(item);
         if (comma == std::string::npos) break;
         start = comma + 1;
@@ -318,6 +321,8 @@ std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOp
       if (ec != std::errc() || p != v.data() + v.size() || t > 1000000)
         return "invalid -jit-threshold value '" + v + "' (0-1000000)";
       o.jit_threshold = t;
+    } else if (a == "-perfmap") {
+      o.perfmap = true;
     } else if (a == "-no-reboot") {
       o.no_reboot = true;
     } else if (a == "-insn-limit") {

@@ -34,6 +34,7 @@ struct CliOptions {
   bool no_reboot = false;
   bool jit = true;                       // -jit on|off: translate guest code (off: interpreter only)
   unsigned jit_threshold = 2;            // -jit-threshold N: runs in the interpreter before translation
+  bool perfmap = false;                  // -perfmap: name translated blocks for perf (/tmp/perf-PID.map)
   std::string vga = "std";               // -vga std|none
   std::string vga_bios;                  // default: Debian's vgabios-stdvga.bin when installed
   std::string vga_dump;                  // -vga-dump FILE: the VGA text screen, written at exit

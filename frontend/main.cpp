@@ -171,6 +171,7 @@ int run(const CliOptions& o) {
   cfg.ram_mb = o.ram_mb;
   cfg.jit = o.jit;
   cfg.jit_threshold = o.jit_threshold;
+  cfg.perfmap = o.perfmap;
   cfg.bios = read_image(o.bios);
   if (std::string e = validate_bios(cfg.bios); !e.empty()) die("'" + o.bios + "': " + e);
   cfg.debugcon = open_sink(o.debugcon, "debugcon");
@@ -181,6 +182,7 @@ int run(const CliOptions& o) {
   }
   for (const auto& d : o.debug_items) {
     if (d == "in_asm") cfg.log_mask |= LOG_IN_ASM;
+    if (d == "out_asm") cfg.log_mask |= LOG_OUT_ASM;
     if (d == "cpu") cfg.log_mask |= LOG_CPU;
     if (d == "int") cfg.log_mask |= LOG_INT;
     if (d == "jit") cfg.log_mask |= LOG_JIT;

@@ -8,20 +8,36 @@
 
 namespace vx86 {
 
+namespace {
+// Where the executable view should go: within 1 GiB of vx86's own code, so generated code can
+// reach the interpreter's handlers with a 5-byte call rel32 (a hint; far away still works).
+void* near_our_code(size_t capacity) {
+  const uintptr_t text = reinterpret_cast<uintptr_t>(&near_our_code);
+  const uintptr_t gap = uintptr_t{1} << 30;
+  if (text < gap + capacity) return nullptr;
+  return reinterpret_cast<void*>((text - gap - capacity) & ~uintptr_t{0xFFFFF});
+}
+}  // namespace
+
+// Shared anonymous memory mapped twice (mremap with old size 0 duplicates a shared mapping). Its
+// name in /proc/PID/maps is "/dev/zero (deleted)", which perf treats as anonymous memory: samples
+// there are symbolized from /tmp/perf-PID.map (-perfmap).
 CodeCache::CodeCache(size_t capacity) : capacity_(capacity) {
-  int fd = memfd_create("vx86-jit", MFD_CLOEXEC);
-  if (fd < 0) throw std::runtime_error("jit: memfd_create failed");
-  if (ftruncate(fd, static_cast<off_t>(capacity)) != 0) {
-    close(fd);
-    throw std::runtime_error("jit: cannot size the code cache");
+  void* w = mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (w == MAP_FAILED) throw std::runtime_error("jit: cannot map the code cache");
+  // A placeholder reserves the place (the hint is only taken if free), then the second view
+  // replaces it.
+  void* x = MAP_FAILED;
+  void* spot = mmap(near_our_code(capacity), capacity, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (spot != MAP_FAILED) {
+    x = mremap(w, 0, capacity, MREMAP_MAYMOVE | MREMAP_FIXED, spot);
+    if (x == MAP_FAILED) munmap(spot, capacity);
   }
-  void* w = mmap(nullptr, capacity, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  void* x = mmap(nullptr, capacity, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
-  close(fd);
-  if (w == MAP_FAILED || x == MAP_FAILED) {
-    if (w != MAP_FAILED) munmap(w, capacity);
+  if (x == MAP_FAILED) x = mremap(w, 0, capacity, MREMAP_MAYMOVE);
+  if (x == MAP_FAILED || mprotect(x, capacity, PROT_READ | PROT_EXEC) != 0) {
     if (x != MAP_FAILED) munmap(x, capacity);
-    throw std::runtime_error("jit: cannot map the code cache");
+    munmap(w, capacity);
+    throw std::runtime_error("jit: cannot map the code cache twice");
   }
   write_ = static_cast<uint8_t*>(w);
   exec_ = static_cast<uint8_t*>(x);

@@ -1,4 +1,4 @@
-// CodeCache: a bounded region for generated host code, mapped twice from one memfd: a writable
+// CodeCache: a bounded region for generated host code, mapped twice (shared memory): a writable
 // view the translator copies into and an executable view the CPU runs, so no page is ever
 // writable and executable at the same time. Filled linearly; when full it is emptied whole (the
 // translator then re-translates what runs), keeping a fixed prefix (the entry/exit stubs).

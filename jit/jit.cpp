@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <cstddef>
 #include <iterator>
+#include <string>
+
+#include <unistd.h>
 #include <utility>
 #include <vector>
 
@@ -75,6 +78,7 @@ Jit::Jit(Cpu& cpu, size_t cache_bytes) : cpu_(cpu), cache_(cache_bytes) {
 }
 
 Jit::~Jit() {
+  if (perf_map_) std::fclose(perf_map_);
   cpu_.blocks.on_retire = nullptr;
   cpu_.blocks.for_each([](Block* b) {
     b->exits.clear();
@@ -104,6 +108,10 @@ void Jit::link(JitExit* e, Block* t) {
 // Block b is dropped (SMC, flush): exits chained into it go back to the dispatcher, and its own
 // exits leave their targets' lists.
 void Jit::unchain(Block* b) {
+  if (b->host) {
+    JumpEntry& j = jumps_[jump_index(b->phys)];
+    if (j.host == b->host) j = JumpEntry{};
+  }
   for (JitExit* e : b->incoming) {
     cache_.patch32(e->jmp_rel32, static_cast<uint32_t>(e->unlinked - (e->jmp_rel32 + 4)));
     e->target = nullptr;
@@ -128,7 +136,8 @@ void Jit::emit_stubs() {
   code.init(Environment::host(), base);
   x86::Assembler a(&code);
   Label enter = a.newLabel(), leave = a.newLabel(), exit_ok = a.newLabel(), exit_fault = a.newLabel(),
-        dispatch = a.newLabel(), miss = a.newLabel(), lookup_miss = a.newLabel();
+        dispatch = a.newLabel(), miss = a.newLabel(), lookup_miss = a.newLabel(),
+        tlb_miss = a.newLabel(), two_page = a.newLabel();
 
   // The host's callee-saved registers: generated code pins some and may use all of them.
   const x86::Gp saved[] = {x86::rbx, x86::rbp, x86::r12, x86::r13, x86::r14, x86::r15};
@@ -193,11 +202,32 @@ void Jit::emit_stubs() {
   a.mov(x86::eax, x86::esi);
   a.and_(x86::eax, ~PAGE_MASK);
   a.cmp(x86::eax, x86::dword_ptr(x86::r8, offsetof(TlbEntry, tag_exec)));
-  a.jne(lookup_miss);
+  a.jne(tlb_miss);
   a.mov(x86::eax, x86::dword_ptr(x86::r8, offsetof(TlbEntry, phys_page)));
   a.shl(x86::eax, PAGE_SHIFT);
   a.and_(x86::esi, PAGE_MASK);
-  a.or_(x86::esi, x86::eax);  // physical address
+  a.or_(x86::esi, x86::eax);  // physical address (the upper half of rsi is zero)
+  // The jump table: r9 = key, rdx = its entry.
+  Label table_miss = a.newLabel();
+  a.mov(x86::r9d, st(offsetof(CpuState, code32), 4));
+  a.shl(x86::r9, 32);
+  a.or_(x86::r9, x86::rsi);
+  a.mov(x86::eax, x86::esi);
+  a.shr(x86::eax, kJumpBits);
+  a.xor_(x86::eax, x86::esi);
+  a.and_(x86::eax, (1u << kJumpBits) - 1);
+  a.shl(x86::eax, 4);
+  static_assert(sizeof(JumpEntry) == 16 && offsetof(JumpEntry, host) == 8, "the jump table's layout");
+  a.mov(x86::rdx, imm(reinterpret_cast<uintptr_t>(jumps_.get())));
+  a.add(x86::rdx, x86::rax);
+  a.cmp(x86::r9, x86::qword_ptr(x86::rdx));
+  a.jne(table_miss);
+  a.test(x86::r13, x86::r13);  // an exit to chain: the slow path has the Block
+  a.jnz(table_miss);
+  a.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, dispatch_hits)));
+  a.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, jump_hits)));
+  a.jmp(x86::qword_ptr(x86::rdx, 8));
+  a.bind(table_miss);
   // BlockCache::fast_index(phys, code32)
   a.mov(x86::eax, x86::esi);
   a.shr(x86::eax, BlockCache::kFastBits);
@@ -217,10 +247,12 @@ void Jit::emit_stubs() {
   a.jne(lookup_miss);
   a.mov(x86::eax, x86::dword_ptr(x86::rcx, L.pages0));
   a.cmp(x86::eax, x86::dword_ptr(x86::rcx, L.pages1));
-  a.jne(lookup_miss);  // two-page blocks: the run loop re-checks the second page's mapping
+  a.jne(two_page);  // two-page blocks: the run loop re-checks the second page's mapping
   a.mov(x86::rax, x86::qword_ptr(x86::rcx, L.host));
   a.test(x86::rax, x86::rax);
   a.jz(lookup_miss);
+  a.mov(x86::qword_ptr(x86::rdx), x86::r9);  // refill the jump table entry
+  a.mov(x86::qword_ptr(x86::rdx, 8), x86::rax);
   a.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, dispatch_hits)));
   Label enter_block = a.newLabel();
   a.test(x86::r13, x86::r13);  // an exit asked to be chained to this block
@@ -239,6 +271,11 @@ void Jit::emit_stubs() {
   a.xor_(x86::r13d, x86::r13d);
   a.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, dispatch_misses)));
   a.jmp(exit_ok);
+  a.bind(tlb_miss);
+  a.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, tlb_misses)));
+  a.jmp(lookup_miss);
+  a.bind(two_page);
+  a.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, two_page)));
   a.bind(lookup_miss);
   a.xor_(x86::r13d, x86::r13d);
   a.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, lookup_misses)));
@@ -257,6 +294,25 @@ void Jit::emit_stubs() {
   exit_fault_ = addr(exit_fault);
   dispatch_ = addr(dispatch);
   stubs_end_ = cache_.used();
+  if (cpu_.log_mask & LOG_OUT_ASM) {
+    std::fprintf(cpu_.log_file, "OUT: the stubs (entry, exits, dispatcher at %016llx), %zu bytes\n",
+                 static_cast<unsigned long long>(dispatch_), buf.size());
+    log_host_code(cpu_.log_file, at, buf.size());
+  }
+}
+
+void Jit::open_perf_map() {
+  if (perf_map_) return;
+  const std::string path = "/tmp/perf-" + std::to_string(getpid()) + ".map";
+  perf_map_ = std::fopen(path.c_str(), "w");
+  if (!perf_map_) throw std::runtime_error("cannot write " + path);
+  std::setvbuf(perf_map_, nullptr, _IOLBF, 0);
+  // The stubs: the entry/exit code and the dispatcher every block ends in (they start the cache).
+  const uintptr_t base = reinterpret_cast<uintptr_t>(enter_);
+  std::fprintf(perf_map_, "%lx %lx vx86-jit-entry\n", static_cast<unsigned long>(base),
+               static_cast<unsigned long>(dispatch_ - base));
+  std::fprintf(perf_map_, "%lx %lx vx86-jit-dispatcher\n", static_cast<unsigned long>(dispatch_),
+               static_cast<unsigned long>(base + stubs_end_ - dispatch_));
 }
 
 void Jit::flush_cache() {
@@ -265,6 +321,7 @@ void Jit::flush_cache() {
     b->exits.clear();
     b->incoming.clear();
   });
+  std::fill_n(jumps_.get(), 1u << kJumpBits, JumpEntry{});
   cache_.reset_to(stubs_end_);
   ++stats_.flushes;
 }
@@ -278,6 +335,13 @@ bool Jit::translate(Block* b) {
       continue;
     }
     b->host = cache_.append(buf.data(), buf.size());
+    if (cpu_.log_mask & LOG_OUT_ASM) {
+      std::fprintf(cpu_.log_file, "OUT: block at lin %08x (phys %08x), %zu bytes\n", b->lin, b->phys, buf.size());
+      log_host_code(cpu_.log_file, static_cast<const uint8_t*>(b->host), buf.size());
+    }
+    if (perf_map_)
+      std::fprintf(perf_map_, "%lx %zx vx86:%08x%s\n", static_cast<unsigned long>(reinterpret_cast<uintptr_t>(b->host)),
+                   buf.size(), b->lin, (b->mode & 1) ? "" : ".16");
     ++stats_.blocks;
     stats_.bytes += buf.size();
     stats_.native_insns += native;
@@ -305,14 +369,17 @@ void Jit::print_stats(FILE* out) const {
       out,
       "jit: %llu blocks, %llu bytes of host code, %llu cache flushes\n"
       "jit: %llu instructions native, %llu through their handler (static)\n"
-      "jit: %llu entries from the run loop, %llu block-to-block dispatches, back to the loop: %llu for its"
-      " checks, %llu for a block without translation\n"
+      "jit: %llu entries from the run loop, %llu block-to-block dispatches (%llu from the jump table), back"
+      " to the loop: %llu for its checks, %llu for a block without translation (%llu without an exec TLB"
+      " entry, %llu on two pages)\n"
       "jit: %llu handler calls, %llu native slow paths\n",
       static_cast<unsigned long long>(s.blocks), static_cast<unsigned long long>(s.bytes),
       static_cast<unsigned long long>(s.flushes), static_cast<unsigned long long>(s.native_insns),
       static_cast<unsigned long long>(s.helper_insns), static_cast<unsigned long long>(s.entries),
-      static_cast<unsigned long long>(s.dispatch_hits), static_cast<unsigned long long>(s.dispatch_misses),
-      static_cast<unsigned long long>(s.lookup_misses), static_cast<unsigned long long>(s.helper_calls),
+      static_cast<unsigned long long>(s.dispatch_hits), static_cast<unsigned long long>(s.jump_hits),
+      static_cast<unsigned long long>(s.dispatch_misses),
+      static_cast<unsigned long long>(s.lookup_misses), static_cast<unsigned long long>(s.tlb_misses),
+      static_cast<unsigned long long>(s.two_page), static_cast<unsigned long long>(s.helper_calls),
       static_cast<unsigned long long>(s.bails));
   // The busiest handler-called forms and native slow paths: what to translate (better) next.
   for (int which = 0; which < 2; ++which) {

@@ -32,8 +32,11 @@ struct JitStats {
   uint64_t helper_insns = 0;     // guest instructions that call their interpreter handler
   uint64_t entries = 0;          // entries from the run loop
   uint64_t dispatch_hits = 0;    // block-to-block transfers inside generated code
+  uint64_t jump_hits = 0;        // ... of which found in the dispatcher's jump table
   uint64_t dispatch_misses = 0;  // transfers that went back to the run loop: a check was due
-  uint64_t lookup_misses = 0;    // ... or the next block has no translation yet (or no TLB entry)
+  uint64_t lookup_misses = 0;    // ... or the next block has no translation yet, or
+  uint64_t tlb_misses = 0;       //     its page has no exec TLB entry, or
+  uint64_t two_page = 0;         //     it spans two pages (the run loop checks the second)
   uint64_t helper_calls = 0;     // interpreter handlers called from generated code
   uint64_t bails = 0;            // native instructions that took their slow path (handler)
   uint64_t chains = 0;           // direct exits patched to jump straight into their target
@@ -47,6 +50,17 @@ struct JitHistogram {
   uint64_t helper[kSize] = {};
   uint64_t bail[kSize] = {};
 };
+
+// The dispatcher's own lookup table: (physical address, CS.D) of a translated single-page block
+// -> its host code, 16 bytes an entry and small enough to stay in the host's L1/L2 (the block
+// cache's front table and the Block objects it points to do not). Misses fall back to the front
+// table and refill the entry; dropped blocks and cache flushes clear their entries.
+struct JumpEntry {
+  uint64_t key = ~uint64_t{0};  // phys | code32 << 32; never matches while empty
+  const void* host = nullptr;
+};
+constexpr unsigned kJumpBits = 12;
+inline uint32_t jump_index(uint32_t phys) { return (phys ^ (phys >> kJumpBits)) & ((1u << kJumpBits) - 1); }
 
 // What call_handler() returns to generated code.
 enum JitStatus : uint32_t { JIT_CONTINUE = 0, JIT_DISPATCH = 1, JIT_FAULT = 2 };
@@ -78,6 +92,9 @@ class Jit {
   bool trace() const;
   // Chains exit `e` to block `t` if that stays correct (called by the dispatcher).
   void link(JitExit* e, Block* t);
+  // Names every translated block (and the stubs) in /tmp/perf-PID.map, the file perf reads to
+  // symbolize JIT code: "vx86:LIN" by the block's linear address, so samples add up per block.
+  void open_perf_map();
   // Addresses of the stubs generated code jumps to.
   uintptr_t dispatch_addr() const { return dispatch_; }
   uintptr_t exit_fault_addr() const { return exit_fault_; }
@@ -97,6 +114,8 @@ class Jit {
   std::exception_ptr foreign_;
   JitStats stats_;
   std::unique_ptr<JitHistogram> hist_ = std::make_unique<JitHistogram>();
+  std::FILE* perf_map_ = nullptr;
+  std::unique_ptr<JumpEntry[]> jumps_ = std::make_unique<JumpEntry[]>(1u << kJumpBits);
 };
 
 }  // namespace vx86
