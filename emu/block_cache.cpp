@@ -22,9 +22,15 @@ Block* BlockCache::insert(std::unique_ptr<Block> block) {
   auto old = blocks_.find(key(b->phys, b->mode));
   if (old != blocks_.end()) retire(old->second.get());
   blocks_.emplace(key(b->phys, b->mode), std::move(block));
+  b->bytes = 0;
+  for (uint32_t k = 0; k < b->ninsn; ++k) b->bytes += b->insns[k].len;
   for (unsigned k = 0; k < (b->pages[1] != b->pages[0] ? 2u : 1u); ++k) {
     uint32_t page = b->pages[k];
-    by_page_[page].push_back(b);
+    PageCode& pc = by_page_[page];
+    pc.blocks.push_back(b);
+    unsigned lo, hi;
+    range_in_page(b, page, lo, hi);
+    pc.chunks |= chunk_bits(lo, hi);
     if (!mmu_.memory().page_has_code(page << PAGE_SHIFT)) {
       mmu_.memory().set_page_has_code(page << PAGE_SHIFT, true);
       mmu_.protect_code_page(page << PAGE_SHIFT);
@@ -42,7 +48,7 @@ void BlockCache::retire(Block* b) {
   for (unsigned k = 0; k < (b->pages[1] != b->pages[0] ? 2u : 1u); ++k) {
     auto it = by_page_.find(b->pages[k]);
     if (it == by_page_.end()) continue;
-    auto& v = it->second;
+    auto& v = it->second.blocks;
     v.erase(std::remove(v.begin(), v.end(), b), v.end());
   }
   auto it = blocks_.find(key(b->phys, b->mode));
@@ -52,18 +58,74 @@ void BlockCache::retire(Block* b) {
   }
 }
 
+uint64_t BlockCache::chunk_bits(unsigned lo, unsigned hi) {
+  if (hi <= lo) return 0;
+  const unsigned first = lo >> 6, last = (hi - 1) >> 6;
+  const uint64_t upto = last == 63 ? ~uint64_t{0} : (uint64_t{1} << (last + 1)) - 1;
+  return upto & ~((uint64_t{1} << first) - 1);
+}
+
+// A block's bytes are contiguous: from phys to the end of its first page, then (one straddling
+// instruction) from the start of its second page.
+void BlockCache::range_in_page(const Block* b, uint32_t page, unsigned& lo, unsigned& hi) {
+  const unsigned off = b->phys & PAGE_MASK, end = off + b->bytes;
+  if (page == b->pages[0]) {
+    lo = off;
+    hi = std::min<unsigned>(end, PAGE_SIZE);
+  } else {
+    lo = 0;
+    hi = end > PAGE_SIZE ? end - PAGE_SIZE : 0;
+  }
+}
+
+void BlockCache::invalidate_range(uint32_t paddr, unsigned size) {
+  const uint32_t page = paddr >> PAGE_SHIFT;
+  ++smc_.code_writes;
+  auto it = by_page_.find(page);
+  if (it == by_page_.end() || it->second.blocks.empty()) {
+    if (it != by_page_.end()) by_page_.erase(it);
+    mmu_.memory().set_page_has_code(paddr, false);
+    return;
+  }
+  const unsigned lo = paddr & PAGE_MASK, hi = std::min<unsigned>(lo + size, PAGE_SIZE);
+  if (!(it->second.chunks & chunk_bits(lo, hi))) {
+    ++smc_.spared_writes;  // data next to code: nothing to drop, the page stays protected
+    return;
+  }
+  std::vector<Block*> victims;
+  for (Block* b : it->second.blocks) {
+    unsigned blo, bhi;
+    range_in_page(b, page, blo, bhi);
+    if (blo < hi && lo < bhi) victims.push_back(b);
+  }
+  smc_.blocks_dropped += victims.size();
+  for (Block* b : victims) retire(b);  // also removes them from it->second.blocks
+  it = by_page_.find(page);
+  if (it == by_page_.end() || it->second.blocks.empty()) {
+    if (it != by_page_.end()) by_page_.erase(it);
+    mmu_.memory().set_page_has_code(paddr, false);
+    return;
+  }
+  uint64_t chunks = 0;
+  for (Block* b : it->second.blocks) {
+    unsigned blo, bhi;
+    range_in_page(b, page, blo, bhi);
+    chunks |= chunk_bits(blo, bhi);
+  }
+  it->second.chunks = chunks;
+}
+
 void BlockCache::invalidate_page(uint32_t paddr) {
   uint32_t page = paddr >> PAGE_SHIFT;
   auto it = by_page_.find(page);
   if (it != by_page_.end()) {
-    std::vector<Block*> victims = std::move(it->second);
+    std::vector<Block*> victims = std::move(it->second.blocks);
     by_page_.erase(it);
+    smc_.blocks_dropped += victims.size();
     for (Block* b : victims) retire(b);
   }
   mmu_.memory().set_page_has_code(paddr, false);
 }
-
-void BlockCache::code_page_written(uint32_t paddr) { invalidate_page(paddr); }
 
 void BlockCache::flush() {
   std::vector<Block*> all;

@@ -28,16 +28,17 @@ struct JitExit {
 };
 
 struct Block {
-  uint32_t phys;          // physical address of the first byte
-  uint32_t mode;          // decoding mode key (CS.D)
-  uint32_t lin;           // linear address it was decoded at (for logs)
+  uint32_t phys;  // physical address of the first byte
+  uint32_t mode;  // decoding mode key (CS.D)
+  uint32_t lin;   // linear address it was decoded at (for logs)
   uint32_t ninsn;
-  uint32_t pages[2];      // physical pages holding its bytes (pages[1] == pages[0] if one)
-  std::vector<Insn> insns;  // ninsn instructions then an exit sentinel
-  const void* host = nullptr;  // its translation (jit/), once it has run often enough
-  uint32_t runs = 0;           // times the interpreter ran it (the JIT's tier-up counter)
-  std::vector<JitExit> exits;       // its chainable exits (capacity fixed when translated)
-  std::vector<JitExit*> incoming;   // other blocks' exits chained to it
+  uint32_t pages[2];               // physical pages holding its bytes (pages[1] == pages[0] if one)
+  uint32_t bytes = 0;              // length of its code (set by BlockCache::insert)
+  std::vector<Insn> insns;         // ninsn instructions then an exit sentinel
+  const void* host = nullptr;      // its translation (jit/), once it has run often enough
+  uint32_t runs = 0;               // times the interpreter ran it (the JIT's tier-up counter)
+  std::vector<JitExit> exits;      // its chainable exits (capacity fixed when translated)
+  std::vector<JitExit*> incoming;  // other blocks' exits chained to it
 };
 
 class BlockCache : public CodeWriteListener {
@@ -47,11 +48,14 @@ class BlockCache : public CodeWriteListener {
 
   Block* find(uint32_t phys, uint32_t mode) {
     Block* b = fast_[fast_index(phys, mode)];
-    if (b && b->phys == phys && b->mode == mode) [[likely]] return b;
+    if (b && b->phys == phys && b->mode == mode) [[likely]]
+      return b;
     return find_slow(phys, mode);
   }
   Block* insert(std::unique_ptr<Block> block);
-  void code_page_written(uint32_t paddr) override;
+  // A write of `size` bytes at paddr (within one page): drops the blocks whose bytes it touches.
+  void code_page_written(uint32_t paddr, unsigned size) override { invalidate_range(paddr, size); }
+  void invalidate_range(uint32_t paddr, unsigned size);
   void invalidate_page(uint32_t paddr);
   void flush();
   void free_retired() {
@@ -67,6 +71,11 @@ class BlockCache : public CodeWriteListener {
   // Called for every block that is dropped (the JIT unchains it first).
   std::function<void(Block*)> on_retire;
   Block* const* fast_table() const { return fast_; }
+  // Writes to pages holding code: all of them, those that touched no code, blocks dropped.
+  struct SmcStats {
+    uint64_t code_writes = 0, spared_writes = 0, blocks_dropped = 0;
+  };
+  const SmcStats& smc_stats() const { return smc_; }
 
  private:
   static constexpr unsigned FAST_BITS = kFastBits;
@@ -80,8 +89,17 @@ class BlockCache : public CodeWriteListener {
   Mmu& mmu_;
   Block* fast_[1u << FAST_BITS] = {};
   std::unordered_map<uint64_t, std::unique_ptr<Block>> blocks_;
-  std::unordered_map<uint32_t, std::vector<Block*>> by_page_;
+  // Per physical page: its blocks and a mask of the 64-byte chunks their bytes cover, so a write
+  // to data that shares a page with code drops nothing (self-modifying code at sub-page grain).
+  struct PageCode {
+    std::vector<Block*> blocks;
+    uint64_t chunks = 0;
+  };
+  static uint64_t chunk_bits(unsigned lo, unsigned hi);  // [lo, hi) within a page
+  static void range_in_page(const Block* b, uint32_t page, unsigned& lo, unsigned& hi);
+  std::unordered_map<uint32_t, PageCode> by_page_;
   std::vector<std::unique_ptr<Block>> retired_;
+  SmcStats smc_;
 };
 
 // Handler of the sentinel after a block's last instruction, and of a dropped block's remainder.

@@ -1,15 +1,16 @@
 #include "emu/machine.h"
 
-#include "jit/jit.h"
-
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
+#include "jit/jit.h"
+
 namespace vx86 {
 
 std::string validate_vga_bios(const std::vector<uint8_t>& image) {
-  if (image.size() < 3 || image[0] != 0x55 || image[1] != 0xAA) return "VGA BIOS image has no 0x55AA option ROM signature";
+  if (image.size() < 3 || image[0] != 0x55 || image[1] != 0xAA)
+    return "VGA BIOS image has no 0x55AA option ROM signature";
   if (image.size() > 128 * 1024) return "VGA BIOS image is larger than 128 KiB";
   return "";
 }
@@ -178,8 +179,10 @@ Machine::Machine(const MachineConfig& cfg)
 
   for (unsigned k = 0; k < cfg.drives.size(); ++k) {
     const auto& d = cfg.drives[k];
-    if (d.cdrom) ide_->channel(k / 2).attach_cdrom(k % 2, d.image);
-    else if (d.image) ide_->channel(k / 2).attach_disk(k % 2, d.image);
+    if (d.cdrom)
+      ide_->channel(k / 2).attach_cdrom(k % 2, d.image);
+    else if (d.image)
+      ide_->channel(k / 2).attach_disk(k % 2, d.image);
   }
 
   // Boot order for SeaBIOS without fw_cfg: CMOS 0x3D (first and second device) and 0x38 bits 7:4
@@ -212,15 +215,20 @@ void Machine::memory_map_changed(uint32_t base, uint32_t size, bool drop_code) {
   if (!cpu_) return;
   cpu_->mmu.flush();
   if (!drop_code) return;
-  for (uint64_t off = 0; off < size; off += PAGE_SIZE) cpu_->blocks.invalidate_page(static_cast<uint32_t>(base + off));
+  for (uint64_t off = 0; off < size; off += PAGE_SIZE)
+    cpu_->blocks.invalidate_page(static_cast<uint32_t>(base + off));
 }
 
 void Machine::dma_written(uint32_t addr, uint32_t len) {
   if (len == 0) return;
-  const uint64_t last = uint64_t{addr} + len - 1;
-  for (uint64_t page = addr >> PAGE_SHIFT; page <= (last >> PAGE_SHIFT); ++page) {
-    const uint32_t pa = static_cast<uint32_t>(page << PAGE_SHIFT);
-    if (mem_.page_has_code(pa)) cpu_->blocks.invalidate_page(pa);
+  // Page by page, only the blocks whose bytes the transfer overwrote.
+  const uint64_t end = uint64_t{addr} + len;
+  for (uint64_t a = addr; a < end;) {
+    const uint64_t page_end = (a & ~uint64_t{PAGE_MASK}) + PAGE_SIZE;
+    const uint64_t n = std::min(end, page_end) - a;
+    if (mem_.page_has_code(static_cast<uint32_t>(a)))
+      cpu_->blocks.invalidate_range(static_cast<uint32_t>(a), static_cast<unsigned>(n));
+    a += n;
   }
 }
 

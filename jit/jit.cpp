@@ -2,13 +2,12 @@
 
 #include <Zydis/Zydis.h>
 #include <asmjit/x86.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstddef>
 #include <iterator>
 #include <string>
-
-#include <unistd.h>
 #include <utility>
 #include <vector>
 
@@ -136,8 +135,8 @@ void Jit::emit_stubs() {
   code.init(Environment::host(), base);
   x86::Assembler a(&code);
   Label enter = a.newLabel(), leave = a.newLabel(), exit_ok = a.newLabel(), exit_fault = a.newLabel(),
-        dispatch = a.newLabel(), miss = a.newLabel(), lookup_miss = a.newLabel(),
-        tlb_miss = a.newLabel(), two_page = a.newLabel();
+        dispatch = a.newLabel(), miss = a.newLabel(), lookup_miss = a.newLabel(), tlb_miss = a.newLabel(),
+        two_page = a.newLabel();
 
   // The host's callee-saved registers: generated code pins some and may use all of them.
   const x86::Gp saved[] = {x86::rbx, x86::rbp, x86::r12, x86::r13, x86::r14, x86::r15};
@@ -336,12 +335,14 @@ bool Jit::translate(Block* b) {
     }
     b->host = cache_.append(buf.data(), buf.size());
     if (cpu_.log_mask & LOG_OUT_ASM) {
-      std::fprintf(cpu_.log_file, "OUT: block at lin %08x (phys %08x), %zu bytes\n", b->lin, b->phys, buf.size());
+      std::fprintf(cpu_.log_file, "OUT: block at lin %08x (phys %08x), %zu bytes\n", b->lin, b->phys,
+                   buf.size());
       log_host_code(cpu_.log_file, static_cast<const uint8_t*>(b->host), buf.size());
     }
     if (perf_map_)
-      std::fprintf(perf_map_, "%lx %zx vx86:%08x%s\n", static_cast<unsigned long>(reinterpret_cast<uintptr_t>(b->host)),
-                   buf.size(), b->lin, (b->mode & 1) ? "" : ".16");
+      std::fprintf(perf_map_, "%lx %zx vx86:%08x%s\n",
+                   static_cast<unsigned long>(reinterpret_cast<uintptr_t>(b->host)), buf.size(), b->lin,
+                   (b->mode & 1) ? "" : ".16");
     ++stats_.blocks;
     stats_.bytes += buf.size();
     stats_.native_insns += native;
@@ -377,10 +378,17 @@ void Jit::print_stats(FILE* out) const {
       static_cast<unsigned long long>(s.flushes), static_cast<unsigned long long>(s.native_insns),
       static_cast<unsigned long long>(s.helper_insns), static_cast<unsigned long long>(s.entries),
       static_cast<unsigned long long>(s.dispatch_hits), static_cast<unsigned long long>(s.jump_hits),
-      static_cast<unsigned long long>(s.dispatch_misses),
-      static_cast<unsigned long long>(s.lookup_misses), static_cast<unsigned long long>(s.tlb_misses),
-      static_cast<unsigned long long>(s.two_page), static_cast<unsigned long long>(s.helper_calls),
-      static_cast<unsigned long long>(s.bails));
+      static_cast<unsigned long long>(s.dispatch_misses), static_cast<unsigned long long>(s.lookup_misses),
+      static_cast<unsigned long long>(s.tlb_misses), static_cast<unsigned long long>(s.two_page),
+      static_cast<unsigned long long>(s.helper_calls), static_cast<unsigned long long>(s.bails));
+  const BlockCache::SmcStats& smc = cpu_.blocks.smc_stats();
+  std::fprintf(
+      out,
+      "jit: %llu chained exits, %llu unchained; writes to code pages: %llu, %llu of them next to the code"
+      " (nothing dropped), %llu blocks dropped (invalidations)\n",
+      static_cast<unsigned long long>(s.chains), static_cast<unsigned long long>(s.unchains),
+      static_cast<unsigned long long>(smc.code_writes), static_cast<unsigned long long>(smc.spared_writes),
+      static_cast<unsigned long long>(smc.blocks_dropped));
   // The busiest handler-called forms and native slow paths: what to translate (better) next.
   for (int which = 0; which < 2; ++which) {
     const uint64_t* h = which ? hist_->bail : hist_->helper;

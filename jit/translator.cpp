@@ -2,11 +2,12 @@
 // so every point in a block can leave with the interpreter's exact state.
 //
 // Native forms: MOV (r/m/imm), MOVZX/MOVSX, LEA, the ALU ops (ADD OR ADC SBB AND SUB XOR CMP TEST,
-// INC DEC NEG NOT), XCHG r,r, CBW/CWDE/CWD/CDQ, PUSH/POP r, PUSH imm, Jcc/JMP/CALL rel, RET near,
-// SETcc, CMOVcc. A native instruction touches guest state only after its last check: when a check
-// fails (segment bound, TLB miss, page crossing, MMIO, a code page, a branch outside CS) it "bails":
-// its interpreter handler runs the whole instruction instead, faults included. Everything else calls
-// its handler (Insn::fn, read at run time, so a dropped block's handlers become exits).
+// INC DEC NEG NOT), shifts and rotates by a constant, IMUL, XCHG r,r, CBW/CWDE/CWD/CDQ, PUSH/POP r,
+// PUSH imm, LEAVE, Jcc/JMP/CALL rel, RET near, SETcc, CMOVcc, NOP, BSWAP r32. A native instruction touches
+// guest state only after its last check: when a check fails (segment bound, TLB miss, page crossing, MMIO, a
+// code page, a branch outside CS) it "bails": its interpreter handler runs the whole instruction instead,
+// faults included. Everything else calls its handler (Insn::fn, read at run time, so a dropped block's
+// handlers become exits).
 //
 // EFLAGS: a native flag writer saves the host's flags into CpuState::eflags only when a later
 // reader may need them: flag liveness runs backwards over the block, and every helper call, bail
@@ -192,6 +193,8 @@ enum class Form : uint8_t {
   Shift,
   Imul,
   Leave,
+  Nop,
+  Bswap,
 };
 
 struct FormInfo {
@@ -290,6 +293,13 @@ FormInfo classify(const Insn& i) {
     case ZYDIS_MNEMONIC_XCHG:
       if (sized && k0 == JK_GPR && k1 == JK_GPR) set(Form::Xchg, 0, 0);
       break;
+    case ZYDIS_MNEMONIC_NOP:  // 90 and the hint NOPs (0F 1F /0): no access, no fault
+      set(Form::Nop, 0, 0);
+      f.reads = 0;
+      break;
+    case ZYDIS_MNEMONIC_BSWAP:  // the 16-bit form (undefined, the handler's rule) stays
+      if (sz == 4 && k0 == JK_GPR) set(Form::Bswap, 0, 0);
+      break;
     case ZYDIS_MNEMONIC_CBW:
     case ZYDIS_MNEMONIC_CWDE:
     case ZYDIS_MNEMONIC_CWD:
@@ -358,8 +368,7 @@ class Emitter {
       // -d trace: the line the run loop prints before an interpreted block, for every block run
       // here, chained ones included.
       a_.mov(x86::rdi, x86::rbx);
-      a_.mov(x86::rax, imm(reinterpret_cast<uintptr_t>(&jit_trace_block)));
-      a_.call(x86::rax);
+      a_.call(imm(reinterpret_cast<uintptr_t>(&jit_trace_block)));
     }
     a_.add(state(kIcount, 8), static_cast<int32_t>(n));
     unsigned native = 0;
@@ -408,8 +417,7 @@ class Emitter {
     if (delta) a_.add(state(kEip, 4), static_cast<int32_t>(delta));
     a_.mov(x86::rdi, x86::rbx);
     a_.mov(x86::rsi, imm(reinterpret_cast<uintptr_t>(i)));
-    a_.mov(x86::rax, imm(reinterpret_cast<uintptr_t>(&jit_call_handler)));
-    a_.call(x86::rax);
+    a_.call(imm(reinterpret_cast<uintptr_t>(&jit_call_handler)));  // rel32: the cache is near our code
     a_.mov(x86::r14d, 1);  // a handler ran: the next exit takes the dispatcher's full checks
     a_.test(x86::eax, x86::eax);
     a_.jnz(handler_exit_label());
@@ -500,9 +508,8 @@ class Emitter {
     a_.add(x86::esi, state(kSegBase(seg), 4));  // linear address
     a_.mov(x86::r8, x86::qword_ptr(x86::r15));  // current TLB
     a_.mov(x86::eax, x86::esi);
-    a_.shr(x86::eax, PAGE_SHIFT);
-    a_.and_(x86::eax, Mmu::TLB_SIZE - 1);
-    a_.shl(x86::eax, 5);
+    a_.shr(x86::eax, PAGE_SHIFT - 5);  // the entry's offset: page number * 32
+    a_.and_(x86::eax, (Mmu::TLB_SIZE - 1) << 5);
     a_.add(x86::r8, x86::rax);  // the entry
     a_.lea(x86::eax, x86::ptr(x86::rsi, static_cast<int32_t>(size - 1)));
     a_.and_(x86::eax, ~PAGE_MASK);  // page of the last byte
@@ -627,6 +634,13 @@ class Emitter {
         break;
       case Form::Leave:
         emit_leave();
+        break;
+      case Form::Nop:
+        break;
+      case Form::Bswap:
+        a_.mov(x86::eax, state(gpr_slot(0), 4));
+        a_.bswap(x86::eax);
+        a_.mov(state(gpr_slot(0), 4), x86::eax);
         break;
       case Form::Helper:
         break;
@@ -1059,9 +1073,8 @@ class Emitter {
     a_.add(x86::esi, state(kSegBase(CS), 4));
     a_.mov(x86::r8, x86::qword_ptr(x86::r15));
     a_.mov(x86::eax, x86::esi);
-    a_.shr(x86::eax, PAGE_SHIFT);
-    a_.and_(x86::eax, Mmu::TLB_SIZE - 1);
-    a_.shl(x86::eax, 5);
+    a_.shr(x86::eax, PAGE_SHIFT - 5);
+    a_.and_(x86::eax, (Mmu::TLB_SIZE - 1) << 5);
     a_.and_(x86::esi, ~PAGE_MASK);
     a_.cmp(x86::esi, x86::dword_ptr(x86::r8, x86::rax, 0, offsetof(TlbEntry, tag_exec)));
     a_.jne(generic);

@@ -25,7 +25,8 @@ void Mmu::set_cr3(uint32_t cr3) {
 void Mmu::invlpg(uint32_t lin) {
   for (auto& set : tlb_) {
     TlbEntry& e = set[(lin >> PAGE_SHIFT) & (TLB_SIZE - 1)];
-    if (e.tag_read == (lin & ~PAGE_MASK) || e.tag_write == (lin & ~PAGE_MASK) || e.tag_exec == (lin & ~PAGE_MASK))
+    if (e.tag_read == (lin & ~PAGE_MASK) || e.tag_write == (lin & ~PAGE_MASK) ||
+        e.tag_exec == (lin & ~PAGE_MASK))
       e = TlbEntry{};
   }
 }
@@ -114,7 +115,7 @@ uint32_t Mmu::read_slow(uint32_t lin, unsigned size) {
 }
 
 void Mmu::write_phys(uint32_t paddr, uint32_t value, unsigned size) {
-  if (mem_.page_has_code(paddr) && code_listener_) code_listener_->code_page_written(paddr);
+  if (mem_.page_has_code(paddr) && code_listener_) code_listener_->code_page_written(paddr, size);
   mem_.write(paddr, value, size);
 }
 
@@ -131,8 +132,8 @@ void Mmu::write_slow(uint32_t lin, uint32_t value, unsigned size) {
   TlbEntry* e = &fill(lin, Access::Write);
   const uint32_t paddr = (e->phys_page << PAGE_SHIFT) | (lin & PAGE_MASK);
   if (mem_.page_has_code(paddr) && code_listener_) {
-    code_listener_->code_page_written(paddr);
-    e = &fill(lin, Access::Write);  // the page no longer holds code: the fast path may apply
+    code_listener_->code_page_written(paddr, size);
+    e = &fill(lin, Access::Write);  // if the page no longer holds code, the fast path applies
   }
   if (e->tag_write == (lin & ~PAGE_MASK)) {
     std::memcpy(reinterpret_cast<void*>(e->addend + lin), &value, size);

@@ -13,16 +13,17 @@
 
 namespace vx86 {
 
-// Told when the guest writes to a page that holds translated code.
+// Told when the guest writes `size` bytes (within one page) at `paddr`, a page that holds decoded
+// or translated code; the page may stay a code page (the write missed the code in it).
 class CodeWriteListener {
  public:
   virtual ~CodeWriteListener() = default;
-  virtual void code_page_written(uint32_t paddr) = 0;
+  virtual void code_page_written(uint32_t paddr, unsigned size) = 0;
 };
 
 struct TlbEntry {
   uint32_t tag_read = 1, tag_write = 1, tag_exec = 1;  // linear page, or 1 = invalid
-  uint32_t phys_page = 0;                               // physical page number
+  uint32_t phys_page = 0;                              // physical page number
   uintptr_t addend = 0;
   bool global = false;
 };
@@ -47,7 +48,10 @@ class Mmu {
   void invlpg(uint32_t lin);
   void flush();
   // CPL 3 accesses use the user entries and the user permission rules.
-  void set_user(bool user) { cur_ = tlb_[user ? 1 : 0]; user_ = user; }
+  void set_user(bool user) {
+    cur_ = tlb_[user ? 1 : 0];
+    user_ = user;
+  }
   bool user() const { return user_; }
   // Where the current TLB set's pointer lives (generated code loads it on every access).
   TlbEntry* const* current_tlb_slot() const { return &cur_; }
@@ -60,7 +64,8 @@ class Mmu {
   bool try_translate(uint32_t lin, Access acc, uint32_t& phys);
   uint32_t translate_exec(uint32_t lin) {
     const TlbEntry& e = cur_[(lin >> PAGE_SHIFT) & (TLB_SIZE - 1)];
-    if (e.tag_exec == (lin & ~PAGE_MASK)) [[likely]] return (e.phys_page << PAGE_SHIFT) | (lin & PAGE_MASK);
+    if (e.tag_exec == (lin & ~PAGE_MASK)) [[likely]]
+      return (e.phys_page << PAGE_SHIFT) | (lin & PAGE_MASK);
     return translate(lin, Access::Exec);
   }
 
@@ -90,14 +95,20 @@ class Mmu {
   T read_system(uint32_t lin) {
     if (!user_) return read<T>(lin);
     set_user(false);
-    struct Restore { Mmu* m; ~Restore() { m->set_user(true); } } r{this};
+    struct Restore {
+      Mmu* m;
+      ~Restore() { m->set_user(true); }
+    } r{this};
     return read<T>(lin);
   }
   template <class T>
   void write_system(uint32_t lin, T v) {
     if (!user_) return write<T>(lin, v);
     set_user(false);
-    struct Restore { Mmu* m; ~Restore() { m->set_user(true); } } r{this};
+    struct Restore {
+      Mmu* m;
+      ~Restore() { m->set_user(true); }
+    } r{this};
     write<T>(lin, v);
   }
 

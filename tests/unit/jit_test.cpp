@@ -172,6 +172,10 @@ TEST_F(JitDiff, UnaryAndMoves) {
   check({0x66, 0x98});                        // cbw
   check({0x99});                              // cdq
   check({0x66, 0x99});                        // cwd
+  for (unsigned r = 0; r < 8; ++r) check({0x0F, static_cast<uint8_t>(0xC8 + r)});  // bswap r32
+  check({0x90});                                                                   // nop
+  check({0x0F, 0x1F, 0x44, 0x00, 0x00});              // nop dword [eax+eax+0] (a hint: no access)
+  check({0x66, 0x0F, 0x1F, 0x84, 0x00, 0, 0, 0, 0});  // nop word [eax+eax+0]
 }
 
 TEST_F(JitDiff, StackAndConditions) {
@@ -324,6 +328,109 @@ TEST(JitCache, FlushWhileRunningMatchesTheInterpreter) {
   EXPECT_GT(jit.cpu.jit->stats().flushes, 2u);
   EXPECT_GT(jit.cpu.jit->stats().chains, 10u);  // chained again after every flush
 }
+
+// Stores to data in a code page drop no translation (sub-page self-modifying-code tracking): a
+// loop that writes next to its own code runs translated throughout; a store into its bytes
+// still drops the block.
+TEST(JitSmc, DataNextToCodeKeepsTheTranslation) {
+  uint64_t dropped[2], spared[2];
+  uint32_t ecx_at[2], mem_at[2];
+  for (int t = 0; t < 2; ++t) {
+    Tier tier{t == 1};
+    // mov ecx, 300; l: mov [CODE+0x800], ecx; dec ecx; jnz l; hlt
+    const std::vector<uint8_t> code = {0xB9, 0x2C, 0x01, 0x00, 0x00, 0x89, 0x0D,
+                                       0x00, 0x18, 0x00, 0x00, 0x49, 0x75, 0xF7};
+    uint32_t regs[8] = {0, 0, 0, 0, STACK, 0, 0, 0};
+    uint8_t m[64] = {};
+    tier.run(code, regs, 0, m, true, 100000);
+    EXPECT_TRUE(tier.cpu.s.halted);
+    ecx_at[t] = tier.cpu.s.regs[ECX];
+    std::memcpy(&mem_at[t], tier.mem.ram() + CODE + 0x800, 4);
+    dropped[t] = tier.cpu.blocks.smc_stats().blocks_dropped;
+    spared[t] = tier.cpu.blocks.smc_stats().spared_writes;
+    // Translated once: the first block, the loop, the HLT (a dropped loop would be retranslated).
+    if (t == 1) EXPECT_LE(tier.cpu.jit->stats().blocks, 3u);
+  }
+  EXPECT_EQ(ecx_at[0], ecx_at[1]);
+  EXPECT_EQ(mem_at[0], 1u);  // the last store
+  EXPECT_EQ(mem_at[1], 1u);
+  for (int t = 0; t < 2; ++t) {
+    EXPECT_EQ(dropped[t], 0u) << "tier " << t;
+    EXPECT_GE(spared[t], 300u) << "tier " << t;
+  }
+}
+
+TEST_F(JitDiff, WriteIntoRunningBlockDropsIt) {
+  // As WriteIntoRunningBlock: the store hits the block's own bytes, so it is dropped.
+  std::vector<uint8_t> code = {0xC6, 0x05, 0x09, 0x10, 0x00, 0x00, 0x42, 0x90, 0x90, 0x41};
+  check(code, 3);
+  EXPECT_GT(jit.cpu.blocks.smc_stats().blocks_dropped, 0u);
+  EXPECT_EQ(jit.cpu.blocks.smc_stats().spared_writes, 0u);
+}
+
+// A guest that changes its page tables under translated, chained code: a loop at linear 0x400000
+// (its blocks chain) jumps to code at 0x401000 and back; halfway it points 0x401000's page-table
+// entry at another physical copy of that code (with another constant) and flushes the TLB entry
+// (INVLPG, or a CR3 reload). Any exit that kept entering the old copy's translation would add
+// the wrong constant.
+void remap_under_chained_code(bool reload_cr3) {
+  constexpr uint32_t PD = 0x10000, PT0 = 0x11000, PT1 = 0x12000, A0 = 0x5000, B1 = 0x6000, B2 = 0x7000;
+  uint32_t eax_at[2];
+  for (int t = 0; t < 2; ++t) {
+    Tier tier{t == 1};
+    uint8_t* ram = tier.mem.ram();
+    auto put32 = [ram](uint32_t at, uint32_t v) { std::memcpy(ram + at, &v, 4); };
+    put32(PD, PT0 | 7);
+    put32(PD + 4, PT1 | 7);                                                 // 0x400000-0x7FFFFF
+    for (uint32_t p = 0; p < 0x40; ++p) put32(PT0 + 4 * p, (p << 12) | 7);  // identity, 256 KiB
+    put32(PT1, A0 | 7);                                                     // 0x400000: the loop
+    put32(PT1 + 4, B1 | 7);                                                 // 0x401000: the first copy
+    std::vector<uint8_t> loop = {0xB9, 0x64, 0x00, 0x00, 0x00,              // mov ecx, 100
+                                 0xE9, 0xF6, 0x0F, 0x00, 0x00,              // l: jmp 0x401000
+                                 0x83, 0xF9, 0x32,                          // back: cmp ecx, 50
+                                 0x75, 0x11,                                // jnz skip
+                                 0xC7, 0x05, 0x04, 0x20, 0x01, 0x00, uint8_t(B2 | 7), uint8_t(B2 >> 8),
+                                 0x00, 0x00};  // mov [PT1+4], B2|7
+    if (reload_cr3)
+      loop.insert(loop.end(), {0x0F, 0x20, 0xDA, 0x0F, 0x22, 0xDA, 0x90});  // mov edx, cr3; mov cr3, edx; nop
+    else
+      loop.insert(loop.end(), {0x0F, 0x01, 0x3D, 0x00, 0x10, 0x40, 0x00});  // invlpg [0x401000]
+    loop.insert(loop.end(), {0x49, 0x75, 0xE2, 0xF4});                      // skip: dec ecx; jnz l; hlt
+    std::memcpy(ram + A0, loop.data(), loop.size());
+    for (uint32_t copy : {B1, B2}) {
+      const uint32_t k = copy == B1 ? 1 : 0x100;
+      const uint8_t c[] = {0x05, uint8_t(k), uint8_t(k >> 8),
+                           0x00, 0x00,  // add eax, k
+                           0xE9, 0x00,       0xF0,
+                           0xFF, 0xFF};  // jmp back (0x40000A)
+      std::memcpy(ram + copy, c, sizeof c);
+    }
+    Cpu& cpu = tier.cpu;
+    CpuState& s = cpu.s;
+    for (unsigned k = 0; k < SEG_COUNT; ++k) {
+      cpu.load_seg_real(k, 0);
+      s.seg[k].limit = 0xFFFFFFFF;
+      s.seg[k].attr = 0x0093;
+    }
+    s.seg[CS].attr = 0x009B | SEG_ATTR_DB;
+    s.regs[ESP] = STACK;
+    s.eflags = F_BIT1;
+    s.eip = 0x400000;
+    s.cr[3] = PD;
+    s.cr[0] |= 0x80000001u;
+    cpu.update_mode();
+    cpu.update_paging();
+    cpu.run(100000);
+    EXPECT_TRUE(s.halted);
+    eax_at[t] = s.regs[EAX];
+    if (t == 1) EXPECT_GT(cpu.jit->stats().chains, 0u);
+  }
+  EXPECT_EQ(eax_at[0], 51u * 1 + 49u * 0x100);  // ECX 100..50 ran the first copy
+  EXPECT_EQ(eax_at[1], eax_at[0]);
+}
+
+TEST(JitPaging, RemapUnderChainedCodeWithInvlpg) { remap_under_chained_code(false); }
+TEST(JitPaging, RemapUnderChainedCodeWithCr3Reload) { remap_under_chained_code(true); }
 
 // An interrupt source the test raises between run slices, as the board's devices do.
 struct TestIrq : InterruptSource {

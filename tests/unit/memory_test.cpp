@@ -38,8 +38,8 @@ TEST(PhysicalMemory, ShadowRegionsSwitchBetweenRamAndRom) {
 
   mem.map_shadow(0xE0000, 0x4000, rom.data(), false, true);
   mem.write(0xE0010, 0x33, 1);
-  EXPECT_EQ(mem.read(0xE0010, 1), 0xABu);  // reads still the ROM
-  EXPECT_EQ(mem.ram()[0xE0010], 0x33u);    // writes reach RAM
+  EXPECT_EQ(mem.read(0xE0010, 1), 0xABu);    // reads still the ROM
+  EXPECT_EQ(mem.ram()[0xE0010], 0x33u);      // writes reach RAM
   EXPECT_FALSE(mem.page_writable(0xE0010));  // so the TLB sends writes to the slow path
 
   mem.map_shadow(0xE0000, 0x4000, rom.data(), true, true);
@@ -78,7 +78,7 @@ TEST(PhysicalMemory, RamRomMmioAndOpenBus) {
   EXPECT_EQ(dev.last_value, 0xCAFEu);
 
   EXPECT_EQ(mem.read(0x200000, 4), 0xFFFFFFFFu);  // nothing mapped: open bus
-  mem.write(0x200000, 1, 4);                       // and writes vanish without a crash
+  mem.write(0x200000, 1, 4);                      // and writes vanish without a crash
 }
 
 TEST(PhysicalMemory, RejectsMisalignedRegions) {
@@ -118,7 +118,7 @@ TEST(Mmu, A20GateWrapsAtOneMegabyte) {
 class CountingListener : public CodeWriteListener {
  public:
   explicit CountingListener(PhysicalMemory& m) : mem(m) {}
-  void code_page_written(uint32_t paddr) override {
+  void code_page_written(uint32_t paddr, unsigned) override {
     ++count;
     mem.set_page_has_code(paddr, false);
   }
