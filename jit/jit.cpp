@@ -42,22 +42,6 @@ namespace {
 
 using namespace asmjit;
 
-// Layout facts the dispatcher relies on, measured on a real object (Block is not standard-layout).
-struct BlockLayout {
-  int32_t phys, mode, pages0, pages1, host;
-  BlockLayout() {
-    Block b;
-    auto at = [&b](const void* p) {
-      return static_cast<int32_t>(static_cast<const char*>(p) - reinterpret_cast<const char*>(&b));
-    };
-    phys = at(&b.phys);
-    mode = at(&b.mode);
-    pages0 = at(&b.pages[0]);
-    pages1 = at(&b.pages[1]);
-    host = at(&b.host);
-  }
-};
-
 x86::Mem st(size_t off, unsigned size) { return x86::ptr(x86::rbx, static_cast<int32_t>(off), size); }
 
 }  // namespace
@@ -66,8 +50,38 @@ void jit_trace_block(Cpu* c) { trace_state(*c); }
 
 bool Jit::trace() const { return cpu_.log_mask & LOG_TRACE; }
 
-// Called by the dispatcher when it found the target of a chainable exit (r13).
-void jit_link(Jit* jit, JitExit* e, Block* t) { jit->link(e, t); }
+// The dispatcher's slow path (r13 = an exit asking to be chained, or null).
+const void* jit_lookup(Jit* jit, JitExit* request) { return jit->lookup(request); }
+
+// What the run loop does to find the next block, without running or translating anything: the
+// exec translation (filling the TLB, setting A bits, exactly as the run loop would at this
+// boundary), the block, the second page's mapping for a block on two pages. Null: the run loop
+// takes over (a #PF on the fetch, a block not decoded or not translated yet).
+const void* Jit::lookup(JitExit* request) {
+  ++stats_.slow_lookups;
+  const CpuState& s = cpu_.s;
+  const uint32_t lin = s.seg[CS].base + s.eip;
+  uint32_t phys;
+  try {
+    phys = cpu_.mmu.translate_exec(lin);
+  } catch (...) {
+    return nullptr;  // the run loop raises the fault
+  }
+  Block* b = cpu_.blocks.find(phys, s.code32);
+  if (!b || !b->host) return nullptr;
+  if (b->pages[1] != b->pages[0]) {
+    uint32_t p2;
+    const uint32_t next_lin = (lin & ~PAGE_MASK) + PAGE_SIZE;
+    if (!cpu_.mmu.try_translate(next_lin, Access::Exec, p2) || (p2 >> PAGE_SHIFT) != b->pages[1])
+      return nullptr;
+  } else {
+    JumpEntry& j = jumps_[jump_index(phys)];
+    j.key = (uint64_t{s.code32} << 32) | phys;
+    j.host = b->host;
+  }
+  if (request) link(request, b);
+  return b->host;
+}
 
 Jit::Jit(Cpu& cpu, size_t cache_bytes) : cpu_(cpu), cache_(cache_bytes) {
   if (reinterpret_cast<void*>(&cpu.s) != reinterpret_cast<void*>(&cpu))
@@ -135,8 +149,7 @@ void Jit::emit_stubs() {
   code.init(Environment::host(), base);
   x86::Assembler a(&code);
   Label enter = a.newLabel(), leave = a.newLabel(), exit_ok = a.newLabel(), exit_fault = a.newLabel(),
-        dispatch = a.newLabel(), miss = a.newLabel(), lookup_miss = a.newLabel(), tlb_miss = a.newLabel(),
-        two_page = a.newLabel();
+        dispatch = a.newLabel(), miss = a.newLabel(), lookup_miss = a.newLabel(), table_miss = a.newLabel();
 
   // The host's callee-saved registers: generated code pins some and may use all of them.
   const x86::Gp saved[] = {x86::rbx, x86::rbp, x86::r12, x86::r13, x86::r14, x86::r15};
@@ -164,7 +177,6 @@ void Jit::emit_stubs() {
 
   // Dispatcher: the run loop's per-block checks, then its lookup (TLB exec entry, block front
   // table), entering the next block's translation directly. Anything unusual goes back.
-  static const BlockLayout L;
   a.bind(dispatch);
   a.xor_(x86::r14d, x86::r14d);  // the full checks run here
   a.mov(x86::rax, st(offsetof(CpuState, icount), 8));
@@ -201,13 +213,12 @@ void Jit::emit_stubs() {
   a.mov(x86::eax, x86::esi);
   a.and_(x86::eax, ~PAGE_MASK);
   a.cmp(x86::eax, x86::dword_ptr(x86::r8, offsetof(TlbEntry, tag_exec)));
-  a.jne(tlb_miss);
+  a.jne(table_miss);
   a.mov(x86::eax, x86::dword_ptr(x86::r8, offsetof(TlbEntry, phys_page)));
   a.shl(x86::eax, PAGE_SHIFT);
   a.and_(x86::esi, PAGE_MASK);
   a.or_(x86::esi, x86::eax);  // physical address (the upper half of rsi is zero)
   // The jump table: r9 = key, rdx = its entry.
-  Label table_miss = a.newLabel();
   a.mov(x86::r9d, st(offsetof(CpuState, code32), 4));
   a.shl(x86::r9, 32);
   a.or_(x86::r9, x86::rsi);
@@ -221,62 +232,27 @@ void Jit::emit_stubs() {
   a.add(x86::rdx, x86::rax);
   a.cmp(x86::r9, x86::qword_ptr(x86::rdx));
   a.jne(table_miss);
-  a.test(x86::r13, x86::r13);  // an exit to chain: the slow path has the Block
+  a.test(x86::r13, x86::r13);  // an exit to chain: the slow path links it
   a.jnz(table_miss);
   a.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, dispatch_hits)));
   a.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, jump_hits)));
   a.jmp(x86::qword_ptr(x86::rdx, 8));
   a.bind(table_miss);
-  // BlockCache::fast_index(phys, code32)
-  a.mov(x86::eax, x86::esi);
-  a.shr(x86::eax, BlockCache::kFastBits);
-  a.xor_(x86::eax, x86::esi);
-  a.mov(x86::ecx, st(offsetof(CpuState, code32), 4));
-  a.shl(x86::ecx, 7);
-  a.xor_(x86::eax, x86::ecx);
-  a.and_(x86::eax, (1u << BlockCache::kFastBits) - 1);
-  a.mov(x86::rcx, imm(reinterpret_cast<uintptr_t>(cpu_.blocks.fast_table())));
-  a.mov(x86::rcx, x86::qword_ptr(x86::rcx, x86::rax, 3));
-  a.test(x86::rcx, x86::rcx);
-  a.jz(lookup_miss);
-  a.cmp(x86::dword_ptr(x86::rcx, L.phys), x86::esi);
-  a.jne(lookup_miss);
-  a.mov(x86::eax, st(offsetof(CpuState, code32), 4));
-  a.cmp(x86::dword_ptr(x86::rcx, L.mode), x86::eax);
-  a.jne(lookup_miss);
-  a.mov(x86::eax, x86::dword_ptr(x86::rcx, L.pages0));
-  a.cmp(x86::eax, x86::dword_ptr(x86::rcx, L.pages1));
-  a.jne(two_page);  // two-page blocks: the run loop re-checks the second page's mapping
-  a.mov(x86::rax, x86::qword_ptr(x86::rcx, L.host));
-  a.test(x86::rax, x86::rax);
-  a.jz(lookup_miss);
-  a.mov(x86::qword_ptr(x86::rdx), x86::r9);  // refill the jump table entry
-  a.mov(x86::qword_ptr(x86::rdx, 8), x86::rax);
-  a.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, dispatch_hits)));
-  Label enter_block = a.newLabel();
-  a.test(x86::r13, x86::r13);  // an exit asked to be chained to this block
-  a.jz(enter_block);
-  a.mov(x86::r12, x86::rcx);
+  // Anything else (no exec TLB entry, a block on two pages, not in the jump table, an exit to
+  // chain): Jit::lookup in C++, which finds the block as the run loop would, or gives up.
   a.mov(x86::rdi, imm(reinterpret_cast<uintptr_t>(this)));
   a.mov(x86::rsi, x86::r13);
-  a.mov(x86::rdx, x86::rcx);
-  a.mov(x86::rax, imm(reinterpret_cast<uintptr_t>(&jit_link)));
-  a.call(x86::rax);
+  a.call(imm(reinterpret_cast<uintptr_t>(&jit_lookup)));
   a.xor_(x86::r13d, x86::r13d);
-  a.mov(x86::rax, x86::qword_ptr(x86::r12, L.host));
-  a.bind(enter_block);
+  a.test(x86::rax, x86::rax);
+  a.jz(lookup_miss);
+  a.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, dispatch_hits)));
   a.jmp(x86::rax);
   a.bind(miss);
   a.xor_(x86::r13d, x86::r13d);
   a.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, dispatch_misses)));
   a.jmp(exit_ok);
-  a.bind(tlb_miss);
-  a.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, tlb_misses)));
-  a.jmp(lookup_miss);
-  a.bind(two_page);
-  a.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, two_page)));
   a.bind(lookup_miss);
-  a.xor_(x86::r13d, x86::r13d);
   a.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, lookup_misses)));
   a.jmp(exit_ok);
 
@@ -370,17 +346,16 @@ void Jit::print_stats(FILE* out) const {
       out,
       "jit: %llu blocks, %llu bytes of host code, %llu cache flushes\n"
       "jit: %llu instructions native, %llu through their handler (static)\n"
-      "jit: %llu entries from the run loop, %llu block-to-block dispatches (%llu from the jump table), back"
-      " to the loop: %llu for its checks, %llu for a block without translation (%llu without an exec TLB"
-      " entry, %llu on two pages)\n"
+      "jit: %llu entries from the run loop, %llu block-to-block dispatches (%llu from the jump table, %llu"
+      " lookups in C++), back to the loop: %llu for its checks, %llu for a block without translation\n"
       "jit: %llu handler calls, %llu native slow paths\n",
       static_cast<unsigned long long>(s.blocks), static_cast<unsigned long long>(s.bytes),
       static_cast<unsigned long long>(s.flushes), static_cast<unsigned long long>(s.native_insns),
       static_cast<unsigned long long>(s.helper_insns), static_cast<unsigned long long>(s.entries),
       static_cast<unsigned long long>(s.dispatch_hits), static_cast<unsigned long long>(s.jump_hits),
-      static_cast<unsigned long long>(s.dispatch_misses), static_cast<unsigned long long>(s.lookup_misses),
-      static_cast<unsigned long long>(s.tlb_misses), static_cast<unsigned long long>(s.two_page),
-      static_cast<unsigned long long>(s.helper_calls), static_cast<unsigned long long>(s.bails));
+      static_cast<unsigned long long>(s.slow_lookups), static_cast<unsigned long long>(s.dispatch_misses),
+      static_cast<unsigned long long>(s.lookup_misses), static_cast<unsigned long long>(s.helper_calls),
+      static_cast<unsigned long long>(s.bails));
   const BlockCache::SmcStats& smc = cpu_.blocks.smc_stats();
   std::fprintf(
       out,

@@ -34,9 +34,8 @@ struct JitStats {
   uint64_t dispatch_hits = 0;    // block-to-block transfers inside generated code
   uint64_t jump_hits = 0;        // ... of which found in the dispatcher's jump table
   uint64_t dispatch_misses = 0;  // transfers that went back to the run loop: a check was due
-  uint64_t lookup_misses = 0;    // ... or the next block has no translation yet, or
-  uint64_t tlb_misses = 0;       //     its page has no exec TLB entry, or
-  uint64_t two_page = 0;         //     it spans two pages (the run loop checks the second)
+  uint64_t lookup_misses = 0;    // ... or the next block has no translation (or faults)
+  uint64_t slow_lookups = 0;     // lookups the jump table could not answer (Jit::lookup)
   uint64_t helper_calls = 0;     // interpreter handlers called from generated code
   uint64_t bails = 0;            // native instructions that took their slow path (handler)
   uint64_t chains = 0;           // direct exits patched to jump straight into their target
@@ -92,6 +91,8 @@ class Jit {
   bool trace() const;
   // Chains exit `e` to block `t` if that stays correct (called by the dispatcher).
   void link(JitExit* e, Block* t);
+  // The dispatcher's slow path: the next block's translation, or null for the run loop.
+  const void* lookup(JitExit* request);
   // Names every translated block (and the stubs) in /tmp/perf-PID.map, the file perf reads to
   // symbolize JIT code: "vx86:LIN" by the block's linear address, so samples add up per block.
   void open_perf_map();

@@ -19,6 +19,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <iterator>
 
 #include "emu/block_cache.h"
 #include "emu/cpu.h"
@@ -371,6 +372,8 @@ class Emitter {
       a_.call(imm(reinterpret_cast<uintptr_t>(&jit_trace_block)));
     }
     a_.add(state(kIcount, 8), static_cast<int32_t>(n));
+    plan_cache(info);
+    cache_load();
     unsigned native = 0;
     for (unsigned k = 0; k < n; ++k) {
       const Insn& i = b_.insns[k];
@@ -415,13 +418,94 @@ class Emitter {
   // (with the instruction's length added to the pending delta there).
   void emit_call_handler(const Insn* i, uint32_t delta) {
     if (delta) a_.add(state(kEip, 4), static_cast<int32_t>(delta));
+    cache_store();  // the handler works on CpuState
     a_.mov(x86::rdi, x86::rbx);
     a_.mov(x86::rsi, imm(reinterpret_cast<uintptr_t>(i)));
     a_.call(imm(reinterpret_cast<uintptr_t>(&jit_call_handler)));  // rel32: the cache is near our code
     a_.mov(x86::r14d, 1);  // a handler ran: the next exit takes the dispatcher's full checks
     a_.test(x86::eax, x86::eax);
     a_.jnz(handler_exit_label());
+    cache_load();  // what the handler left
   }
+
+  // ---- guest registers cached in host registers for the whole block ----
+  // Up to four of the guest's 32-bit registers that the block's native instructions use most
+  // live in r10, r12, rdi and r9 (free in generated code; rdi and r9 are argument registers, but
+  // the cache is written back before every call anyway): loaded at the block's entry, written back
+  // (those the block may write) before every handler call and exit, reloaded after a handler.
+  // A register whose high byte (AH..BH) the block names stays in memory.
+  static constexpr unsigned kCacheHost[] = {x86::Gp::kIdR10, x86::Gp::kIdR12, x86::Gp::kIdDi, x86::Gp::kIdR9};
+  static_assert(offsetof(CpuState, regs) == 0, "guest registers at CpuState offset 0..31");
+
+  void plan_cache(const std::vector<FormInfo>& info) {
+    unsigned uses[8] = {};
+    uint8_t high = 0, wr = 0;
+    auto use_off = [&](unsigned off) {
+      if (off >= 32) return;
+      if (off % 4) high |= uint8_t(1u << (off / 4));
+      ++uses[off / 4];
+      wr |= uint8_t(1u << (off / 4));  // a superset of the written ones: storing a clean value is harmless
+    };
+    auto use_reg = [&](unsigned r, bool w) {
+      if (r >= 8) return;
+      ++uses[r];
+      if (w) wr |= uint8_t(1u << r);
+    };
+    for (unsigned k = 0; k < b_.ninsn; ++k) {
+      if (info[k].form == Form::Helper) continue;
+      const Insn& i = b_.insns[k];
+      const unsigned k0 = kind(i, 0), k1 = kind(i, 1);
+      if (k0 == JK_GPR) use_off(i.r0);
+      if (k1 == JK_GPR) use_off(k0 == JK_GPR ? i.r1 : i.r0);
+      if (has_mem(i)) {
+        if (i.base != REG_ZERO) use_reg(i.base, false);
+        if (i.index != REG_ZERO) use_reg(i.index, false);
+      }
+      switch (info[k].form) {
+        case Form::Push:
+        case Form::Pop:
+        case Form::Call:
+        case Form::Ret:
+          use_reg(ESP, true);
+          break;
+        case Form::Leave:
+          use_reg(ESP, true);
+          use_reg(EBP, true);
+          break;
+        case Form::SignExt:
+          use_reg(EAX, true);
+          use_reg(EDX, true);
+          break;
+        default:
+          break;
+      }
+    }
+    for (unsigned slot = 0; slot < std::size(kCacheHost); ++slot) {
+      int best = -1;
+      for (unsigned r = 0; r < 8; ++r)
+        if (!(high & (1u << r)) && host_of_[r] < 0 && uses[r] >= 2 && (best < 0 || uses[r] > uses[best]))
+          best = static_cast<int>(r);
+      if (best < 0) break;
+      host_of_[best] = static_cast<int8_t>(kCacheHost[slot]);
+      cached_ |= uint8_t(1u << best);
+    }
+    written_ = cached_ & wr;
+  }
+  void cache_load() {
+    for (unsigned r = 0; r < 8; ++r)
+      if (cached_ & (1u << r)) a_.mov(x86::gpd(static_cast<uint32_t>(host_of_[r])), state(kReg(r), 4));
+  }
+  void cache_store() {
+    for (unsigned r = 0; r < 8; ++r)
+      if (written_ & (1u << r)) a_.mov(state(kReg(r), 4), x86::gpd(static_cast<uint32_t>(host_of_[r])));
+  }
+  // A guest register operand at CpuState offset `off`: its host register when cached.
+  Operand greg(int32_t off, unsigned size) const {
+    if (off >= 0 && off < 32 && off % 4 == 0 && host_of_[off / 4] >= 0)
+      return gp(static_cast<unsigned>(host_of_[off / 4]), size);
+    return state(off, size);
+  }
+  void emit2(InstId id, const Operand& a, const Operand& b) { a_.emit(id, a, b); }
 
   Label handler_exit_label() {
     if (!handler_exit_.isValid()) {
@@ -480,15 +564,20 @@ class Emitter {
   void emit_ea() {
     const Insn& i = *cur_;
     const int32_t disp = static_cast<int32_t>(i.disp);
+    // A cached register is used in place (32-bit LEA: the host register's upper half is ignored).
+    auto reg = [this](unsigned r, const Gp& tmp) {
+      if (host_of_[r] >= 0) return x86::gpq(static_cast<uint32_t>(host_of_[r]));
+      a_.mov(tmp.r32(), state(kReg(r), 4));
+      return tmp.r64();
+    };
     if (i.base != REG_ZERO && i.index != REG_ZERO) {
-      a_.mov(x86::ecx, state(kReg(i.base), 4));
-      a_.mov(x86::eax, state(kReg(i.index), 4));
-      a_.lea(x86::ecx, x86::ptr(x86::rcx, x86::rax, i.scale, disp));
+      const Gp b = reg(i.base, x86::rcx), x = reg(i.index, x86::rax);
+      a_.lea(x86::ecx, x86::ptr(b, x, i.scale, disp));
     } else if (i.base != REG_ZERO) {
-      a_.mov(x86::ecx, state(kReg(i.base), 4));
-      if (disp) a_.add(x86::ecx, disp);
+      const Gp b = reg(i.base, x86::rcx);
+      a_.lea(x86::ecx, x86::ptr(b, disp));
     } else if (i.index != REG_ZERO) {
-      a_.mov(x86::ecx, state(kReg(i.index), 4));
+      emit2(x86::Inst::kIdMov, x86::ecx, greg(kReg(i.index), 4));
       if (i.scale) a_.shl(x86::ecx, i.scale);
       if (disp) a_.add(x86::ecx, disp);
     } else {
@@ -542,10 +631,7 @@ class Emitter {
         a_.movzx(d, x86::ptr(x86::r8, 0, size));
     } else {
       const uint16_t off = gpr_slot(k);
-      if (size == 4)
-        a_.mov(d, state(off, 4));
-      else
-        a_.movzx(d, state(off, size));
+      emit2(size == 4 ? x86::Inst::kIdMov : x86::Inst::kIdMovzx, d, greg(off, size));
     }
   }
   // The CpuState offset of GPR operand k: GPRs take r0, r1 in the order they appear.
@@ -558,7 +644,7 @@ class Emitter {
     if (kind(*cur_, k) == JK_MEM)
       a_.mov(x86::ptr(x86::r8, 0, size), gp(id, size));
     else
-      a_.mov(state(gpr_slot(k), size), gp(id, size));
+      emit2(x86::Inst::kIdMov, greg(gpr_slot(k), size), gp(id, size));
   }
 
   // Host flags -> r11 (right after the flag-setting host instruction), merged into EFLAGS later.
@@ -638,9 +724,9 @@ class Emitter {
       case Form::Nop:
         break;
       case Form::Bswap:
-        a_.mov(x86::eax, state(gpr_slot(0), 4));
+        emit2(x86::Inst::kIdMov, x86::eax, greg(gpr_slot(0), 4));
         a_.bswap(x86::eax);
-        a_.mov(state(gpr_slot(0), 4), x86::eax);
+        emit2(x86::Inst::kIdMov, greg(gpr_slot(0), 4), x86::eax);
         break;
       case Form::Helper:
         break;
@@ -667,25 +753,22 @@ class Emitter {
   void emit_movx() {
     const Insn& i = *cur_;
     const bool sx = i.mnem == ZYDIS_MNEMONIC_MOVSX;
-    x86::Mem src;
+    Operand src;
     if (kind(i, 1) == JK_MEM) {
       emit_ea();
       emit_access(i.seg, i.size1, false);
       src = x86::ptr(x86::r8, 0, i.size1);
     } else {
-      src = state(i.r1, i.size1);
+      src = greg(i.r1, i.size1);
     }
-    if (sx)
-      a_.movsx(x86::edx, src);
-    else
-      a_.movzx(x86::edx, src);
-    a_.mov(state(i.r0, i.opsize), gp(x86::Gp::kIdDx, i.opsize));
+    emit2(sx ? x86::Inst::kIdMovsx : x86::Inst::kIdMovzx, x86::edx, src);
+    emit2(x86::Inst::kIdMov, greg(i.r0, i.opsize), gp(x86::Gp::kIdDx, i.opsize));
   }
 
   void emit_lea() {
     const Insn& i = *cur_;
     emit_ea();
-    a_.mov(state(i.r0, i.opsize), gp(x86::Gp::kIdCx, i.opsize));
+    emit2(x86::Inst::kIdMov, greg(i.r0, i.opsize), gp(x86::Gp::kIdCx, i.opsize));
   }
 
   void emit_alu() {
@@ -809,61 +892,62 @@ class Emitter {
       a_.imul(a, d);
     }
     capture_flags();
-    a_.mov(state(i.r0, sz), a);
+    emit2(x86::Inst::kIdMov, greg(i.r0, sz), a);
     merge_flags();
   }
 
   void emit_xchg() {
     const Insn& i = *cur_;
     const unsigned sz = i.opsize;
-    a_.mov(gp(x86::Gp::kIdAx, sz), state(i.r0, sz));
-    a_.mov(gp(x86::Gp::kIdDx, sz), state(i.r1, sz));
-    a_.mov(state(i.r0, sz), gp(x86::Gp::kIdDx, sz));
-    a_.mov(state(i.r1, sz), gp(x86::Gp::kIdAx, sz));
+    emit2(x86::Inst::kIdMov, gp(x86::Gp::kIdAx, sz), greg(i.r0, sz));
+    emit2(x86::Inst::kIdMov, gp(x86::Gp::kIdDx, sz), greg(i.r1, sz));
+    emit2(x86::Inst::kIdMov, greg(i.r0, sz), gp(x86::Gp::kIdDx, sz));
+    emit2(x86::Inst::kIdMov, greg(i.r1, sz), gp(x86::Gp::kIdAx, sz));
   }
 
   void emit_signext() {
     switch (cur_->mnem) {
       case ZYDIS_MNEMONIC_CBW:
-        a_.movsx(x86::ax, state(kReg(EAX), 1));
-        a_.mov(state(kReg(EAX), 2), x86::ax);
+        emit2(x86::Inst::kIdMovsx, x86::ax, greg(kReg(EAX), 1));
+        emit2(x86::Inst::kIdMov, greg(kReg(EAX), 2), x86::ax);
         break;
       case ZYDIS_MNEMONIC_CWDE:
-        a_.movsx(x86::eax, state(kReg(EAX), 2));
-        a_.mov(state(kReg(EAX), 4), x86::eax);
+        emit2(x86::Inst::kIdMovsx, x86::eax, greg(kReg(EAX), 2));
+        emit2(x86::Inst::kIdMov, greg(kReg(EAX), 4), x86::eax);
         break;
       case ZYDIS_MNEMONIC_CWD:
-        a_.movsx(x86::eax, state(kReg(EAX), 2));
+        emit2(x86::Inst::kIdMovsx, x86::eax, greg(kReg(EAX), 2));
         a_.sar(x86::eax, 16);
-        a_.mov(state(kReg(EDX), 2), x86::ax);
+        emit2(x86::Inst::kIdMov, greg(kReg(EDX), 2), x86::ax);
         break;
       default:  // CDQ
-        a_.mov(x86::eax, state(kReg(EAX), 4));
+        emit2(x86::Inst::kIdMov, x86::eax, greg(kReg(EAX), 4));
         a_.sar(x86::eax, 31);
-        a_.mov(state(kReg(EDX), 4), x86::eax);
+        emit2(x86::Inst::kIdMov, greg(kReg(EDX), 4), x86::eax);
         break;
     }
   }
 
-  // ESP = (ESP & ~sp_mask) | (r9d & sp_mask): the stack pointer moves within the stack's size.
-  void set_sp_from_r9() {
+  // ESP = (ESP & ~sp_mask) | (esi & sp_mask): the stack pointer moves within the stack's size
+  // (after the access: esi is free again).
+  void set_sp_from_esi() {
     a_.mov(x86::eax, state(kSpMask, 4));
-    a_.and_(x86::r9d, x86::eax);
+    a_.and_(x86::esi, x86::eax);
     a_.not_(x86::eax);
-    a_.and_(x86::eax, state(kReg(ESP), 4));
-    a_.or_(x86::eax, x86::r9d);
-    a_.mov(state(kReg(ESP), 4), x86::eax);
+    emit2(x86::Inst::kIdAnd, x86::eax, greg(kReg(ESP), 4));
+    a_.or_(x86::eax, x86::esi);
+    emit2(x86::Inst::kIdMov, greg(kReg(ESP), 4), x86::eax);
   }
 
   // Pushes edx (size bytes) on SS:ESP; all checks first, then the write, then ESP.
   void push_edx(unsigned size) {
-    a_.mov(x86::ecx, state(kReg(ESP), 4));
+    emit2(x86::Inst::kIdMov, x86::ecx, greg(kReg(ESP), 4));
     a_.sub(x86::ecx, static_cast<int32_t>(size));
     a_.and_(x86::ecx, state(kSpMask, 4));
     emit_access(SS, size, true);
     a_.mov(x86::ptr(x86::r8, 0, size), gp(x86::Gp::kIdDx, size));
-    a_.mov(x86::r9d, x86::ecx);
-    set_sp_from_r9();
+    a_.mov(x86::esi, x86::ecx);
+    set_sp_from_esi();
   }
 
   void emit_push() {
@@ -879,7 +963,7 @@ class Emitter {
   // Reads `size` bytes from SS:(sp_reg & sp_mask) into edx; then, after an optional CS-limit
   // check of the value (RET), sets ESP past it (+ `extra`). POP, RET and LEAVE.
   void pop_edx(unsigned size, unsigned sp_reg, uint32_t extra, bool check_cs_limit) {
-    a_.mov(x86::ecx, state(kReg(sp_reg), 4));
+    emit2(x86::Inst::kIdMov, x86::ecx, greg(kReg(sp_reg), 4));
     a_.and_(x86::ecx, state(kSpMask, 4));
     emit_access(SS, size, false);
     if (size == 4)
@@ -890,21 +974,22 @@ class Emitter {
       a_.cmp(x86::edx, state(kSegLimit(CS), 4));
       a_.ja(bail_label());
     }
-    a_.lea(x86::r9d, x86::ptr(x86::rcx, static_cast<int32_t>(size + extra)));
-    set_sp_from_r9();
+    a_.lea(x86::esi, x86::ptr(x86::rcx, static_cast<int32_t>(size + extra)));
+    set_sp_from_esi();
   }
 
   void emit_pop() {
     const Insn& i = *cur_;
     pop_edx(i.opsize, ESP, 0, false);
-    a_.mov(state(i.r0, i.opsize), gp(x86::Gp::kIdDx, i.opsize));  // after ESP: POP ESP loads the value
+    emit2(x86::Inst::kIdMov, greg(i.r0, i.opsize),
+          gp(x86::Gp::kIdDx, i.opsize));  // after ESP: POP ESP loads the value
   }
 
   // LEAVE: ESP <- EBP (by the stack size), then pop EBP (by the operand size).
   void emit_leave() {
     const Insn& i = *cur_;
     pop_edx(i.opsize, EBP, 0, false);
-    a_.mov(state(kReg(EBP), i.opsize), gp(x86::Gp::kIdDx, i.opsize));
+    emit2(x86::Inst::kIdMov, greg(kReg(EBP), i.opsize), gp(x86::Gp::kIdDx, i.opsize));
   }
 
   // eax = the relative branch target (wrapped at the operand size, as the interpreter does).
@@ -1014,6 +1099,7 @@ class Emitter {
     const Insn& i = *cur_;
     pop_edx(i.opsize, ESP, kind(i, 0) == JK_IMM ? (i.imm & 0xFFFF) : 0, true);
     a_.mov(state(kEip, 4), x86::edx);
+    cache_store();
     a_.jmp(imm(jit_.dispatch_addr()));
     end_block();
   }
@@ -1033,7 +1119,7 @@ class Emitter {
     load_operand(1, x86::Gp::kIdDx, sz);
     Label skip = a_.newLabel();
     a_.j(x86::negateCond(emit_cond(cond_of(i.mnem))), skip);
-    a_.mov(state(i.r0, sz), gp(x86::Gp::kIdDx, sz));
+    emit2(x86::Inst::kIdMov, greg(i.r0, sz), gp(x86::Gp::kIdDx, sz));
     a_.bind(skip);
   }
 
@@ -1053,6 +1139,7 @@ class Emitter {
   // jmp goes straight to the target's translation (at first: to the request asking the dispatcher
   // to chain it).
   void exit_to(int64_t rel, bool direct) {
+    cache_store();
     const int64_t off = static_cast<int64_t>(b_.phys & PAGE_MASK) + rel;
     if (!direct || ip_mask_ != 0xFFFFFFFFu || off < 0 || off >= PAGE_SIZE || b_.exits.size() >= kMaxExits) {
       a_.jmp(imm(jit_.dispatch_addr()));
@@ -1092,6 +1179,8 @@ class Emitter {
     Label after_jmp, request;
   };
   std::vector<ExitLabels> exit_labels_;
+  int8_t host_of_[8] = {-1, -1, -1, -1, -1, -1, -1, -1};  // guest register -> host register id
+  uint8_t cached_ = 0, written_ = 0;                      // masks of guest registers
 
   Jit& jit_;
   Block& b_;
