@@ -37,6 +37,7 @@ struct Block {
   std::vector<Insn> insns;         // ninsn instructions then an exit sentinel
   const void* host = nullptr;      // its translation (jit/), once it has run often enough
   uint32_t runs = 0;               // times the interpreter ran it (the JIT's tier-up counter)
+  bool no_translate = false;       // the JIT could not translate it: it stays interpreted
   std::vector<JitExit> exits;      // its chainable exits (capacity fixed when translated)
   std::vector<JitExit*> incoming;  // other blocks' exits chained to it
 };

@@ -28,7 +28,8 @@ CodeCache::CodeCache(size_t capacity) : capacity_(capacity) {
   // A placeholder reserves the place (the hint is only taken if free), then the second view
   // replaces it.
   void* x = MAP_FAILED;
-  void* spot = mmap(near_our_code(capacity), capacity, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void* spot =
+      mmap(near_our_code(capacity), capacity, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (spot != MAP_FAILED) {
     x = mremap(w, 0, capacity, MREMAP_MAYMOVE | MREMAP_FIXED, spot);
     if (x == MAP_FAILED) munmap(spot, capacity);

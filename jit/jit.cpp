@@ -302,9 +302,21 @@ void Jit::flush_cache() {
 }
 
 bool Jit::translate(Block* b) {
+  if (b->no_translate) return false;
   std::vector<uint8_t> buf;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    const unsigned native = translate_block(*this, *b, cache_.next_exec(), buf);  // fills b->exits
+    unsigned native = 0;
+    try {
+      native = translate_block(*this, *b, cache_.next_exec(), buf);  // fills b->exits
+    } catch (const JitEncodeError& e) {
+      // A translator bug: say so once, keep the guest right (the interpreter runs the block).
+      if (stats_.encode_errors++ == 0)
+        std::fprintf(stderr, "vx86: jit: cannot encode the block at %08x (%s); it stays interpreted\n",
+                     b->lin, e.what());
+      b->exits.clear();
+      b->no_translate = true;
+      return false;
+    }
     if (buf.size() > cache_.free_bytes()) {
       flush_cache();
       continue;
@@ -348,14 +360,14 @@ void Jit::print_stats(FILE* out) const {
       "jit: %llu instructions native, %llu through their handler (static)\n"
       "jit: %llu entries from the run loop, %llu block-to-block dispatches (%llu from the jump table, %llu"
       " lookups in C++), back to the loop: %llu for its checks, %llu for a block without translation\n"
-      "jit: %llu handler calls, %llu native slow paths\n",
+      "jit: %llu handler calls, %llu native slow paths, %llu blocks the assembler rejected\n",
       static_cast<unsigned long long>(s.blocks), static_cast<unsigned long long>(s.bytes),
       static_cast<unsigned long long>(s.flushes), static_cast<unsigned long long>(s.native_insns),
       static_cast<unsigned long long>(s.helper_insns), static_cast<unsigned long long>(s.entries),
       static_cast<unsigned long long>(s.dispatch_hits), static_cast<unsigned long long>(s.jump_hits),
       static_cast<unsigned long long>(s.slow_lookups), static_cast<unsigned long long>(s.dispatch_misses),
       static_cast<unsigned long long>(s.lookup_misses), static_cast<unsigned long long>(s.helper_calls),
-      static_cast<unsigned long long>(s.bails));
+      static_cast<unsigned long long>(s.bails), static_cast<unsigned long long>(s.encode_errors));
   const BlockCache::SmcStats& smc = cpu_.blocks.smc_stats();
   std::fprintf(
       out,

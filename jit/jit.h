@@ -40,6 +40,7 @@ struct JitStats {
   uint64_t bails = 0;            // native instructions that took their slow path (handler)
   uint64_t chains = 0;           // direct exits patched to jump straight into their target
   uint64_t unchains = 0;         // chained exits patched back because their target was dropped
+  uint64_t encode_errors = 0;    // blocks the assembler rejected (a translator bug; interpreted)
 };
 
 // Handler calls per Zydis mnemonic (the forms worth translating natively next), and per

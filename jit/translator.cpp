@@ -20,6 +20,8 @@
 #include <cstddef>
 #include <functional>
 #include <iterator>
+#include <string>
+#include <utility>
 
 #include "emu/block_cache.h"
 #include "emu/cpu.h"
@@ -735,19 +737,33 @@ class Emitter {
     delta_ += i.len;
   }
 
+  // Operand k as the host sees it once the access check ran: a cached guest register's host
+  // register, the register's CpuState slot, an immediate (at the operand size), or [r8].
+  Operand operand(unsigned k, unsigned size) const {
+    const Insn& i = *cur_;
+    switch (kind(i, k)) {
+      case JK_IMM:
+        return imm(i.imm & (size == 4 ? 0xFFFFFFFFu : size == 2 ? 0xFFFFu : 0xFFu));
+      case JK_MEM:
+        return x86::ptr(x86::r8, 0, size);
+      default:
+        return greg(gpr_slot(k), size);
+    }
+  }
+  // `src` where an instruction with `dst` can take it: x86 has no memory-to-memory forms, so a
+  // memory source for a memory destination goes through edx first.
+  Operand source_for(const Operand& dst, const Operand& src, unsigned size) {
+    if (!(dst.isMem() && src.isMem())) return src;
+    emit2(size == 4 ? x86::Inst::kIdMov : x86::Inst::kIdMovzx, x86::edx, src);
+    return gp(x86::Gp::kIdDx, size);
+  }
+
   void emit_mov() {
     const Insn& i = *cur_;
     const unsigned sz = i.opsize;
-    if (kind(i, 0) == JK_MEM) {
-      emit_ea();
-      load_operand(1, x86::Gp::kIdDx, sz);
-      emit_access(i.seg, sz, true);
-      a_.mov(x86::ptr(x86::r8, 0, sz), gp(x86::Gp::kIdDx, sz));
-      return;
-    }
-    access_operand(1, sz, false);
-    load_operand(1, x86::Gp::kIdDx, sz);
-    store_operand(0, x86::Gp::kIdDx, sz);
+    access_operand(kind(i, 0) == JK_MEM ? 0 : 1, sz, kind(i, 0) == JK_MEM);
+    const Operand dst = operand(0, sz);
+    emit2(x86::Inst::kIdMov, dst, source_for(dst, operand(1, sz), sz));
   }
 
   void emit_movx() {
@@ -779,20 +795,15 @@ class Emitter {
       emit_ea();
       emit_access(i.seg, sz, writes && kind(i, 0) == JK_MEM);
     }
-    load_operand(0, x86::Gp::kIdAx, sz);
-    const Gp a = gp(x86::Gp::kIdAx, sz);
-    const bool src_imm = kind(i, 1) == JK_IMM;
-    const uint32_t imm_v = i.imm & (sz == 4 ? 0xFFFFFFFFu : sz == 2 ? 0xFFFFu : 0xFFu);
-    if (!src_imm) load_operand(1, x86::Gp::kIdDx, sz);
-    const Gp d = gp(x86::Gp::kIdDx, sz);
+    // In place: on the cached register, the CpuState slot or guest memory ([r8], checked for a
+    // write when the instruction writes it). CMP and TEST write nothing either way.
+    Operand dst = operand(0, sz);
+    Operand src = source_for(dst, operand(1, sz), sz);
+    // TEST has no reg, mem form; it commutes.
+    if (i.mnem == ZYDIS_MNEMONIC_TEST && dst.isReg() && src.isMem()) std::swap(dst, src);
     if (i.mnem == ZYDIS_MNEMONIC_ADC || i.mnem == ZYDIS_MNEMONIC_SBB) a_.bt(state(kEflags, 4), 0);
-    const InstId id = alu_inst(i.mnem);
-    if (src_imm)
-      a_.emit(id, a, imm(imm_v));
-    else
-      a_.emit(id, a, d);
+    a_.emit(alu_inst(i.mnem), dst, src);
     capture_flags();
-    if (writes) store_operand(0, x86::Gp::kIdAx, sz);
     merge_flags();
   }
 
@@ -800,10 +811,8 @@ class Emitter {
     const Insn& i = *cur_;
     const unsigned sz = i.opsize;
     access_operand(0, sz, true);
-    load_operand(0, x86::Gp::kIdAx, sz);
-    a_.emit(alu_inst(i.mnem), gp(x86::Gp::kIdAx, sz));
+    a_.emit(alu_inst(i.mnem), operand(0, sz));  // in place, as the ALU ops
     capture_flags();
-    store_operand(0, x86::Gp::kIdAx, sz);
     merge_flags();
   }
 
@@ -1135,7 +1144,7 @@ class Emitter {
  private:
   // Leaves the block for the instruction at block entry EIP + rel (EIP already stored). Where
   // that target is in this block's page in every context (32-bit code, no wrap, `direct`), the
-  // exit can be chained: after the icount budget check and the helper taint (r14), a patchable
+  // exit can be chained: after the icount budget check and the handler taint (r14), a patchable
   // jmp goes straight to the target's translation (at first: to the request asking the dispatcher
   // to chain it).
   void exit_to(int64_t rel, bool direct) {
@@ -1154,17 +1163,9 @@ class Emitter {
     a_.jae(generic);
     a_.test(x86::r14d, x86::r14d);
     a_.jnz(generic);
-    // The page's TLB entry must still be there: where a data access evicted it, the interpreter
-    // would walk the page tables again (setting A bits the guest may have cleared), so must we.
-    a_.mov(x86::esi, state(kEip, 4));
-    a_.add(x86::esi, state(kSegBase(CS), 4));
-    a_.mov(x86::r8, x86::qword_ptr(x86::r15));
-    a_.mov(x86::eax, x86::esi);
-    a_.shr(x86::eax, PAGE_SHIFT - 5);
-    a_.and_(x86::eax, (Mmu::TLB_SIZE - 1) << 5);
-    a_.and_(x86::esi, ~PAGE_MASK);
-    a_.cmp(x86::esi, x86::dword_ptr(x86::r8, x86::rax, 0, offsetof(TlbEntry, tag_exec)));
-    a_.jne(generic);
+    // No TLB check: the page's exec entry was valid when this block was entered (the run loop
+    // and the dispatcher fill or check it, a chained exit inherits it), and only C++ (a handler,
+    // which sets r14) changes the TLB.
     a_.long_().jmp(request);
     a_.bind(after_jmp);
     a_.bind(request);
@@ -1197,13 +1198,27 @@ class Emitter {
 
 }  // namespace
 
+namespace {
+// asmjit reports an operand combination it cannot encode here (and emits nothing): collected, so a
+// translator bug is a clear error instead of a silently missing instruction.
+struct EncodeErrors : ErrorHandler {
+  std::string first;
+  void handleError(Error, const char* message, BaseEmitter*) override {
+    if (first.empty()) first = message ? message : "?";
+  }
+};
+}  // namespace
+
 unsigned translate_block(Jit& jit, Block& b, uint64_t base, std::vector<uint8_t>& out) {
   CodeHolder code;
+  EncodeErrors errors;
   code.init(Environment::host(), base);
+  code.setErrorHandler(&errors);
   b.exits.clear();
   b.exits.reserve(Emitter::kMaxExits);  // generated code points into it: never reallocated
   Emitter e(jit, b, code);
   unsigned native = e.run();
+  if (!errors.first.empty()) throw JitEncodeError(errors.first);
   code.flatten();
   code.resolveUnresolvedLinks();
   code.relocateToBase(base);

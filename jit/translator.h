@@ -3,6 +3,7 @@
 // interpreter handler from the generated code, so every form the interpreter runs also runs here.
 #pragma once
 #include <cstdint>
+#include <stdexcept>
 #include <vector>
 
 namespace vx86 {
@@ -10,9 +11,15 @@ namespace vx86 {
 class Jit;
 struct Block;
 
+// The assembler rejected an instruction the translator emitted (a translator bug): the block is
+// not translated and runs in the interpreter.
+struct JitEncodeError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 // Translates `b` into machine code relocated for address `base`; fills `out`. Returns the number
 // of natively translated instructions (the rest call their handler).
-// Also fills b.exits (its chainable exits).
+// Also fills b.exits (its chainable exits). Throws JitEncodeError.
 unsigned translate_block(Jit& jit, Block& b, uint64_t base, std::vector<uint8_t>& out);
 
 }  // namespace vx86

@@ -94,13 +94,16 @@ def main():
     out = o.keep or tempfile.mkdtemp(prefix="trace-diff-")
     os.makedirs(out, exist_ok=True)
     logs, procs = [], []
+    # The JIT run's stderr: a block the assembler rejected runs interpreted (identical traces),
+    # but is a translator bug all the same.
+    jit_err = tempfile.TemporaryFile()
     for mode in ("off", "on"):
         log = os.path.join(out, f"jit-{mode}.log")
         if not o.keep:
             os.mkfifo(log)
         cmd = [o.vx86, *o.args, "-jit", mode, "-d", "trace,in_asm", "-D", log]
         procs.append(subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL))
+                                      stderr=jit_err if mode == "on" else subprocess.DEVNULL))
         logs.append(log)
     if o.keep:
         for p in procs:
@@ -110,6 +113,13 @@ def main():
                 p.kill()
     try:
         r = compare(*logs)
+        if r == 0:  # both traces ended: the runs are over (after a divergence they are killed)
+            procs[1].wait(timeout=o.timeout)
+        jit_err.seek(0)
+        for line in jit_err.read().decode(errors="replace").splitlines():
+            if "jit: cannot encode" in line:
+                print(f"trace-diff: the JIT run reported: {line}")
+                r = 1
     finally:
         for p in procs:
             p.kill()
