@@ -1,5 +1,6 @@
-// Interpreter throughput: guest instructions per second on fixed real-mode workloads
-// (bench/bench_rom.asm). Run: build/bench/vx86_interp_bench  (see docs/performance.md).
+// Guest throughput of both tiers: guest instructions per second on fixed workloads
+// (bench/bench_rom.asm), each run by the interpreter (second argument 0) and by the JIT (1).
+// Run: build/bench/vx86_interp_bench  (see docs/performance.md).
 //
 // Counters:
 //   guest_insn/s  instructions executed per second of CPU time, counted exactly from the guest's
@@ -35,10 +36,11 @@ std::vector<uint8_t> load_rom() {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-std::unique_ptr<vx86::Machine> make_machine(uint8_t workload) {
+std::unique_ptr<vx86::Machine> make_machine(uint8_t workload, bool jit) {
   static const std::vector<uint8_t> rom = load_rom();
   vx86::MachineConfig cfg;
   cfg.bios = rom;
+  cfg.jit = jit;
   cfg.debugcon = nullptr;
   auto m = std::make_unique<vx86::Machine>(cfg);
   m->memory().ram()[SELECT] = workload;
@@ -53,7 +55,7 @@ uint32_t passes(vx86::Machine& m) {
 
 void run_workload(benchmark::State& state, uint8_t workload, uint64_t insns_per_pass,
                   uint64_t bytes_per_pass) {
-  auto m = make_machine(workload);
+  auto m = make_machine(workload, state.range(1) != 0);
   const uint64_t slice = static_cast<uint64_t>(state.range(0));
   m->run(slice);  // warm up: translate the blocks
   if (m->guest_exit_status() || passes(*m) == 0) {
@@ -89,12 +91,13 @@ void BM_CallsBranches(benchmark::State& state) { run_workload(state, 2, BRANCHY_
 void BM_AluLoop32PagingOff(benchmark::State& state) { run_workload(state, 3, ALU_INSNS_PER_PASS, 0); }
 void BM_AluLoop32PagingOn(benchmark::State& state) { run_workload(state, 4, ALU_INSNS_PER_PASS, 0); }
 
-// The argument is the run() slice in icount units (see above for how icount counts).
-BENCHMARK(BM_AluLoop)->Arg(10'000'000)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_StringOps)->Arg(1'000'000)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_CallsBranches)->Arg(10'000'000)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_AluLoop32PagingOff)->Arg(10'000'000)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_AluLoop32PagingOn)->Arg(10'000'000)->Unit(benchmark::kMillisecond);
+// The arguments: the run() slice in icount units (see above for how icount counts), and the tier
+// (0 = the interpreter, 1 = the JIT).
+BENCHMARK(BM_AluLoop)->ArgsProduct({{10'000'000}, {0, 1}})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_StringOps)->ArgsProduct({{1'000'000}, {0, 1}})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CallsBranches)->ArgsProduct({{10'000'000}, {0, 1}})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AluLoop32PagingOff)->ArgsProduct({{10'000'000}, {0, 1}})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AluLoop32PagingOn)->ArgsProduct({{10'000'000}, {0, 1}})->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
