@@ -5,9 +5,13 @@
 #include "jit/jit.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -458,6 +462,27 @@ void remap_under_chained_code(bool reload_cr3) {
 
 TEST(JitPaging, RemapUnderChainedCodeWithInvlpg) { remap_under_chained_code(false); }
 TEST(JitPaging, RemapUnderChainedCodeWithCr3Reload) { remap_under_chained_code(true); }
+
+// -perfmap: /tmp/perf-PID.map names the stubs and every translated block by its linear address.
+TEST(JitPerfMap, NamesStubsAndBlocks) {
+  const std::string path = "/tmp/perf-" + std::to_string(getpid()) + ".map";
+  std::remove(path.c_str());
+  {
+    Tier tier{true};
+    tier.cpu.jit->open_perf_map();
+    const std::vector<uint8_t> code = {0x40, 0x01, 0xC1};  // inc eax; add ecx, eax
+    uint32_t regs[8] = {0, 0, 0, 0, STACK, 0, 0, 0};
+    uint8_t m[64] = {};
+    tier.run(code, regs, 0, m);
+    EXPECT_GT(tier.cpu.jit->stats().blocks, 0u);
+  }
+  std::ifstream in(path);
+  ASSERT_TRUE(in) << path;
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::remove(path.c_str());
+  EXPECT_NE(text.find(" vx86-jit-dispatcher\n"), std::string::npos) << text;
+  EXPECT_NE(text.find(" vx86:00001000\n"), std::string::npos) << text;  // the block at CODE
+}
 
 // An interrupt source the test raises between run slices, as the board's devices do.
 struct TestIrq : InterruptSource {
