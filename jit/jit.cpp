@@ -234,7 +234,6 @@ void Jit::emit_stubs() {
   a.jne(table_miss);
   a.test(x86::r13, x86::r13);  // an exit to chain: the slow path links it
   a.jnz(table_miss);
-  a.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, dispatch_hits)));
   a.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, jump_hits)));
   a.jmp(x86::qword_ptr(x86::rdx, 8));
   a.bind(table_miss);
@@ -246,7 +245,7 @@ void Jit::emit_stubs() {
   a.xor_(x86::r13d, x86::r13d);
   a.test(x86::rax, x86::rax);
   a.jz(lookup_miss);
-  a.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, dispatch_hits)));
+  a.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, lookup_hits)));
   a.jmp(x86::rax);
   a.bind(miss);
   a.xor_(x86::r13d, x86::r13d);
@@ -364,7 +363,7 @@ void Jit::print_stats(FILE* out) const {
       static_cast<unsigned long long>(s.blocks), static_cast<unsigned long long>(s.bytes),
       static_cast<unsigned long long>(s.flushes), static_cast<unsigned long long>(s.native_insns),
       static_cast<unsigned long long>(s.helper_insns), static_cast<unsigned long long>(s.entries),
-      static_cast<unsigned long long>(s.dispatch_hits), static_cast<unsigned long long>(s.jump_hits),
+      static_cast<unsigned long long>(s.dispatch_hits()), static_cast<unsigned long long>(s.jump_hits),
       static_cast<unsigned long long>(s.slow_lookups), static_cast<unsigned long long>(s.dispatch_misses),
       static_cast<unsigned long long>(s.lookup_misses), static_cast<unsigned long long>(s.helper_calls),
       static_cast<unsigned long long>(s.bails), static_cast<unsigned long long>(s.encode_errors));

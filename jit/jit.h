@@ -25,14 +25,16 @@ struct Insn;
 struct JitExit;
 
 struct JitStats {
-  uint64_t blocks = 0;           // blocks translated
-  uint64_t bytes = 0;            // host code bytes emitted
-  uint64_t flushes = 0;          // code cache emptied because it was full
-  uint64_t native_insns = 0;     // guest instructions translated natively (static count)
-  uint64_t helper_insns = 0;     // guest instructions that call their interpreter handler
-  uint64_t entries = 0;          // entries from the run loop
-  uint64_t dispatch_hits = 0;    // block-to-block transfers inside generated code
-  uint64_t jump_hits = 0;        // ... of which found in the dispatcher's jump table
+  uint64_t blocks = 0;        // blocks translated
+  uint64_t bytes = 0;         // host code bytes emitted
+  uint64_t flushes = 0;       // code cache emptied because it was full
+  uint64_t native_insns = 0;  // guest instructions translated natively (static count)
+  uint64_t helper_insns = 0;  // guest instructions that call their interpreter handler
+  uint64_t entries = 0;       // entries from the run loop
+  // Block-to-block transfers inside generated code: found in the jump table, or by Jit::lookup.
+  uint64_t dispatch_hits() const { return jump_hits + lookup_hits; }
+  uint64_t lookup_hits = 0;
+  uint64_t jump_hits = 0;        // found in the dispatcher's jump table
   uint64_t dispatch_misses = 0;  // transfers that went back to the run loop: a check was due
   uint64_t lookup_misses = 0;    // ... or the next block has no translation (or faults)
   uint64_t slow_lookups = 0;     // lookups the jump table could not answer (Jit::lookup)

@@ -251,7 +251,7 @@ TEST_F(JitDiff, ChainedLoop) {
   check({0xB9, 0xE8, 0x03, 0x00, 0x00, 0x01, 0xC8, 0x49, 0x75, 0xFB}, 20);
   // The loop's back edge is chained (patched jump), so the dispatcher sees few transfers.
   EXPECT_GT(jit.cpu.jit->stats().chains, 0u);
-  EXPECT_LT(jit.cpu.jit->stats().dispatch_hits, 20u * 10);
+  EXPECT_LT(jit.cpu.jit->stats().dispatch_hits(), 20u * 10);
 }
 
 // A page fault, #GP or #SS in the middle of a translated block leaves the interpreter's state:
