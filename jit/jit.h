@@ -61,7 +61,7 @@ struct JumpEntry {
   uint64_t key = ~uint64_t{0};  // phys | code32 << 32; never matches while empty
   const void* host = nullptr;
 };
-constexpr unsigned kJumpBits = 12;
+constexpr unsigned kJumpBits = 14;
 inline uint32_t jump_index(uint32_t phys) { return (phys ^ (phys >> kJumpBits)) & ((1u << kJumpBits) - 1); }
 
 // What call_handler() returns to generated code.

@@ -523,7 +523,9 @@ class Emitter {
   }
 
   void emit_helper() {
+    merge_pending();
     emit_call_handler(cur_, delta_);
+    r11_lost();
     delta_ = 0;
     // A handler that returned normally advanced EIP itself; if it ends the block it returned
     // JIT_DISPATCH. Instructions the decoder ends blocks with never fall through here.
@@ -543,8 +545,11 @@ class Emitter {
     const uint32_t delta = delta_;
     const bool last = &b_.insns[b_.ninsn - 1] == cur_;
     Label bail = bail_;
-    tails_.push_back([this, i, delta, rejoin, last, bail] {
+    const uint32_t pend_w = pend_w_;  // the flags pending before this instruction
+    const bool pend_af0 = pend_af0_;
+    tails_.push_back([this, i, delta, rejoin, last, bail, pend_w, pend_af0] {
       a_.bind(bail);
+      if (pend_w) emit_merge(pend_w, pend_af0);
       a_.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, bails)));
       a_.mov(x86::rax,
              imm(reinterpret_cast<uintptr_t>(&jit_.histogram().bail[i->mnem % JitHistogram::kSize])));
@@ -555,6 +560,8 @@ class Emitter {
       } else {
         // The handler advanced EIP past the instruction: take that back into the pending delta.
         a_.sub(state(kEip, 4), static_cast<int32_t>(delta + i->len));
+        // The main path may hold flags in r11 here: all of them are in memory now.
+        a_.mov(x86::r11d, state(kEflags, 4));
         a_.jmp(rejoin);
       }
     });
@@ -649,18 +656,46 @@ class Emitter {
       emit2(x86::Inst::kIdMov, greg(gpr_slot(k), size), gp(id, size));
   }
 
-  // Host flags -> r11 (right after the flag-setting host instruction), merged into EFLAGS later.
+  // ---- EFLAGS ----
+  // A flag writer whose flags may be read (liveness counts bail points as readers) captures the
+  // host's flags in r11 right after its host instruction. Merging them into CpuState::eflags (two
+  // read-modify-writes of one memory word) waits until something reads EFLAGS there: a handler
+  // (also on a bail path, which merges before its call), an exit, or a writer that leaves some of
+  // the pending flags alone. Conditions (Jcc, SETcc, CMOVcc, ADC/SBB) read r11 when it holds them.
   void capture_flags() {
     if (!save_flags_) return;
     a_.pushfq();
     a_.pop(x86::r11);
   }
+  // Called after the writer's flag fix-ups in r11: they become the pending flags.
   void merge_flags() {
-    if (!save_flags_) return;
-    uint32_t from_host = fi_.writes & (fi_.af_zero ? ~F_AF : ~0u);
-    a_.and_(x86::r11d, from_host);
-    a_.and_(state(kEflags, 4), static_cast<int32_t>(~fi_.writes));
+    if (!save_flags_) {
+      r11_w_ &= ~fi_.writes;  // r11 no longer holds these flags' current values
+      return;
+    }
+    pend_w_ = fi_.writes;
+    pend_af0_ = fi_.af_zero;
+    r11_w_ = fi_.writes;
+  }
+  // Writes the pending flags into CpuState::eflags (r11 keeps them, masked).
+  void emit_merge(uint32_t w, bool af0) {
+    a_.and_(x86::r11d, w & (af0 ? ~F_AF : ~0u));
+    a_.and_(state(kEflags, 4), static_cast<int32_t>(~w));
     a_.or_(state(kEflags, 4), x86::r11d);
+  }
+  void merge_pending() {
+    if (!pend_w_) return;
+    emit_merge(pend_w_, pend_af0_);
+    pend_w_ = 0;
+  }
+  // Before a host flag writer: pending flags it does not overwrite go to memory first.
+  void before_flag_write() {
+    if (save_flags_ && (pend_w_ & ~fi_.writes)) merge_pending();
+  }
+  // r11 is clobbered (a handler ran).
+  void r11_lost() {
+    pend_w_ = 0;
+    r11_w_ = 0;
   }
 
   // ---- native forms ----
@@ -668,6 +703,7 @@ class Emitter {
     const Insn& i = *cur_;
     bail_ = Label();
     rejoin_ = Label();
+    if (fi_.writes) before_flag_write();
     switch (fi_.form) {
       case Form::Mov:
         emit_mov();
@@ -801,7 +837,14 @@ class Emitter {
     Operand src = source_for(dst, operand(1, sz), sz);
     // TEST has no reg, mem form; it commutes.
     if (i.mnem == ZYDIS_MNEMONIC_TEST && dst.isReg() && src.isMem()) std::swap(dst, src);
-    if (i.mnem == ZYDIS_MNEMONIC_ADC || i.mnem == ZYDIS_MNEMONIC_SBB) a_.bt(state(kEflags, 4), 0);
+    if (i.mnem == ZYDIS_MNEMONIC_ADC || i.mnem == ZYDIS_MNEMONIC_SBB) {
+      if (r11_w_ & F_CF) {
+        a_.bt(x86::r11d, 0);
+      } else {
+        merge_pending();
+        a_.bt(state(kEflags, 4), 0);
+      }
+    }
     a_.emit(alu_inst(i.mnem), dst, src);
     capture_flags();
     merge_flags();
@@ -1033,7 +1076,14 @@ class Emitter {
 
   // Tests guest EFLAGS for condition cc; returns the host condition that means "true".
   x86::CondCode emit_cond(int cc) {
-    a_.mov(x86::eax, state(kEflags, 4));
+    static constexpr uint32_t kNeeds[8] = {F_OF, F_CF, F_ZF,        F_CF | F_ZF,
+                                           F_SF, F_PF, F_SF | F_OF, F_ZF | F_SF | F_OF};
+    if ((kNeeds[cc >> 1] & r11_w_) == kNeeds[cc >> 1]) {
+      a_.mov(x86::eax, x86::r11d);
+    } else {
+      merge_pending();
+      a_.mov(x86::eax, state(kEflags, 4));
+    }
     switch (cc >> 1) {
       case 0:
         a_.test(x86::eax, F_OF);
@@ -1073,6 +1123,7 @@ class Emitter {
 
   void emit_jcc() {
     const int cc = cond_of(cur_->mnem);
+    merge_pending();  // both ways out need EFLAGS in memory
     Label taken = a_.newLabel();
     a_.j(emit_cond(cc), taken);
     fall_through();
@@ -1108,6 +1159,7 @@ class Emitter {
     const Insn& i = *cur_;
     pop_edx(i.opsize, ESP, kind(i, 0) == JK_IMM ? (i.imm & 0xFFFF) : 0, true);
     a_.mov(state(kEip, 4), x86::edx);
+    merge_pending();
     cache_store();
     a_.jmp(imm(jit_.dispatch_addr()));
     end_block();
@@ -1148,6 +1200,7 @@ class Emitter {
   // jmp goes straight to the target's translation (at first: to the request asking the dispatcher
   // to chain it).
   void exit_to(int64_t rel, bool direct) {
+    merge_pending();
     cache_store();
     const int64_t off = static_cast<int64_t>(b_.phys & PAGE_MASK) + rel;
     if (!direct || ip_mask_ != 0xFFFFFFFFu || off < 0 || off >= PAGE_SIZE || b_.exits.size() >= kMaxExits) {
@@ -1190,6 +1243,9 @@ class Emitter {
   const Insn* cur_ = nullptr;
   FormInfo fi_;
   bool save_flags_ = false;
+  uint32_t pend_w_ = 0;  // flags captured in r11 and not yet merged into CpuState::eflags
+  bool pend_af0_ = false;
+  uint32_t r11_w_ = 0;  // flags whose current values r11 holds
   uint32_t delta_ = 0;
   bool ended_ = false;
   Label bail_, rejoin_, handler_exit_;

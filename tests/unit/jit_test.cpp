@@ -264,6 +264,19 @@ TEST_F(JitDiff, FaultMidBlock) {
   EXPECT_GT(jit.cpu.jit->stats().bails, 0u);
 }
 
+// Flags a writer leaves in a host register (merged into EFLAGS only when read) survive a slow
+// path in between: an access that crosses a page always takes its handler, which must see the
+// earlier flags, and the readers after it must see them too.
+TEST_F(JitDiff, FlagsAcrossSlowPaths) {
+  // add eax, ecx; mov edx, [ebx+0xfee] (crosses into the next page); setc al; adc esi, edi
+  check({0x01, 0xC8, 0x8B, 0x93, 0xEE, 0x0F, 0x00, 0x00, 0x0F, 0x92, 0xC0, 0x11, 0xFE}, 60);
+  // add eax, ecx; inc edx (keeps CF); mov [ebx+0xfee], eax (crosses); jc +1; inc ecx; inc esi
+  check({0x01, 0xC8, 0x42, 0x89, 0x83, 0xEE, 0x0F, 0x00, 0x00, 0x72, 0x01, 0x41, 0x46}, 60);
+  // sub eax, ecx; cmovb edx, [ebx+0xffe] (crosses); sbb esi, esi; sete bl
+  check({0x29, 0xC8, 0x0F, 0x42, 0x93, 0xFE, 0x0F, 0x00, 0x00, 0x19, 0xF6, 0x0F, 0x94, 0xC3}, 60);
+  EXPECT_GT(jit.cpu.jit->stats().bails, 0u);
+}
+
 // A store into the running block's next instruction: the new bytes run, in both tiers.
 TEST_F(JitDiff, WriteIntoRunningBlock) {
   // mov byte [CODE+9], 0x42 (turns the `inc ecx` at offset 9 into `inc edx`); nop; nop; inc ecx
