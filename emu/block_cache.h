@@ -38,6 +38,9 @@ struct Block {
   const void* host = nullptr;      // its translation (jit/), once it has run often enough
   uint32_t runs = 0;               // times the interpreter ran it (the JIT's tier-up counter)
   bool no_translate = false;       // the JIT could not translate it: it stays interpreted
+  // The flat segments its translation assumes (CpuState::jit_mode): each translation narrows it to
+  // those flat now, so a block run with different segments settles after a few retranslations.
+  uint32_t jit_flat = ~0u;
   std::vector<JitExit> exits;      // its chainable exits (capacity fixed when translated)
   std::vector<JitExit*> incoming;  // other blocks' exits chained to it
 };

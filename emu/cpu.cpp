@@ -51,6 +51,7 @@ void Cpu::update_mode() {
   else if (v86()) set_cpl(3);
   else mmu.set_user(s.cpl == 3);
   for (unsigned k = 0; k < SEG_COUNT; ++k) refresh_seg_bounds(k);
+  s.jit_mode = (s.jit_mode & ~1u) | s.code32;
 }
 
 void Cpu::refresh_seg_bounds(unsigned seg) {
@@ -71,6 +72,10 @@ void Cpu::refresh_seg_bounds(unsigned seg) {
   if (data_bps_) r = w = -1;
   s.seg_rmax[seg] = r;
   s.seg_wmax[seg] = w;
+  if (JIT_FLAT_SEGS & jit_flat_bit(seg)) {
+    const bool flat = sr.base == 0 && r == 0xFFFFFFFF && w == 0xFFFFFFFF;
+    s.jit_mode = flat ? (s.jit_mode | jit_flat_bit(seg)) : (s.jit_mode & ~jit_flat_bit(seg));
+  }
 }
 
 void Cpu::update_paging() {
@@ -334,6 +339,8 @@ StopReason Cpu::run(uint64_t max_insns) {
       else if (b->pages[1] != b->pages[0]) [[unlikely]] b = check_second_page(b, lin, phys);
       if (log_mask & LOG_CPU) [[unlikely]] dump_cpu_state(*this);
       if (jit && !(log_mask & LOG_CPU)) {
+        if (b->host && !jit->fits(b, s.jit_mode)) [[unlikely]]
+          jit->drop(b);  // translated while a segment was flat that is not now
         if (!b->host && ++b->runs >= jit->threshold) jit->translate(b);
         if (b->host) {
           // Translated code runs block after block until one of the checks above is due

@@ -68,6 +68,10 @@ struct CpuState {
   uint32_t ip_mask;     // 0xFFFF for a 16-bit code segment, else 0xFFFFFFFF
   uint32_t sp_mask;     // 0xFFFF for a 16-bit stack segment, else 0xFFFFFFFF
   uint32_t code32;      // CS.D
+  // What translated code may assume (jit/): CS.D in bit 0, and per data segment ES, SS, DS a bit
+  // (jit_flat_bit) set while it is flat: base 0, every offset readable and writable without a
+  // check (seg_rmax = seg_wmax = 4 GiB - 1). Refreshed with seg_rmax/seg_wmax and code32.
+  uint32_t jit_mode;
   uint8_t cpl;          // current privilege level (0 in real mode, 3 in virtual-8086 mode)
   CpuModel model;
   // Per segment, the highest offset of an access's last byte that needs no further check (one
@@ -94,6 +98,9 @@ struct CpuState {
   uint64_t tsc_offset;
   MsrState msr;
 };
+
+constexpr uint32_t jit_flat_bit(unsigned seg) { return 2u << seg; }
+constexpr uint32_t JIT_FLAT_SEGS = jit_flat_bit(ES) | jit_flat_bit(SS) | jit_flat_bit(DS);
 
 static_assert(offsetof(CpuState, regs) == 0, "generated code addresses GPRs at offset 0");
 

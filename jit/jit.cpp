@@ -51,6 +51,8 @@ void jit_trace_block(Cpu* c) { trace_state(*c); }
 bool Jit::trace() const { return cpu_.log_mask & LOG_TRACE; }
 
 // The dispatcher's slow path (r13 = an exit asking to be chained, or null).
+bool Jit::fits(const Block* b, uint32_t jit_mode) { return (b->jit_flat & ~jit_mode) == 0; }
+
 const void* jit_lookup(Jit* jit, JitExit* request) { return jit->lookup(request); }
 
 // What the run loop does to find the next block, without running or translating anything: the
@@ -68,7 +70,7 @@ const void* Jit::lookup(JitExit* request) {
     return nullptr;  // the run loop raises the fault
   }
   Block* b = cpu_.blocks.find(phys, s.code32);
-  if (!b || !b->host) return nullptr;
+  if (!b || !b->host || !fits(b, s.jit_mode)) return nullptr;
   if (b->pages[1] != b->pages[0]) {
     uint32_t p2;
     const uint32_t next_lin = (lin & ~PAGE_MASK) + PAGE_SIZE;
@@ -76,7 +78,7 @@ const void* Jit::lookup(JitExit* request) {
       return nullptr;
   } else {
     JumpEntry& j = jumps_[jump_index(phys)];
-    j.key = (uint64_t{s.code32} << 32) | phys;
+    j.key = (uint64_t{s.jit_mode} << 32) | phys;
     j.host = b->host;
   }
   if (request) link(request, b);
@@ -109,6 +111,7 @@ Jit::~Jit() {
 void Jit::link(JitExit* e, Block* t) {
   Block* s = e->src;
   if (!s || e->target || !t->host || t->mode != s->mode || t->pages[0] != t->pages[1]) return;
+  if (t->jit_flat & ~s->jit_flat) return;  // T may assume a flat segment that S runs without
   if ((t->phys >> PAGE_SHIFT) != (s->phys >> PAGE_SHIFT)) return;
   if (t->phys != s->phys + static_cast<uint32_t>(e->rel)) return;  // not the exit's target
   const uintptr_t host = reinterpret_cast<uintptr_t>(t->host);
@@ -219,7 +222,7 @@ void Jit::emit_stubs() {
   a.and_(x86::esi, PAGE_MASK);
   a.or_(x86::esi, x86::eax);  // physical address (the upper half of rsi is zero)
   // The jump table: r9 = key, rdx = its entry.
-  a.mov(x86::r9d, st(offsetof(CpuState, code32), 4));
+  a.mov(x86::r9d, st(offsetof(CpuState, jit_mode), 4));
   a.shl(x86::r9, 32);
   a.or_(x86::r9, x86::rsi);
   a.mov(x86::eax, x86::esi);
@@ -302,6 +305,7 @@ void Jit::flush_cache() {
 
 bool Jit::translate(Block* b) {
   if (b->no_translate) return false;
+  b->jit_flat &= cpu_.s.jit_mode & JIT_FLAT_SEGS;
   std::vector<uint8_t> buf;
   for (int attempt = 0; attempt < 2; ++attempt) {
     unsigned native = 0;

@@ -58,7 +58,7 @@ struct JitHistogram {
 // cache's front table and the Block objects it points to do not). Misses fall back to the front
 // table and refill the entry; dropped blocks and cache flushes clear their entries.
 struct JumpEntry {
-  uint64_t key = ~uint64_t{0};  // phys | code32 << 32; never matches while empty
+  uint64_t key = ~uint64_t{0};  // phys | CpuState::jit_mode << 32; never matches while empty
   const void* host = nullptr;
 };
 constexpr unsigned kJumpBits = 14;
@@ -77,6 +77,10 @@ class Jit {
 
   // Translates `b` (sets b->host). False if it cannot be translated now.
   bool translate(Block* b);
+  // A translation assumes the flat segments it was made under (CpuState::jit_mode): it may run
+  // while those are still flat. drop() forgets one that may not, so it is translated again.
+  static bool fits(const Block* b, uint32_t jit_mode);
+  void drop(Block* b) { unchain(b); }
   // Runs translated code starting at `b` until a block boundary needs the run loop. Returns false
   // when a guest fault is pending: take it with take_fault().
   bool run(Block* b);

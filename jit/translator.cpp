@@ -353,6 +353,7 @@ class Emitter {
 
   Emitter(Jit& jit, Block& b, CodeHolder& code) : jit_(jit), b_(b), a_(&code) {
     ip_mask_ = (b.mode & 1) ? 0xFFFFFFFFu : 0xFFFFu;
+    flat_ = b.jit_flat;
   }
 
   unsigned run() {
@@ -526,6 +527,7 @@ class Emitter {
     merge_pending();
     emit_call_handler(cur_, delta_);
     r11_lost();
+    flat_ = 0;  // the handler may have loaded a segment register
     delta_ = 0;
     // A handler that returned normally advanced EIP itself; if it ends the block it returned
     // JIT_DISPATCH. Instructions the decoder ends blocks with never fall through here.
@@ -596,25 +598,33 @@ class Emitter {
   }
 
   // The inline access check for `size` bytes at seg:ecx. Leaves the host address in r8; on any
-  // failure jumps to the bail path. Clobbers rax, rdx(no), rsi, r8. Keeps ecx and edx.
+  // failure jumps to the bail path. Clobbers rax, rsi, r8. Keeps ecx and edx.
+  // A segment that was flat when the block was translated (Block::jit_flat; the block is entered
+  // only while it still is, and after a handler call in the block nothing is assumed) needs neither the bound
+  // check nor the base: the offset is the linear address. An access that wraps past 4 GiB fails the tag
+  // compare (its last byte's page is not the entry's) and bails.
   void emit_access(unsigned seg, unsigned size, bool write) {
     Label bail = bail_label();
-    a_.lea(x86::rsi, x86::ptr(x86::rcx, static_cast<int32_t>(size - 1)));
-    a_.cmp(x86::rsi, x86::qword_ptr(x86::rbx, write ? kWmax(seg) : kRmax(seg)));
-    a_.jg(bail);
-    a_.mov(x86::esi, x86::ecx);
-    a_.add(x86::esi, state(kSegBase(seg), 4));  // linear address
+    const bool flat = seg < SEG_COUNT && (flat_ & jit_flat_bit(seg));
+    const Gp lin = flat ? x86::rcx : x86::rsi;
+    if (!flat) {
+      a_.lea(x86::rsi, x86::ptr(x86::rcx, static_cast<int32_t>(size - 1)));
+      a_.cmp(x86::rsi, x86::qword_ptr(x86::rbx, write ? kWmax(seg) : kRmax(seg)));
+      a_.jg(bail);
+      a_.mov(x86::esi, x86::ecx);
+      a_.add(x86::esi, state(kSegBase(seg), 4));  // linear address
+    }
     a_.mov(x86::r8, x86::qword_ptr(x86::r15));  // current TLB
-    a_.mov(x86::eax, x86::esi);
+    a_.mov(x86::eax, lin.r32());
     a_.shr(x86::eax, PAGE_SHIFT - 5);  // the entry's offset: page number * 32
     a_.and_(x86::eax, (Mmu::TLB_SIZE - 1) << 5);
     a_.add(x86::r8, x86::rax);  // the entry
-    a_.lea(x86::eax, x86::ptr(x86::rsi, static_cast<int32_t>(size - 1)));
+    a_.lea(x86::eax, x86::ptr(lin, static_cast<int32_t>(size - 1)));
     a_.and_(x86::eax, ~PAGE_MASK);  // page of the last byte
     a_.cmp(x86::eax, x86::dword_ptr(x86::r8, write ? kTagWrite : kTagRead));
     a_.jne(bail);
-    a_.add(x86::rsi, x86::qword_ptr(x86::r8, kAddend));
-    a_.mov(x86::r8, x86::rsi);
+    a_.mov(x86::r8, x86::qword_ptr(x86::r8, kAddend));
+    a_.add(x86::r8, lin);  // the host address
   }
 
   // When operand k is the memory operand: its address and the inline access check (host pointer
@@ -1246,6 +1256,7 @@ class Emitter {
   uint32_t pend_w_ = 0;  // flags captured in r11 and not yet merged into CpuState::eflags
   bool pend_af0_ = false;
   uint32_t r11_w_ = 0;  // flags whose current values r11 holds
+  uint32_t flat_;       // segments still flat here (Block::jit_flat until a handler runs)
   uint32_t delta_ = 0;
   bool ended_ = false;
   Label bail_, rejoin_, handler_exit_;
