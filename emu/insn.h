@@ -12,6 +12,9 @@ struct Insn;
 using Handler = const Insn* (*)(Cpu&, const Insn*);
 
 enum : uint8_t { REP_NONE = 0, REP_E = 1, REP_NE = 2 };
+// A REP string instruction stops (EIP unchanged, resumed after the run loop's checks) whenever
+// its count reaches a multiple of this, in both tiers.
+constexpr uint32_t REP_CHUNK = 1u << 16;
 // INSN_MODEL_ALIAS: an encoding whose meaning depends on the CPU model (group 2 /6: SHL on a 386,
 // SETMO/SETMOC on an 8086); only its handler knows both.
 enum : uint8_t { INSN_LOCK = 1, INSN_MODEL_ALIAS = 2 };

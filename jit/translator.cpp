@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <functional>
 #include <iterator>
+#include <span>
 #include <string>
 #include <utility>
 
@@ -198,6 +199,7 @@ enum class Form : uint8_t {
   Leave,
   Nop,
   Bswap,
+  RepString,
 };
 
 struct FormInfo {
@@ -215,6 +217,13 @@ FormInfo classify(const Insn& i) {
   FormInfo f;
   if (i.flags & (INSN_LOCK | INSN_MODEL_ALIAS)) return f;  // LOCK forms keep the interpreter's checks
   if (i.fn == &op_ud || i.fn == &op_gp_too_long) return f;
+  // REP MOVS/STOS (A4/A5/AA/AB: F2 0F 10 is SSE's MOVSD) with 32-bit addresses; the rest (and
+  // non-flat segments, decided when emitting) stay with the handler.
+  if ((i.opcode == 0xA4 || i.opcode == 0xA5 || i.opcode == 0xAA || i.opcode == 0xAB) && i.rep == REP_E &&
+      i.amask == 0xFFFFFFFFu) {
+    f.form = Form::RepString;
+    return f;  // reads all flags (DF, and a bail), writes none
+  }
   // Three operands: only IMUL r, r/m, imm (SHLD/SHRD stay with their handlers).
   if ((i.kinds & (1u << 6)) && i.mnem != ZYDIS_MNEMONIC_IMUL) return f;
   const unsigned k0 = kind(i, 0), k1 = kind(i, 1);
@@ -383,6 +392,7 @@ class Emitter {
       cur_ = &i;
       fi_ = info[k];
       save_flags_ = (fi_.writes & live_after[k]) != 0;
+      if (fi_.form == Form::RepString && !rep_string_flat(i)) fi_.form = Form::Helper;
       if (fi_.form == Form::Helper) {
         emit_helper();
       } else {
@@ -771,6 +781,9 @@ class Emitter {
         break;
       case Form::Nop:
         break;
+      case Form::RepString:
+        emit_rep_string();
+        break;
       case Form::Bswap:
         emit2(x86::Inst::kIdMov, x86::eax, greg(gpr_slot(0), 4));
         a_.bswap(x86::eax);
@@ -939,6 +952,90 @@ class Emitter {
       }
     }
     merge_flags();
+  }
+
+  // ---- REP MOVS / REP STOS as native loops ----
+  // With flat segments: per page, as many elements as fit in the destination's (and the
+  // source's) page and remain before the count reaches a multiple of REP_CHUNK, moved by the
+  // host's own REP MOVS/STOS through the TLB's host pointers; ECX, ESI and EDI are updated after
+  // each page. DF set, an element across a page boundary, a TLB miss (MMIO, code pages, faults)
+  // bail: the handler resumes from the registers as they are. At a multiple of REP_CHUNK the
+  // instruction stops with EIP unchanged, as the interpreter's does, for the run loop's checks.
+  bool rep_string_flat(const Insn& i) const {
+    const bool movs = i.opcode == 0xA4 || i.opcode == 0xA5;
+    return (flat_ & jit_flat_bit(ES)) && (!movs || (i.seg < SEG_COUNT && (flat_ & jit_flat_bit(i.seg))));
+  }
+  // lin (32-bit linear address, zero-extended) -> its host address via the TLB, or bail.
+  // Clobbers rax and `ent`.
+  void tlb_host(const Gp& lin, const Gp& ent, bool write, Label bail) {
+    a_.mov(ent.r32(), lin.r32());
+    a_.shr(ent.r32(), PAGE_SHIFT - 5);
+    a_.and_(ent.r32(), (Mmu::TLB_SIZE - 1) << 5);
+    a_.add(ent, x86::qword_ptr(x86::r15));
+    a_.mov(x86::eax, lin.r32());
+    a_.and_(x86::eax, ~PAGE_MASK);
+    a_.cmp(x86::eax, x86::dword_ptr(ent, write ? kTagWrite : kTagRead));
+    a_.jne(bail);
+    a_.add(lin, x86::qword_ptr(ent, kAddend));
+  }
+  void emit_rep_string() {
+    const Insn& i = *cur_;
+    const bool movs = i.opcode == 0xA4 || i.opcode == 0xA5;
+    const unsigned sz = i.opsize, sh = sz == 4 ? 2 : sz == 2 ? 1 : 0;
+    const Label bail = bail_label();
+    Label top = a_.newLabel(), done = a_.newLabel();
+    a_.test(state(kEflags, 4), F_DF);  // DF is never pending in r11 (only arithmetic flags are)
+    a_.jnz(bail);
+    a_.bind(top);
+    emit2(x86::Inst::kIdMov, x86::ecx, greg(kReg(ECX), 4));
+    a_.test(x86::ecx, x86::ecx);
+    a_.jz(done);
+    static_assert(REP_CHUNK == 0x10000, "edx = elements before ECX reaches a multiple of REP_CHUNK");
+    a_.lea(x86::edx, x86::ptr(x86::rcx, -1));
+    a_.movzx(x86::edx, x86::dx);
+    a_.inc(x86::edx);
+    const unsigned regs[] = {EDI, ESI};
+    for (unsigned r : std::span(regs, movs ? 2 : 1)) {
+      emit2(x86::Inst::kIdMov, x86::eax, greg(kReg(r), 4));  // elements left in its page
+      a_.and_(x86::eax, PAGE_MASK);
+      a_.neg(x86::eax);
+      a_.add(x86::eax, PAGE_SIZE);
+      if (sh) a_.shr(x86::eax, sh);
+      a_.cmp(x86::edx, x86::eax);
+      a_.cmova(x86::edx, x86::eax);
+    }
+    a_.test(x86::edx, x86::edx);
+    a_.jz(bail);  // an element across a page boundary
+    emit2(x86::Inst::kIdMov, x86::r8d, greg(kReg(EDI), 4));
+    tlb_host(x86::r8, x86::rsi, true, bail);
+    if (movs) {
+      emit2(x86::Inst::kIdMov, x86::esi, greg(kReg(ESI), 4));
+      tlb_host(x86::rsi, x86::rcx, false, bail);
+    } else {
+      emit2(x86::Inst::kIdMov, gp(x86::Gp::kIdAx, sz), greg(kReg(EAX), sz));  // before rdi is reused
+    }
+    a_.push(x86::rdi);  // a guest register may live in rdi
+    a_.mov(x86::rdi, x86::r8);
+    a_.mov(x86::ecx, x86::edx);
+    if (movs)
+      a_.rep().emit(x86::Inst::kIdMovs, x86::ptr(x86::rdi, 0, sz), x86::ptr(x86::rsi, 0, sz));
+    else
+      a_.rep().emit(x86::Inst::kIdStos, x86::ptr(x86::rdi, 0, sz), gp(x86::Gp::kIdAx, sz));
+    a_.pop(x86::rdi);
+    a_.mov(x86::eax, x86::edx);
+    if (sh) a_.shl(x86::eax, sh);
+    emit2(x86::Inst::kIdAdd, greg(kReg(EDI), 4), x86::eax);
+    if (movs) emit2(x86::Inst::kIdAdd, greg(kReg(ESI), 4), x86::eax);
+    emit2(x86::Inst::kIdSub, greg(kReg(ECX), 4), x86::edx);
+    a_.jz(done);
+    a_.emit(x86::Inst::kIdTest, greg(kReg(ECX), 2), imm(0xFFFF));
+    a_.jnz(top);
+    // The count is at a multiple of REP_CHUNK: leave with EIP at this instruction.
+    if (delta_) a_.add(state(kEip, 4), static_cast<int32_t>(delta_));
+    if (pend_w_) emit_merge(pend_w_, pend_af0_);
+    cache_store();
+    a_.jmp(imm(jit_.dispatch_addr()));
+    a_.bind(done);
   }
 
   void emit_imul() {

@@ -4,8 +4,10 @@
 // (16 or 32) picks SI/DI/CX or ESI/EDI/ECX; 16-bit forms keep the upper halves. Each iteration
 // does its memory accesses before it updates the registers, so a fault in the middle of a REP
 // leaves a consistent state with EIP still at the instruction, and re-executing it resumes the
-// loop. A long REP gives up after a chunk of iterations with EIP unchanged, so the run loop can
-// service interrupts and then resume it, as hardware does between iterations.
+// loop. A long REP gives up with EIP unchanged whenever the count reaches a multiple of 65536
+// (not the last), so the run loop can service interrupts and then resume it, as hardware does
+// between iterations. The stopping points depend on the count alone, so the JIT's native loops
+// (which move whole pages) stop at the same ones and -icount runs stay identical.
 #include "emu/interp/common.h"
 #include "emu/segmentation.h"
 
@@ -15,8 +17,6 @@ namespace vx86 {
 namespace {
 
 enum StrOp : uint8_t { MOVS, CMPS, SCAS, LODS, STOS, INS, OUTS };
-
-constexpr uint32_t REP_CHUNK = 1u << 16;
 
 template <class A>
 inline A areg(const Cpu& c, unsigned r) { return static_cast<A>(c.s.regs[r]); }
@@ -86,7 +86,7 @@ const Insn* str(Cpu& c, const Insn* i) {
     if (cx == 0) return next(c, i);
     bool done = false;
     try {
-      for (uint32_t budget = REP_CHUNK;;) {
+      for (;;) {
         once<Op, T, A>(c, i, si, di, d, acc);
         --cx;
         if (cx == 0) {
@@ -105,7 +105,7 @@ const Insn* str(Cpu& c, const Insn* i) {
             break;
           }
         }
-        if (--budget == 0) break;
+        if ((cx & (REP_CHUNK - 1)) == 0) break;
       }
     } catch (...) {
       store_index<Op, A>(c, si, di);
