@@ -71,16 +71,17 @@ const void* Jit::lookup(JitExit* request) {
   }
   Block* b = cpu_.blocks.find(phys, s.code32);
   if (!b || !b->host || !fits(b, s.jit_mode)) return nullptr;
-  if (b->pages[1] != b->pages[0]) {
+  const bool two_pages = b->pages[1] != b->pages[0];
+  if (two_pages) {
     uint32_t p2;
     const uint32_t next_lin = (lin & ~PAGE_MASK) + PAGE_SIZE;
     if (!cpu_.mmu.try_translate(next_lin, Access::Exec, p2) || (p2 >> PAGE_SHIFT) != b->pages[1])
       return nullptr;
-  } else {
-    JumpEntry& j = jumps_[jump_index(phys)];
-    j.key = (uint64_t{s.jit_mode} << 32) | phys;
-    j.host = b->host;
   }
+  JumpEntry& j = jumps_[jump_index(phys)];
+  j.key = (uint64_t{s.jit_mode} << 32) | phys;
+  j.host = b->host;
+  j.page2 = two_pages ? b->pages[1] + 1 : 0;
   if (request) link(request, b);
   return b->host;
 }
@@ -110,10 +111,16 @@ Jit::~Jit() {
 // at the exit itself (the icount budget).
 void Jit::link(JitExit* e, Block* t) {
   Block* s = e->src;
-  if (!s || e->target || !t->host || t->mode != s->mode || t->pages[0] != t->pages[1]) return;
-  if (t->jit_flat & ~s->jit_flat) return;  // T may assume a flat segment that S runs without
-  if ((t->phys >> PAGE_SHIFT) != (s->phys >> PAGE_SHIFT)) return;
-  if (t->phys != s->phys + static_cast<uint32_t>(e->rel)) return;  // not the exit's target
+  if (!s || e->target || !t->host) return;
+  if (t->mode != s->mode || t->pages[0] != t->pages[1] || (t->jit_flat & ~s->jit_flat) ||
+      (t->phys >> PAGE_SHIFT) != (s->phys >> PAGE_SHIFT) ||
+      t->phys != s->phys + static_cast<uint32_t>(e->rel)) {
+    // T cannot be chained to from here (another mode, on two pages, assuming a flat segment S
+    // runs without): the exit stops asking and goes to the dispatcher like any other.
+    cache_.patch32(e->jmp_rel32, static_cast<uint32_t>(dispatch_ - (e->jmp_rel32 + 4)));
+    ++stats_.unchainable;
+    return;
+  }
   const uintptr_t host = reinterpret_cast<uintptr_t>(t->host);
   cache_.patch32(e->jmp_rel32, static_cast<uint32_t>(host - (e->jmp_rel32 + 4)));
   e->target = t;
@@ -229,14 +236,37 @@ void Jit::emit_stubs() {
   a.shr(x86::eax, kJumpBits);
   a.xor_(x86::eax, x86::esi);
   a.and_(x86::eax, (1u << kJumpBits) - 1);
-  a.shl(x86::eax, 4);
-  static_assert(sizeof(JumpEntry) == 16 && offsetof(JumpEntry, host) == 8, "the jump table's layout");
+  a.shl(x86::eax, 5);
+  static_assert(sizeof(JumpEntry) == 32 && offsetof(JumpEntry, host) == 8 && offsetof(JumpEntry, page2) == 16,
+                "the jump table's layout");
   a.mov(x86::rdx, imm(reinterpret_cast<uintptr_t>(jumps_.get())));
   a.add(x86::rdx, x86::rax);
   a.cmp(x86::r9, x86::qword_ptr(x86::rdx));
   a.jne(table_miss);
   a.test(x86::r13, x86::r13);  // an exit to chain: the slow path links it
   a.jnz(table_miss);
+  Label second_page = a.newLabel();
+  a.mov(x86::eax, x86::dword_ptr(x86::rdx, offsetof(JumpEntry, page2)));
+  a.test(x86::eax, x86::eax);
+  a.jnz(second_page);
+  a.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, jump_hits)));
+  a.jmp(x86::qword_ptr(x86::rdx, 8));
+  // A block on two pages: the next linear page must still map to its second physical page.
+  a.bind(second_page);
+  a.mov(x86::esi, st(offsetof(CpuState, eip), 4));
+  a.add(x86::esi, st(offsetof(CpuState, seg) + CS * sizeof(SegReg) + offsetof(SegReg, base), 4));
+  a.and_(x86::esi, ~PAGE_MASK);
+  a.add(x86::esi, PAGE_SIZE);  // the next page (wraps at 4 GiB as the fetch does)
+  a.mov(x86::ecx, x86::esi);
+  a.shr(x86::ecx, PAGE_SHIFT);
+  a.and_(x86::ecx, Mmu::TLB_SIZE - 1);
+  a.shl(x86::ecx, 5);
+  a.add(x86::rcx, x86::qword_ptr(x86::r15));
+  a.cmp(x86::esi, x86::dword_ptr(x86::rcx, offsetof(TlbEntry, tag_exec)));
+  a.jne(table_miss);
+  a.dec(x86::eax);
+  a.cmp(x86::eax, x86::dword_ptr(x86::rcx, offsetof(TlbEntry, phys_page)));
+  a.jne(table_miss);
   a.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, jump_hits)));
   a.jmp(x86::qword_ptr(x86::rdx, 8));
   a.bind(table_miss);
@@ -372,13 +402,15 @@ void Jit::print_stats(FILE* out) const {
       static_cast<unsigned long long>(s.lookup_misses), static_cast<unsigned long long>(s.helper_calls),
       static_cast<unsigned long long>(s.bails), static_cast<unsigned long long>(s.encode_errors));
   const BlockCache::SmcStats& smc = cpu_.blocks.smc_stats();
-  std::fprintf(
-      out,
-      "jit: %llu chained exits, %llu unchained; writes to code pages: %llu, %llu of them next to the code"
-      " (nothing dropped), %llu blocks dropped (invalidations)\n",
-      static_cast<unsigned long long>(s.chains), static_cast<unsigned long long>(s.unchains),
-      static_cast<unsigned long long>(smc.code_writes), static_cast<unsigned long long>(smc.spared_writes),
-      static_cast<unsigned long long>(smc.blocks_dropped));
+  std::fprintf(out,
+               "jit: %llu chained exits, %llu unchained, %llu never chainable; writes to code pages: %llu, "
+               "%llu of them"
+               " next to the code (nothing dropped), %llu blocks dropped (invalidations)\n",
+               static_cast<unsigned long long>(s.chains), static_cast<unsigned long long>(s.unchains),
+               static_cast<unsigned long long>(s.unchainable),
+               static_cast<unsigned long long>(smc.code_writes),
+               static_cast<unsigned long long>(smc.spared_writes),
+               static_cast<unsigned long long>(smc.blocks_dropped));
   // The busiest handler-called forms and native slow paths: what to translate (better) next.
   for (int which = 0; which < 2; ++which) {
     const uint64_t* h = which ? hist_->bail : hist_->helper;

@@ -42,6 +42,7 @@ struct JitStats {
   uint64_t bails = 0;            // native instructions that took their slow path (handler)
   uint64_t chains = 0;           // direct exits patched to jump straight into their target
   uint64_t unchains = 0;         // chained exits patched back because their target was dropped
+  uint64_t unchainable = 0;      // exits whose target can never be chained to from there
   uint64_t encode_errors = 0;    // blocks the assembler rejected (a translator bug; interpreted)
 };
 
@@ -60,6 +61,9 @@ struct JitHistogram {
 struct JumpEntry {
   uint64_t key = ~uint64_t{0};  // phys | CpuState::jit_mode << 32; never matches while empty
   const void* host = nullptr;
+  uint32_t page2 = 0;  // a block on two pages: its second physical page number + 1 (checked), else 0
+  uint32_t pad = 0;
+  uint64_t pad2 = 0;
 };
 constexpr unsigned kJumpBits = 14;
 inline uint32_t jump_index(uint32_t phys) { return (phys ^ (phys >> kJumpBits)) & ((1u << kJumpBits) - 1); }

@@ -473,6 +473,100 @@ void remap_under_chained_code(bool reload_cr3) {
   EXPECT_EQ(eax_at[1], eax_at[0]);
 }
 
+// A block on two pages (an ADD whose immediate straddles 0x402000) entered through the
+// dispatcher's jump table every iteration; halfway, the second page is pointed at another copy
+// (with other immediate bytes) and flushed with INVLPG: the jump table must stop entering the
+// old translation, whose first page is unchanged.
+TEST(JitPaging, RemapSecondPageOfATwoPageBlock) {
+  constexpr uint32_t PD = 0x10000, PT0 = 0x11000, PT1 = 0x12000, A0 = 0x5000, B = 0x6000, C1 = 0x7000,
+                     C2 = 0x9000;
+  uint32_t eax_at[2];
+  for (int t = 0; t < 2; ++t) {
+    Tier tier{t == 1};
+    uint8_t* ram = tier.mem.ram();
+    auto put32 = [ram](uint32_t at, uint32_t v) { std::memcpy(ram + at, &v, 4); };
+    put32(PD, PT0 | 7);
+    put32(PD + 4, PT1 | 7);
+    for (uint32_t p = 0; p < 0x40; ++p) put32(PT0 + 4 * p, (p << 12) | 7);
+    put32(PT1, A0 | 7);      // 0x400000: the loop
+    put32(PT1 + 4, B | 7);   // 0x401000: the block's first page
+    put32(PT1 + 8, C1 | 7);  // 0x402000: its second page, first copy
+    const uint8_t loop[] = {0xB9,
+                            0x64,
+                            0x00,
+                            0x00,
+                            0x00,  // mov ecx, 100
+                            0xE9,
+                            0xEE,
+                            0x1F,
+                            0x00,
+                            0x00,  // l: jmp 0x401ff8
+                            0x83,
+                            0xF9,
+                            0x32,  // back: cmp ecx, 50
+                            0x75,
+                            0x11,  // jnz skip
+                            0xC7,
+                            0x05,
+                            0x08,
+                            0x20,
+                            0x01,
+                            0x00,
+                            uint8_t(C2 | 7),
+                            uint8_t(C2 >> 8),
+                            0x00,
+                            0x00,  // mov [PT1+8], C2|7
+                            0x0F,
+                            0x01,
+                            0x3D,
+                            0x00,
+                            0x20,
+                            0x40,
+                            0x00,  // invlpg [0x402000]
+                            0x49,
+                            0x75,
+                            0xE2,
+                            0xF4};  // skip: dec ecx; jnz l; hlt
+    std::memcpy(ram + A0, loop, sizeof loop);
+    const uint8_t first[] = {0x83, 0xC0, 0x01, 0x90,
+                             0x90, 0x05, 0x01, 0x00};  // add eax, 1; nop; nop; add eax, ..
+    std::memcpy(ram + B + 0xFF8, first, sizeof first);
+    for (uint32_t copy : {C1, C2}) {
+      const uint8_t second[] = {uint8_t(copy == C1 ? 0x00 : 0x01),
+                                0x00,  // .. the immediate's upper half
+                                0xE9,
+                                0x03,
+                                0xE0,
+                                0xFF,
+                                0xFF};  // jmp back (0x40000a)
+      std::memcpy(ram + copy, second, sizeof second);
+    }
+    Cpu& cpu = tier.cpu;
+    CpuState& s = cpu.s;
+    for (unsigned k = 0; k < SEG_COUNT; ++k) {
+      cpu.load_seg_real(k, 0);
+      s.seg[k].limit = 0xFFFFFFFF;
+      s.seg[k].attr = 0x0093;
+    }
+    s.seg[CS].attr = 0x009B | SEG_ATTR_DB;
+    s.regs[ESP] = STACK;
+    s.regs[EAX] = 0;
+    s.eflags = F_BIT1;
+    s.eip = 0x400000;
+    s.cr[3] = PD;
+    s.cr[0] |= 0x80000001u;
+    cpu.update_mode();
+    cpu.update_paging();
+    cpu.run(100000);
+    EXPECT_TRUE(s.halted);
+    eax_at[t] = s.regs[EAX];
+    // Entered from the jump table, not from the C++ lookup, on most of its 100 runs.
+    if (t == 1) EXPECT_LT(cpu.jit->stats().slow_lookups, 50u);
+  }
+  EXPECT_EQ(eax_at[0], 51u * 2 + 49u * 0x10002);  // ECX 100..50 ran the first copy
+  EXPECT_EQ(eax_at[1], eax_at[0]);
+}
+
 TEST(JitPaging, RemapUnderChainedCodeWithInvlpg) { remap_under_chained_code(false); }
 TEST(JitPaging, RemapUnderChainedCodeWithCr3Reload) { remap_under_chained_code(true); }
 
