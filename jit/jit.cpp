@@ -141,6 +141,8 @@ void Jit::unchain(Block* b) {
     ++stats_.unchains;
   }
   b->incoming.clear();
+  for (RasEntry& r : ras_.entries)
+    if (r.exit && r.exit->src == b) r = RasEntry{};
   for (JitExit& e : b->exits) {
     if (!e.target) continue;
     auto& in = e.target->incoming;
@@ -329,6 +331,7 @@ void Jit::flush_cache() {
     b->incoming.clear();
   });
   std::fill_n(jumps_.get(), 1u << kJumpBits, JumpEntry{});
+  for (RasEntry& r : ras_.entries) r = RasEntry{};
   cache_.reset_to(stubs_end_);
   ++stats_.flushes;
 }
@@ -411,6 +414,10 @@ void Jit::print_stats(FILE* out) const {
                static_cast<unsigned long long>(smc.code_writes),
                static_cast<unsigned long long>(smc.spared_writes),
                static_cast<unsigned long long>(smc.blocks_dropped));
+  const uint64_t rets = s.ras_hits + s.ras_misses;
+  std::fprintf(out, "jit: %llu returns, %llu (%.1f%%) predicted by the return-address stack\n",
+               static_cast<unsigned long long>(rets), static_cast<unsigned long long>(s.ras_hits),
+               rets ? 100.0 * static_cast<double>(s.ras_hits) / static_cast<double>(rets) : 0.0);
   // The busiest handler-called forms and native slow paths: what to translate (better) next.
   for (int which = 0; which < 2; ++which) {
     const uint64_t* h = which ? hist_->bail : hist_->helper;

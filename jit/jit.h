@@ -43,6 +43,8 @@ struct JitStats {
   uint64_t chains = 0;           // direct exits patched to jump straight into their target
   uint64_t unchains = 0;         // chained exits patched back because their target was dropped
   uint64_t unchainable = 0;      // exits whose target can never be chained to from there
+  uint64_t ras_hits = 0;         // returns the return-address stack predicted (entered directly)
+  uint64_t ras_misses = 0;       // returns it did not: they took the dispatcher
   uint64_t encode_errors = 0;    // blocks the assembler rejected (a translator bug; interpreted)
 };
 
@@ -67,6 +69,26 @@ struct JumpEntry {
 };
 constexpr unsigned kJumpBits = 14;
 inline uint32_t jump_index(uint32_t phys) { return (phys ^ (phys >> kJumpBits)) & ((1u << kJumpBits) - 1); }
+
+// The return-address stack. A translated CALL whose return address lies in its own block's page
+// pushes (linear return address, jit_mode, that physical page, the block's chain stub for the
+// return); a translated RET pops the top and, when the popped address, the mode and the exec
+// TLB's page for it all match, jumps to that stub (which chains into the block after the CALL)
+// instead of the dispatcher. Entries are cleared when their block is dropped or the cache flushed.
+struct RasEntry {
+  uint32_t lin = 0;     // linear return address
+  uint32_t mode = ~0u;  // CpuState::jit_mode at the CALL; ~0 (never a mode): empty
+  uint32_t page = 0;    // physical page number of the return address
+  uint32_t pad = 0;
+  uintptr_t stub = 0;  // executable address of the return's chain stub
+  JitExit* exit = nullptr;
+};
+struct JitRas {
+  static constexpr unsigned kSize = 16;
+  uint32_t top = 0;
+  uint32_t pad[7] = {};
+  RasEntry entries[kSize];
+};
 
 // What call_handler() returns to generated code.
 enum JitStatus : uint32_t { JIT_CONTINUE = 0, JIT_DISPATCH = 1, JIT_FAULT = 2 };
@@ -110,6 +132,7 @@ class Jit {
   // Addresses of the stubs generated code jumps to.
   uintptr_t dispatch_addr() const { return dispatch_; }
   uintptr_t exit_fault_addr() const { return exit_fault_; }
+  JitRas& ras() { return ras_; }
 
  private:
   void emit_stubs();
@@ -127,6 +150,7 @@ class Jit {
   JitStats stats_;
   std::unique_ptr<JitHistogram> hist_ = std::make_unique<JitHistogram>();
   std::FILE* perf_map_ = nullptr;
+  JitRas ras_;
   std::unique_ptr<JumpEntry[]> jumps_ = std::make_unique<JumpEntry[]>(1u << kJumpBits);
 };
 

@@ -357,8 +357,9 @@ FormInfo classify(const Insn& i) {
 
 class Emitter {
  public:
-  // A block's chainable exits: the two ways out of its final conditional branch.
-  static constexpr size_t kMaxExits = 2;
+  // A block's chainable exits: the two ways out of its final conditional branch, or a CALL's
+  // target and its return.
+  static constexpr size_t kMaxExits = 3;
 
   Emitter(Jit& jit, Block& b, CodeHolder& code) : jit_(jit), b_(b), a_(&code) {
     ip_mask_ = (b.mode & 1) ? 0xFFFFFFFFu : 0xFFFFu;
@@ -1256,6 +1257,7 @@ class Emitter {
     a_.add(x86::edx, static_cast<int32_t>(delta_ + i.len));
     if (ip_mask_ != 0xFFFFFFFFu) a_.and_(x86::edx, ip_mask_);
     push_edx(sz);
+    if (sz == 4) ras_push(static_cast<int64_t>(delta_) + i.len);  // edx: the return address
     rel_target_to_eax();
     a_.mov(state(kEip, 4), x86::eax);
     exit_to(branch_rel(), sz == 4);
@@ -1268,8 +1270,75 @@ class Emitter {
     a_.mov(state(kEip, 4), x86::edx);
     merge_pending();
     cache_store();
+    if (ip_mask_ == 0xFFFFFFFFu) ras_pop();  // edx: the return address
     a_.jmp(imm(jit_.dispatch_addr()));
     end_block();
+  }
+
+  // ---- the return-address stack (jit/jit.h: JitRas) ----
+  static constexpr int32_t kRasTop = offsetof(JitRas, top), kRasEntries = offsetof(JitRas, entries);
+  static_assert(sizeof(RasEntry) == 32, "RAS entries are indexed by a shift");
+  // At a CALL (after its push; edx = the return EIP): a new top entry whose stub (out of line)
+  // is a chainable exit to the instruction after the CALL, when that lies in this block's page.
+  void ras_push(int64_t ret_rel) {
+    JitExit* e = new_exit(ret_rel);
+    if (!e) return;
+    Label stub = a_.newLabel();
+    tails_.push_back([this, stub, e] {
+      a_.bind(stub);
+      emit_chain_stub(*e);
+    });
+    a_.mov(x86::rcx, imm(reinterpret_cast<uintptr_t>(&jit_.ras())));
+    a_.mov(x86::eax, x86::dword_ptr(x86::rcx, kRasTop));
+    a_.inc(x86::eax);
+    a_.and_(x86::eax, JitRas::kSize - 1);
+    a_.mov(x86::dword_ptr(x86::rcx, kRasTop), x86::eax);
+    a_.shl(x86::eax, 5);
+    a_.lea(x86::r8, x86::ptr(x86::rcx, x86::rax, 0, kRasEntries));
+    a_.mov(x86::esi, x86::edx);
+    a_.add(x86::esi, state(kSegBase(CS), 4));
+    a_.mov(x86::dword_ptr(x86::r8, offsetof(RasEntry, lin)), x86::esi);
+    a_.mov(x86::eax, state(offsetof(CpuState, jit_mode), 4));
+    a_.mov(x86::dword_ptr(x86::r8, offsetof(RasEntry, mode)), x86::eax);
+    a_.mov(x86::dword_ptr(x86::r8, offsetof(RasEntry, page)), b_.phys >> PAGE_SHIFT);
+    a_.lea(x86::rax, x86::ptr(stub));
+    a_.mov(x86::qword_ptr(x86::r8, offsetof(RasEntry, stub)), x86::rax);
+    a_.mov(x86::rax, imm(reinterpret_cast<uintptr_t>(e)));
+    a_.mov(x86::qword_ptr(x86::r8, offsetof(RasEntry, exit)), x86::rax);
+  }
+  // At a RET (EIP, flags and registers stored; edx = the return EIP): pops the top entry and
+  // enters its stub if it predicted this return: the same linear address and mode, and the exec
+  // TLB still maps that address to the same physical page (so no flush, remap or privilege
+  // change got in between). Otherwise falls through to the dispatcher.
+  void ras_pop() {
+    Label miss = a_.newLabel();
+    a_.mov(x86::rcx, imm(reinterpret_cast<uintptr_t>(&jit_.ras())));
+    a_.mov(x86::eax, x86::dword_ptr(x86::rcx, kRasTop));
+    a_.lea(x86::esi, x86::ptr(x86::rax, -1));
+    a_.and_(x86::esi, JitRas::kSize - 1);
+    a_.mov(x86::dword_ptr(x86::rcx, kRasTop), x86::esi);
+    a_.shl(x86::eax, 5);
+    a_.lea(x86::r8, x86::ptr(x86::rcx, x86::rax, 0, kRasEntries));
+    a_.add(x86::edx, state(kSegBase(CS), 4));  // the linear return address
+    a_.cmp(x86::edx, x86::dword_ptr(x86::r8, offsetof(RasEntry, lin)));
+    a_.jne(miss);
+    a_.mov(x86::eax, state(offsetof(CpuState, jit_mode), 4));
+    a_.cmp(x86::eax, x86::dword_ptr(x86::r8, offsetof(RasEntry, mode)));
+    a_.jne(miss);
+    a_.mov(x86::eax, x86::edx);
+    a_.shr(x86::eax, PAGE_SHIFT - 5);
+    a_.and_(x86::eax, (Mmu::TLB_SIZE - 1) << 5);
+    a_.add(x86::rax, x86::qword_ptr(x86::r15));  // the exec TLB entry
+    a_.and_(x86::edx, ~PAGE_MASK);
+    a_.cmp(x86::edx, x86::dword_ptr(x86::rax, offsetof(TlbEntry, tag_exec)));
+    a_.jne(miss);
+    a_.mov(x86::edx, x86::dword_ptr(x86::rax, offsetof(TlbEntry, phys_page)));
+    a_.cmp(x86::edx, x86::dword_ptr(x86::r8, offsetof(RasEntry, page)));
+    a_.jne(miss);
+    a_.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, ras_hits)));
+    a_.jmp(x86::qword_ptr(x86::r8, offsetof(RasEntry, stub)));
+    a_.bind(miss);
+    a_.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, ras_misses)));
   }
 
   void emit_setcc() {
@@ -1309,14 +1378,24 @@ class Emitter {
   void exit_to(int64_t rel, bool direct) {
     merge_pending();
     cache_store();
-    const int64_t off = static_cast<int64_t>(b_.phys & PAGE_MASK) + rel;
-    if (!direct || ip_mask_ != 0xFFFFFFFFu || off < 0 || off >= PAGE_SIZE || b_.exits.size() >= kMaxExits) {
+    JitExit* e = direct ? new_exit(rel) : nullptr;
+    if (e)
+      emit_chain_stub(*e);
+    else
       a_.jmp(imm(jit_.dispatch_addr()));
-      return;
-    }
+  }
+  // A chainable exit to block entry EIP + rel, if that stays in this block's page (32-bit code).
+  JitExit* new_exit(int64_t rel) {
+    const int64_t off = static_cast<int64_t>(b_.phys & PAGE_MASK) + rel;
+    if (ip_mask_ != 0xFFFFFFFFu || off < 0 || off >= PAGE_SIZE || b_.exits.size() >= kMaxExits)
+      return nullptr;
     JitExit& e = b_.exits.emplace_back();
     e.src = &b_;
     e.rel = static_cast<int32_t>(rel);
+    return &e;
+  }
+  // The exit's code, run with EIP, flags and registers in CpuState.
+  void emit_chain_stub(JitExit& e) {
     Label generic = a_.newLabel(), request = a_.newLabel(), after_jmp = a_.newLabel();
     a_.mov(x86::rax, state(kIcount, 8));
     a_.cmp(x86::rax, state(offsetof(CpuState, jit_end), 8));

@@ -48,6 +48,8 @@ struct PmGuest {
     body(a);
     a.hlt();
     code.flatten();
+    code.resolveUnresolvedLinks();  // absolute label addresses (mov [label], ...)
+    code.relocateToBase(CODE);
     std::vector<uint8_t> out(code.codeSize());
     code.copyFlattenedData(out.data(), out.size());
     std::memcpy(mem.ram() + CODE, out.data(), out.size());
