@@ -25,6 +25,12 @@ struct JitExit {
   int32_t rel = 0;          // target EIP - the block's entry EIP
   uintptr_t jmp_rel32 = 0;  // executable address of the chaining jmp's rel32
   uintptr_t unlinked = 0;   // where that jmp goes while unchained (asks the dispatcher to chain)
+  // A far exit (its target on another page) checks the target's exec TLB entry first: the
+  // expected physical page (an imm32, kUnchainedPage while unchained) and the jne taken on a mismatch (to
+  // the chain request while unchained, to the plain dispatcher once chained).
+  uintptr_t page_imm32 = 0;  // 0: a near exit (same page, no check)
+  uintptr_t miss_rel32 = 0;
+  uintptr_t generic = 0;  // the plain dispatcher jump
 };
 
 struct Block {
@@ -32,12 +38,12 @@ struct Block {
   uint32_t mode;  // decoding mode key (CS.D)
   uint32_t lin;   // linear address it was decoded at (for logs)
   uint32_t ninsn;
-  uint32_t pages[2];               // physical pages holding its bytes (pages[1] == pages[0] if one)
-  uint32_t bytes = 0;              // length of its code (set by BlockCache::insert)
-  std::vector<Insn> insns;         // ninsn instructions then an exit sentinel
-  const void* host = nullptr;      // its translation (jit/), once it has run often enough
-  uint32_t runs = 0;               // times the interpreter ran it (the JIT's tier-up counter)
-  bool no_translate = false;       // the JIT could not translate it: it stays interpreted
+  uint32_t pages[2];           // physical pages holding its bytes (pages[1] == pages[0] if one)
+  uint32_t bytes = 0;          // length of its code (set by BlockCache::insert)
+  std::vector<Insn> insns;     // ninsn instructions then an exit sentinel
+  const void* host = nullptr;  // its translation (jit/), once it has run often enough
+  uint32_t runs = 0;           // times the interpreter ran it (the JIT's tier-up counter)
+  bool no_translate = false;   // the JIT could not translate it: it stays interpreted
   // The flat segments its translation assumes (CpuState::jit_mode): each translation narrows it to
   // those flat now, so a block run with different segments settles after a few retranslations.
   uint32_t jit_flat = ~0u;

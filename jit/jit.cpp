@@ -109,17 +109,27 @@ Jit::~Jit() {
 // whatever the mapping S was entered under. What the dispatcher's checks cover either cannot
 // change without a helper call (which taints r14 so the exit takes the dispatcher) or is checked
 // at the exit itself (the icount budget).
+//
+// A far exit (its target on another page) is chained the same way, behind a check of the
+// target's exec TLB entry against T's physical page (patched in here): the target linear page
+// may map elsewhere in another context.
 void Jit::link(JitExit* e, Block* t) {
   Block* s = e->src;
   if (!s || e->target || !t->host) return;
-  if (t->mode != s->mode || t->pages[0] != t->pages[1] || (t->jit_flat & ~s->jit_flat) ||
-      (t->phys >> PAGE_SHIFT) != (s->phys >> PAGE_SHIFT) ||
-      t->phys != s->phys + static_cast<uint32_t>(e->rel)) {
+  const uint32_t target = s->phys + static_cast<uint32_t>(e->rel);
+  const bool far = e->page_imm32 != 0;
+  const bool placed = far ? (t->phys & PAGE_MASK) == (target & PAGE_MASK) : t->phys == target;
+  if (t->mode != s->mode || t->pages[0] != t->pages[1] || (t->jit_flat & ~s->jit_flat) || !placed) {
     // T cannot be chained to from here (another mode, on two pages, assuming a flat segment S
     // runs without): the exit stops asking and goes to the dispatcher like any other.
     cache_.patch32(e->jmp_rel32, static_cast<uint32_t>(dispatch_ - (e->jmp_rel32 + 4)));
+    if (far) cache_.patch32(e->miss_rel32, static_cast<uint32_t>(e->generic - (e->miss_rel32 + 4)));
     ++stats_.unchainable;
     return;
+  }
+  if (far) {
+    cache_.patch32(e->page_imm32, t->phys >> PAGE_SHIFT);
+    cache_.patch32(e->miss_rel32, static_cast<uint32_t>(e->generic - (e->miss_rel32 + 4)));
   }
   const uintptr_t host = reinterpret_cast<uintptr_t>(t->host);
   cache_.patch32(e->jmp_rel32, static_cast<uint32_t>(host - (e->jmp_rel32 + 4)));
@@ -136,6 +146,10 @@ void Jit::unchain(Block* b) {
     if (j.host == b->host) j = JumpEntry{};
   }
   for (JitExit* e : b->incoming) {
+    if (e->page_imm32) {
+      cache_.patch32(e->page_imm32, kUnchainedPage);
+      cache_.patch32(e->miss_rel32, static_cast<uint32_t>(e->unlinked - (e->miss_rel32 + 4)));
+    }
     cache_.patch32(e->jmp_rel32, static_cast<uint32_t>(e->unlinked - (e->jmp_rel32 + 4)));
     e->target = nullptr;
     ++stats_.unchains;

@@ -90,6 +90,9 @@ struct JitRas {
   RasEntry entries[kSize];
 };
 
+// A far chained exit's expected physical page while unchained: never a page number.
+constexpr uint32_t kUnchainedPage = 0x7FFFFFFF;
+
 // What call_handler() returns to generated code.
 enum JitStatus : uint32_t { JIT_CONTINUE = 0, JIT_DISPATCH = 1, JIT_FAULT = 2 };
 

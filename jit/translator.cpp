@@ -1281,7 +1281,7 @@ class Emitter {
   // At a CALL (after its push; edx = the return EIP): a new top entry whose stub (out of line)
   // is a chainable exit to the instruction after the CALL, when that lies in this block's page.
   void ras_push(int64_t ret_rel) {
-    JitExit* e = new_exit(ret_rel);
+    JitExit* e = new_exit(ret_rel, false);  // the RET checks the return's page itself
     if (!e) return;
     Label stub = a_.newLabel();
     tails_.push_back([this, stub, e] {
@@ -1363,9 +1363,14 @@ class Emitter {
  public:
   // After relocation: the executable addresses of each chainable exit's jmp rel32 and request.
   void place_exits(CodeHolder& code, uint64_t base) {
-    for (auto& [e, after_jmp, request] : exit_labels_) {
+    for (auto& [e, after_jmp, request, after_imm, after_jne, generic] : exit_labels_) {
       e->jmp_rel32 = static_cast<uintptr_t>(base + code.labelOffsetFromBase(after_jmp) - 4);
       e->unlinked = static_cast<uintptr_t>(base + code.labelOffsetFromBase(request));
+      e->generic = static_cast<uintptr_t>(base + code.labelOffsetFromBase(generic));
+      if (e->page_imm32) {
+        e->page_imm32 = static_cast<uintptr_t>(base + code.labelOffsetFromBase(after_imm) - 4);
+        e->miss_rel32 = static_cast<uintptr_t>(base + code.labelOffsetFromBase(after_jne) - 4);
+      }
     }
   }
 
@@ -1384,24 +1389,47 @@ class Emitter {
     else
       a_.jmp(imm(jit_.dispatch_addr()));
   }
-  // A chainable exit to block entry EIP + rel, if that stays in this block's page (32-bit code).
-  JitExit* new_exit(int64_t rel) {
+  // A chainable exit to block entry EIP + rel (32-bit code): near when that stays in this block's
+  // page, else far (when `far_ok`), checked against the exec TLB when taken.
+  JitExit* new_exit(int64_t rel, bool far_ok = true) {
     const int64_t off = static_cast<int64_t>(b_.phys & PAGE_MASK) + rel;
-    if (ip_mask_ != 0xFFFFFFFFu || off < 0 || off >= PAGE_SIZE || b_.exits.size() >= kMaxExits)
-      return nullptr;
+    const bool near = off >= 0 && off < PAGE_SIZE;
+    if (ip_mask_ != 0xFFFFFFFFu || (!near && !far_ok) || b_.exits.size() >= kMaxExits) return nullptr;
     JitExit& e = b_.exits.emplace_back();
     e.src = &b_;
     e.rel = static_cast<int32_t>(rel);
+    e.page_imm32 = near ? 0 : 1;  // placed after relocation
     return &e;
   }
   // The exit's code, run with EIP, flags and registers in CpuState.
   void emit_chain_stub(JitExit& e) {
     Label generic = a_.newLabel(), request = a_.newLabel(), after_jmp = a_.newLabel();
+    Label after_imm, after_jne;
     a_.mov(x86::rax, state(kIcount, 8));
     a_.cmp(x86::rax, state(offsetof(CpuState, jit_end), 8));
     a_.jae(generic);
     a_.test(x86::r14d, x86::r14d);
     a_.jnz(generic);
+    if (e.page_imm32) {
+      // Far: the target's linear page must map, in the exec TLB, to the physical page the chain
+      // was made for (an imm32 patched by Jit::link; kUnchainedPage never matches).
+      after_imm = a_.newLabel();
+      after_jne = a_.newLabel();
+      a_.mov(x86::esi, state(kEip, 4));
+      a_.add(x86::esi, state(kSegBase(CS), 4));
+      a_.mov(x86::eax, x86::esi);
+      a_.shr(x86::eax, PAGE_SHIFT - 5);
+      a_.and_(x86::eax, (Mmu::TLB_SIZE - 1) << 5);
+      a_.add(x86::rax, x86::qword_ptr(x86::r15));
+      a_.and_(x86::esi, ~PAGE_MASK);
+      a_.cmp(x86::esi, x86::dword_ptr(x86::rax, offsetof(TlbEntry, tag_exec)));
+      a_.jne(generic);
+      static_assert(kUnchainedPage > 0x7F, "an imm32 encoding, patchable");
+      a_.cmp(x86::dword_ptr(x86::rax, offsetof(TlbEntry, phys_page)), kUnchainedPage);
+      a_.bind(after_imm);
+      a_.long_().jne(request);
+      a_.bind(after_jne);
+    }
     // No TLB check: the page's exec entry was valid when this block was entered (the run loop
     // and the dispatcher fill or check it, a chained exit inherits it), and only C++ (a handler,
     // which sets r14) changes the TLB.
@@ -1411,12 +1439,12 @@ class Emitter {
     a_.mov(x86::r13, imm(reinterpret_cast<uintptr_t>(&e)));
     a_.bind(generic);
     a_.jmp(imm(jit_.dispatch_addr()));
-    exit_labels_.push_back({&e, after_jmp, request});
+    exit_labels_.push_back({&e, after_jmp, request, after_imm, after_jne, generic});
   }
 
   struct ExitLabels {
     JitExit* exit;
-    Label after_jmp, request;
+    Label after_jmp, request, after_imm, after_jne, generic;
   };
   std::vector<ExitLabels> exit_labels_;
   int8_t host_of_[8] = {-1, -1, -1, -1, -1, -1, -1, -1};  // guest register -> host register id

@@ -413,7 +413,8 @@ TEST_F(JitDiff, WriteIntoRunningBlockDropsIt) {
 }
 
 // A guest that changes its page tables under translated, chained code: a loop at linear 0x400000
-// (its blocks chain) jumps to code at 0x401000 and back; halfway it points 0x401000's page-table
+// (its blocks chain; the jumps between the pages are far chained exits, which check the target's
+// exec TLB entry) jumps to code at 0x401000 and back; halfway it points 0x401000's page-table
 // entry at another physical copy of that code (with another constant) and flushes the TLB entry
 // (INVLPG, or a CR3 reload). Any exit that kept entering the old copy's translation would add
 // the wrong constant.
@@ -491,42 +492,19 @@ TEST(JitPaging, RemapSecondPageOfATwoPageBlock) {
     put32(PT1, A0 | 7);      // 0x400000: the loop
     put32(PT1 + 4, B | 7);   // 0x401000: the block's first page
     put32(PT1 + 8, C1 | 7);  // 0x402000: its second page, first copy
-    const uint8_t loop[] = {0xB9,
-                            0x64,
-                            0x00,
-                            0x00,
+    const uint8_t loop[] = {0xB9, 0x64, 0x00, 0x00,
                             0x00,  // mov ecx, 100
-                            0xE9,
-                            0xEE,
-                            0x1F,
-                            0x00,
+                            0xE9, 0xEE, 0x1F, 0x00,
                             0x00,  // l: jmp 0x401ff8
-                            0x83,
-                            0xF9,
+                            0x83, 0xF9,
                             0x32,  // back: cmp ecx, 50
                             0x75,
                             0x11,  // jnz skip
-                            0xC7,
-                            0x05,
-                            0x08,
-                            0x20,
-                            0x01,
-                            0x00,
-                            uint8_t(C2 | 7),
-                            uint8_t(C2 >> 8),
-                            0x00,
+                            0xC7, 0x05, 0x08, 0x20, 0x01, 0x00, uint8_t(C2 | 7), uint8_t(C2 >> 8), 0x00,
                             0x00,  // mov [PT1+8], C2|7
-                            0x0F,
-                            0x01,
-                            0x3D,
-                            0x00,
-                            0x20,
-                            0x40,
-                            0x00,  // invlpg [0x402000]
-                            0x49,
-                            0x75,
-                            0xE2,
-                            0xF4};  // skip: dec ecx; jnz l; hlt
+                            0x0F, 0x01, 0x3D, 0x00, 0x20, 0x40,
+                            0x00,                     // invlpg [0x402000]
+                            0x49, 0x75, 0xE2, 0xF4};  // skip: dec ecx; jnz l; hlt
     std::memcpy(ram + A0, loop, sizeof loop);
     const uint8_t first[] = {0x83, 0xC0, 0x01, 0x90,
                              0x90, 0x05, 0x01, 0x00};  // add eax, 1; nop; nop; add eax, ..
