@@ -200,6 +200,7 @@ enum class Form : uint8_t {
   Nop,
   Bswap,
   RepString,
+  ShiftCl,
 };
 
 struct FormInfo {
@@ -288,6 +289,11 @@ FormInfo classify(const Insn& i) {
     case ZYDIS_MNEMONIC_ROR:
       // Constant counts (by 1, by imm8) that move bits: 1 <= count < width for shifts, a count
       // that is not a multiple of the width for rotates. By CL and the rest stay with the handler.
+      // SHL/SHR/SAR r/m32 by CL: the count is masked to 5 bits, so it never reaches the width.
+      if (sz == 4 && gpr_or_mem(k0) && k1 == JK_GPR && i.mnem != ZYDIS_MNEMONIC_ROL &&
+          i.mnem != ZYDIS_MNEMONIC_ROR) {
+        set(Form::ShiftCl, kAllFlags, F_ARITH);  // a count of 0 keeps (so reads) every flag
+      }
       if (sized && gpr_or_mem(k0) && k1 == JK_IMM) {
         const unsigned cnt = i.imm & 31, width = 8 * sz;
         const bool rot = i.mnem == ZYDIS_MNEMONIC_ROL || i.mnem == ZYDIS_MNEMONIC_ROR;
@@ -774,6 +780,9 @@ class Emitter {
       case Form::Shift:
         emit_shift();
         break;
+      case Form::ShiftCl:
+        emit_shift_cl();
+        break;
       case Form::Imul:
         emit_imul();
         break;
@@ -1037,6 +1046,51 @@ class Emitter {
     cache_store();
     a_.jmp(imm(jit_.dispatch_addr()));
     a_.bind(done);
+  }
+
+  // SHL/SHR/SAR r/m32, CL. A count of 0 (CL & 31) changes nothing, flags included: pending flags
+  // are merged first, so that path leaves all of EFLAGS in memory (and in r11, so the pending
+  // merge of this writer's flags stays correct on both paths). Otherwise the host's shift gives
+  // the result, CF and SZP; OF as emit_shift's rules (SHL: MSB(result) ^ CF; SHR: the original
+  // MSB for a count of 1, else 0; SAR: 0); AF is 0.
+  void emit_shift_cl() {
+    const Insn& i = *cur_;
+    access_operand(0, 4, true);
+    merge_pending();
+    load_operand(0, x86::Gp::kIdAx, 4);
+    emit2(x86::Inst::kIdMov, x86::ecx, greg(kReg(ECX), 4));  // after the access: ecx held its address
+    Label zero = a_.newLabel(), done = a_.newLabel();
+    a_.and_(x86::ecx, 31);
+    a_.jz(zero);
+    const InstId id = i.mnem == ZYDIS_MNEMONIC_SHL   ? x86::Inst::kIdShl
+                      : i.mnem == ZYDIS_MNEMONIC_SHR ? x86::Inst::kIdShr
+                                                     : x86::Inst::kIdSar;
+    a_.emit(id, x86::eax, x86::cl);
+    capture_flags();
+    store_operand(0, x86::Gp::kIdAx, 4);
+    if (save_flags_) {
+      a_.and_(x86::r11d, ~F_AF);  // here, not by the merge: the count-0 path keeps AF
+      if (i.mnem == ZYDIS_MNEMONIC_SHL) {  // OF = MSB(r) ^ CF
+        a_.mov(x86::edx, x86::eax);
+        a_.shr(x86::edx, 31);
+        a_.xor_(x86::edx, x86::r11d);
+        a_.and_(x86::edx, 1);
+        a_.shl(x86::edx, 11);
+        a_.and_(x86::r11d, ~F_OF);
+        a_.or_(x86::r11d, x86::edx);
+      } else if (i.mnem == ZYDIS_MNEMONIC_SHR) {  // count 1: the host's OF (the original MSB)
+        a_.cmp(x86::ecx, 1);
+        a_.je(done);
+        a_.and_(x86::r11d, ~F_OF);
+      } else {
+        a_.and_(x86::r11d, ~F_OF);
+      }
+    }
+    a_.jmp(done);
+    a_.bind(zero);
+    if (save_flags_) a_.mov(x86::r11d, state(kEflags, 4));
+    a_.bind(done);
+    merge_flags();
   }
 
   void emit_imul() {

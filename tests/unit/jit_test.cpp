@@ -237,6 +237,13 @@ TEST_F(JitDiff, ShiftsAndImul) {
     check({0xD1, modrm(3, op, 6)}, 40);  // op esi, 1
     check({0xD0, modrm(0, op, 3)}, 40);  // op byte [ebx], 1
   }
+  for (unsigned op : {4u, 5u, 7u}) {           // SHL SHR SAR by CL (counts 0, 1 and more: ECX is random)
+    check({0xD3, modrm(3, op, 2)}, 100);       // op edx, cl
+    check({0xD3, modrm(3, op, 1)}, 60);        // op ecx, cl
+    check({0xD3, modrm(1, op, 3), 0x04}, 60);  // op dword [ebx+4], cl
+    check({0x01, 0xC6, 0xD3, modrm(3, op, 0), 0x72, 0x01, 0x47},
+          60);  // add esi, eax; op eax, cl; jc; inc edi
+  }
   check({0x0F, 0xAF, modrm(3, 1, 2)});                    // imul ecx, edx
   check({0x66, 0x0F, 0xAF, modrm(1, 5, 3), 0x04});        // imul bp, [ebx+4]
   check({0x69, modrm(3, 0, 6), 0x39, 0x30, 0x00, 0x80});  // imul eax, esi, imm32
