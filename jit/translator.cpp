@@ -1,17 +1,20 @@
-// The block translator. Guest state stays in CpuState (rbx); generated code works on it directly,
-// so every point in a block can leave with the interpreter's exact state.
+// The block translator. Guest state lives in CpuState (rbx); up to four guest registers are
+// cached in host registers within a block, so every point in a block can leave with the
+// interpreter's exact state.
 //
 // Native forms: MOV (r/m/imm), MOVZX/MOVSX, LEA, the ALU ops (ADD OR ADC SBB AND SUB XOR CMP TEST,
-// INC DEC NEG NOT), shifts and rotates by a constant, IMUL, XCHG r,r, CBW/CWDE/CWD/CDQ, PUSH/POP r,
-// PUSH imm, LEAVE, Jcc/JMP/CALL rel, RET near, SETcc, CMOVcc, NOP, BSWAP r32. A native instruction touches
-// guest state only after its last check: when a check fails (segment bound, TLB miss, page crossing, MMIO, a
-// code page, a branch outside CS) it "bails": its interpreter handler runs the whole instruction instead,
-// faults included. Everything else calls its handler (Insn::fn, read at run time, so a dropped block's
-// handlers become exits).
+// INC DEC NEG NOT), shifts and rotates by a constant, SHL/SHR/SAR r/m32 by CL, IMUL, XCHG r,r,
+// CBW/CWDE/CWD/CDQ, PUSH/POP r, PUSH imm, LEAVE, Jcc/JMP/CALL rel, RET near, SETcc, CMOVcc, NOP,
+// BSWAP r32, REP MOVS/STOS (32-bit addresses, flat segments). A native instruction touches guest
+// state only after its last check: when a check fails (segment bound, TLB miss, page crossing,
+// MMIO, a code page, a branch outside CS) it "bails": its interpreter handler runs the whole
+// instruction instead, faults included. Everything else calls its handler (Insn::fn, read at run
+// time, so a dropped block's handlers become exits).
 //
-// EFLAGS: a native flag writer saves the host's flags into CpuState::eflags only when a later
-// reader may need them: flag liveness runs backwards over the block, and every helper call, bail
-// point and the block's end count as readers of all flags.
+// EFLAGS: a native flag writer captures the host's flags in r11 only when a later reader may need
+// them (flag liveness runs backwards over the block; every helper call, bail point and the block's
+// end count as readers of all flags), and merges them into CpuState::eflags only where they are
+// read there (see capture_flags).
 #include "jit/translator.h"
 
 #include <Zydis/Zydis.h>
@@ -1069,7 +1072,7 @@ class Emitter {
     capture_flags();
     store_operand(0, x86::Gp::kIdAx, 4);
     if (save_flags_) {
-      a_.and_(x86::r11d, ~F_AF);  // here, not by the merge: the count-0 path keeps AF
+      a_.and_(x86::r11d, ~F_AF);           // here, not by the merge: the count-0 path keeps AF
       if (i.mnem == ZYDIS_MNEMONIC_SHL) {  // OF = MSB(r) ^ CF
         a_.mov(x86::edx, x86::eax);
         a_.shr(x86::edx, 31);
@@ -1329,6 +1332,18 @@ class Emitter {
     end_block();
   }
 
+  // rax = the current TLB's entry for the linear address in `lin` (which becomes its page), or
+  // a jump to `miss` when that entry cannot fetch from the page.
+  void exec_tlb_entry(const Gp& lin, Label miss) {
+    a_.mov(x86::eax, lin.r32());
+    a_.shr(x86::eax, PAGE_SHIFT - 5);
+    a_.and_(x86::eax, (Mmu::TLB_SIZE - 1) << 5);
+    a_.add(x86::rax, x86::qword_ptr(x86::r15));
+    a_.and_(lin.r32(), ~PAGE_MASK);
+    a_.cmp(lin.r32(), x86::dword_ptr(x86::rax, offsetof(TlbEntry, tag_exec)));
+    a_.jne(miss);
+  }
+
   // ---- the return-address stack (jit/jit.h: JitRas) ----
   static constexpr int32_t kRasTop = offsetof(JitRas, top), kRasEntries = offsetof(JitRas, entries);
   static_assert(sizeof(RasEntry) == 32, "RAS entries are indexed by a shift");
@@ -1379,13 +1394,7 @@ class Emitter {
     a_.mov(x86::eax, state(offsetof(CpuState, jit_mode), 4));
     a_.cmp(x86::eax, x86::dword_ptr(x86::r8, offsetof(RasEntry, mode)));
     a_.jne(miss);
-    a_.mov(x86::eax, x86::edx);
-    a_.shr(x86::eax, PAGE_SHIFT - 5);
-    a_.and_(x86::eax, (Mmu::TLB_SIZE - 1) << 5);
-    a_.add(x86::rax, x86::qword_ptr(x86::r15));  // the exec TLB entry
-    a_.and_(x86::edx, ~PAGE_MASK);
-    a_.cmp(x86::edx, x86::dword_ptr(x86::rax, offsetof(TlbEntry, tag_exec)));
-    a_.jne(miss);
+    exec_tlb_entry(x86::edx, miss);
     a_.mov(x86::edx, x86::dword_ptr(x86::rax, offsetof(TlbEntry, phys_page)));
     a_.cmp(x86::edx, x86::dword_ptr(x86::r8, offsetof(RasEntry, page)));
     a_.jne(miss);
@@ -1471,13 +1480,7 @@ class Emitter {
       after_jne = a_.newLabel();
       a_.mov(x86::esi, state(kEip, 4));
       a_.add(x86::esi, state(kSegBase(CS), 4));
-      a_.mov(x86::eax, x86::esi);
-      a_.shr(x86::eax, PAGE_SHIFT - 5);
-      a_.and_(x86::eax, (Mmu::TLB_SIZE - 1) << 5);
-      a_.add(x86::rax, x86::qword_ptr(x86::r15));
-      a_.and_(x86::esi, ~PAGE_MASK);
-      a_.cmp(x86::esi, x86::dword_ptr(x86::rax, offsetof(TlbEntry, tag_exec)));
-      a_.jne(generic);
+      exec_tlb_entry(x86::esi, generic);
       static_assert(kUnchainedPage > 0x7F, "an imm32 encoding, patchable");
       a_.cmp(x86::dword_ptr(x86::rax, offsetof(TlbEntry, phys_page)), kUnchainedPage);
       a_.bind(after_imm);
