@@ -386,6 +386,7 @@ class Emitter {
       live_after[k] = live;
       live = (live & ~info[k].writes) | info[k].reads;
     }
+    const std::vector<bool> lazy = plan_lazy_flags(info, live_after);
 
     if (jit_.trace()) {
       // -d trace: the line the run loop prints before an interpreted block, for every block run
@@ -401,7 +402,8 @@ class Emitter {
       const Insn& i = b_.insns[k];
       cur_ = &i;
       fi_ = info[k];
-      save_flags_ = (fi_.writes & live_after[k]) != 0;
+      save_flags_ = (fi_.writes & live_after[k]) != 0 && !lazy[k];
+      lazy_now_ = lazy[k];
       if (fi_.form == Form::RepString && !rep_string_flat(i)) fi_.form = Form::Helper;
       if (fi_.form == Form::Helper) {
         emit_helper();
@@ -428,6 +430,148 @@ class Emitter {
 
  private:
   using Tail = std::function<void()>;
+
+  // ---- flags recomputed on bail paths ----
+  // Many flag writers are followed by a memory access before the next writer: their flags are
+  // read by nothing but that access's bail path (which must hand the handler exact EFLAGS). For
+  // ADD SUB AND OR XOR CMP TEST r32, r32/imm (all arithmetic flags from the operands, or the
+  // result, still in registers) the bail path recomputes them instead, so the writer needs no
+  // PUSHF. Allowed when no real reader (a handler, Jcc/SETcc/CMOVcc/ADC/SBB, the block's end)
+  // needs them, the next writer replaces all of them, and no bail path in between comes after
+  // an instruction that may have changed the registers the recompute needs.
+  static bool recomputable(const Insn& i, const FormInfo& f) {
+    if (f.form != Form::Alu || i.opsize != 4 || kind(i, 0) != JK_GPR || i.r0 >= 32 || i.r0 % 4) return false;
+    const unsigned k1 = kind(i, 1);
+    if (k1 != JK_IMM && !(k1 == JK_GPR && i.r1 < 32 && i.r1 % 4 == 0)) return false;
+    switch (i.mnem) {
+      case ZYDIS_MNEMONIC_ADD:
+      case ZYDIS_MNEMONIC_SUB:  // the original is result -/+ source: not when both are one register
+        return !(k1 == JK_GPR && i.r1 == i.r0);
+      case ZYDIS_MNEMONIC_AND:
+      case ZYDIS_MNEMONIC_OR:
+      case ZYDIS_MNEMONIC_XOR:
+      case ZYDIS_MNEMONIC_CMP:
+      case ZYDIS_MNEMONIC_TEST:
+        return true;
+      default:
+        return false;
+    }
+  }
+  // Guest registers (bit per register) a native instruction may write.
+  static uint8_t regs_written(const Insn& i, const FormInfo& f) {
+    uint8_t m = 0;
+    auto reg = [&m](unsigned off) {
+      if (off < 32) m |= uint8_t(1u << (off / 4));
+    };
+    if (kind(i, 0) == JK_GPR) reg(i.r0);
+    if (f.form == Form::Xchg && kind(i, 1) == JK_GPR) reg(i.r1);
+    switch (f.form) {
+      case Form::Push:
+      case Form::Pop:
+      case Form::Call:
+      case Form::Ret:
+        m |= 1u << ESP;
+        break;
+      case Form::Leave:
+        m |= (1u << ESP) | (1u << EBP);
+        break;
+      case Form::SignExt:
+        m |= (1u << EAX) | (1u << EDX);
+        break;
+      default:
+        break;
+    }
+    return m;
+  }
+  // Flags that something other than a bail path reads.
+  static uint32_t real_reads(const Insn& i, const FormInfo& f) {
+    switch (f.form) {
+      case Form::Mov:
+      case Form::Movx:
+      case Form::Lea:
+      case Form::Unary:
+      case Form::Imul:
+      case Form::Push:
+      case Form::Pop:
+      case Form::Xchg:
+      case Form::Nop:
+      case Form::SignExt:
+      case Form::Bswap:
+      case Form::Shift:
+        return 0;
+      case Form::Alu:
+        return (i.mnem == ZYDIS_MNEMONIC_ADC || i.mnem == ZYDIS_MNEMONIC_SBB) ? uint32_t{F_CF} : 0u;
+      default:
+        return kAllFlags;  // handlers, branches, SETcc/CMOVcc, REP strings, shifts by CL, exits
+    }
+  }
+  std::vector<bool> plan_lazy_flags(const std::vector<FormInfo>& info,
+                                    const std::vector<uint32_t>& live_after) {
+    const unsigned n = b_.ninsn;
+    std::vector<bool> lazy(n, false);
+    std::vector<uint32_t> real_after(n);
+    uint32_t live = kAllFlags;
+    for (unsigned k = n; k-- > 0;) {
+      real_after[k] = live;
+      live = (live & ~info[k].writes) | real_reads(b_.insns[k], info[k]);
+    }
+    for (unsigned w = 0; w < n; ++w) {
+      const Insn& wi = b_.insns[w];
+      if (!(info[w].writes & live_after[w]) || (info[w].writes & real_after[w]) || !recomputable(wi, info[w]))
+        continue;
+      uint8_t needs = uint8_t(1u << (wi.r0 / 4));
+      if (kind(wi, 1) == JK_GPR) needs |= uint8_t(1u << (wi.r1 / 4));
+      uint8_t changed = 0;
+      bool ok = false;
+      for (unsigned j = w + 1; j < n; ++j) {
+        const Insn& ji = b_.insns[j];
+        if (info[j].form == Form::Helper) break;      // (a real reader: not reached)
+        if (has_mem(ji) && (changed & needs)) break;  // a bail path that could not recompute
+        if (info[j].writes) {
+          ok = info[j].writes == F_ARITH;  // the next writer must replace them all
+          break;
+        }
+        changed |= regs_written(ji, info[j]);
+      }
+      lazy[w] = ok;
+    }
+    return lazy;
+  }
+  // On a bail path: the lazy writer's flags, from its registers as they are now, into EFLAGS.
+  void recompute_flags(const Insn& w) {
+    emit2(x86::Inst::kIdMov, x86::eax, greg(w.r0, 4));
+    Operand src;
+    if (kind(w, 1) == JK_IMM) {
+      src = imm(w.imm);
+    } else {
+      emit2(x86::Inst::kIdMov, x86::edx, greg(w.r1, 4));
+      src = x86::edx;
+    }
+    switch (w.mnem) {
+      case ZYDIS_MNEMONIC_ADD:  // the original destination, then the addition again
+        a_.emit(x86::Inst::kIdSub, x86::eax, src);
+        a_.emit(x86::Inst::kIdAdd, x86::eax, src);
+        break;
+      case ZYDIS_MNEMONIC_SUB:
+        a_.emit(x86::Inst::kIdAdd, x86::eax, src);
+        a_.emit(x86::Inst::kIdSub, x86::eax, src);
+        break;
+      case ZYDIS_MNEMONIC_CMP:
+        a_.emit(x86::Inst::kIdCmp, x86::eax, src);
+        break;
+      case ZYDIS_MNEMONIC_TEST:
+        a_.emit(x86::Inst::kIdTest, x86::eax, src);
+        break;
+      default:  // AND OR XOR: SF ZF PF of the result, CF = OF = 0
+        a_.test(x86::eax, x86::eax);
+        break;
+    }
+    a_.pushfq();
+    a_.pop(x86::r11);
+    const bool logic =
+        w.mnem != ZYDIS_MNEMONIC_ADD && w.mnem != ZYDIS_MNEMONIC_SUB && w.mnem != ZYDIS_MNEMONIC_CMP;
+    emit_merge(F_ARITH, logic);  // logic ops: AF is 0 on a P6
+  }
 
   // ---- EIP: native instructions accumulate their lengths and write EIP only when needed ----
   void flush_eip() {
@@ -544,6 +688,7 @@ class Emitter {
   }
 
   void emit_helper() {
+    lazy_ = nullptr;  // never set here: a helper reads flags, so the writer before it was captured
     merge_pending();
     emit_call_handler(cur_, delta_);
     r11_lost();
@@ -569,9 +714,11 @@ class Emitter {
     Label bail = bail_;
     const uint32_t pend_w = pend_w_;  // the flags pending before this instruction
     const bool pend_af0 = pend_af0_;
-    tails_.push_back([this, i, delta, rejoin, last, bail, pend_w, pend_af0] {
+    const Insn* lazy = lazy_;
+    tails_.push_back([this, i, delta, rejoin, last, bail, pend_w, pend_af0, lazy] {
       a_.bind(bail);
       if (pend_w) emit_merge(pend_w, pend_af0);
+      if (lazy) recompute_flags(*lazy);
       a_.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, bails)));
       a_.mov(x86::rax,
              imm(reinterpret_cast<uintptr_t>(&jit_.histogram().bail[i->mnem % JitHistogram::kSize])));
@@ -804,6 +951,13 @@ class Emitter {
         break;
       case Form::Helper:
         break;
+    }
+    if (fi_.writes) lazy_ = nullptr;  // (after its own bail path, which still needed them)
+    if (lazy_now_) {
+      // Not captured: the bail paths up to the next writer recompute these flags.
+      lazy_ = &i;
+      pend_w_ = 0;  // what was pending is overwritten by this full writer
+      r11_w_ = 0;
     }
     if (rejoin_.isValid()) a_.bind(rejoin_);
     delta_ += i.len;
@@ -1514,7 +1668,9 @@ class Emitter {
   const Insn* cur_ = nullptr;
   FormInfo fi_;
   bool save_flags_ = false;
-  uint32_t pend_w_ = 0;  // flags captured in r11 and not yet merged into CpuState::eflags
+  bool lazy_now_ = false;       // this writer's flags are recomputed on bail paths, not captured
+  const Insn* lazy_ = nullptr;  // the writer whose flags the bail paths recompute now
+  uint32_t pend_w_ = 0;         // flags captured in r11 and not yet merged into CpuState::eflags
   bool pend_af0_ = false;
   uint32_t r11_w_ = 0;  // flags whose current values r11 holds
   uint32_t flat_;       // segments still flat here (Block::jit_flat until a handler runs)
