@@ -14,7 +14,8 @@
 // EFLAGS: a native flag writer captures the host's flags in r11 only when a later reader may need
 // them (flag liveness runs backwards over the block; every helper call, bail point and the block's
 // end count as readers of all flags), and merges them into CpuState::eflags only where they are
-// read there (see capture_flags).
+// read there (see capture_flags); simple ALU writers whose flags only bail paths read are
+// recomputed there instead (see plan_lazy_flags).
 #include "jit/translator.h"
 
 #include <Zydis/Zydis.h>

@@ -7,6 +7,9 @@ prints a table with the ratio vx86/QEMU (below 1: vx86 is faster). vx86 runs wit
 default) and, as a third column, with -jit off (the interpreter).
 
 Usage: scripts/bench-guest.py [--runs N] [--vx86 PATH] [--qemu PATH]
+       scripts/bench-guest.py --ab OLD_VX86 [--runs N] [--vx86 PATH]
+With --ab, two vx86 builds instead (OLD_VX86 and --vx86, alternately, both with the JIT): the
+minimum and median per row of each, for changes smaller than this machine's noise.
 """
 import argparse
 import os
@@ -58,17 +61,21 @@ def main():
     ap.add_argument("--vx86", default=os.path.join(ROOT, "build", "vx86"))
     ap.add_argument("--qemu", default="qemu-system-i386")
     ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--ab", metavar="OLD_VX86", help="compare OLD_VX86 with --vx86 instead of QEMU")
     a = ap.parse_args()
     for f in ("vmlinuz", "initramfs.cpio.gz"):
         if not os.path.exists(os.path.join(GUEST, f)):
             sys.exit(f"bench-guest: guest/{f} is missing: run scripts/build-guest.sh")
     kernel = ["-kernel", os.path.join(GUEST, "vmlinuz"), "-initrd", os.path.join(GUEST, "initramfs.cpio.gz"),
               "-append", APPEND, "-m", "256", "-nographic", "-no-reboot"]
-    cmds = {
-        "vx86": [a.vx86] + kernel,
-        "qemu": [a.qemu, "-accel", "tcg"] + kernel,
-        "interp": [a.vx86] + kernel + ["-jit", "off"],
-    }
+    if a.ab:
+        cmds = {"old": [a.ab] + kernel, "new": [a.vx86] + kernel}
+    else:
+        cmds = {
+            "vx86": [a.vx86] + kernel,
+            "qemu": [a.qemu, "-accel", "tcg"] + kernel,
+            "interp": [a.vx86] + kernel + ["-jit", "off"],
+        }
     results = {name: [] for name in cmds}
     for r in range(a.runs):
         for name, cmd in cmds.items():
@@ -77,9 +84,18 @@ def main():
             print(f"run {r + 1} {name}: " + ", ".join(f"{k} {v:.2f} s" for k, v in m.items()), file=sys.stderr)
     rows = ["boot"] + WORKLOADS + ["total"]
     label = {"boot": "seconds to VX86-GUEST-UP", "total": "seconds to the end (all of it)"}
+    fmt = lambda x: f"{x:.2f}" if x is not None else "n/a"
+    if a.ab:
+        print(f"| measure ({a.runs} runs each) | old min | old median | new min | new median | new/old (min) |")
+        print("|---|---|---|---|---|---|")
+        for row in rows:
+            o, n = ([m[row] for m in results[k] if row in m] for k in ("old", "new"))
+            ratio = f"{min(n) / min(o):.2f}" if o and n else "n/a"
+            print(f"| {label.get(row, row + ' (s)')} | {fmt(min(o) if o else None)} | {fmt(median(o))} | "
+                  f"{fmt(min(n) if n else None)} | {fmt(median(n))} | {ratio} |")
+        return
     print(f"| measure (median of {a.runs}) | vx86 (JIT) | QEMU TCG | vx86/QEMU | vx86 -jit off |")
     print("|---|---|---|---|---|")
-    fmt = lambda x: f"{x:.2f}" if x is not None else "n/a"
     for row in rows:
         v, q, i = (median([m[row] for m in results[n] if row in m]) for n in ("vx86", "qemu", "interp"))
         ratio = f"{v / q:.2f}" if v and q else "n/a"
