@@ -26,8 +26,8 @@ struct JitExit {
   uintptr_t jmp_rel32 = 0;  // executable address of the chaining jmp's rel32
   uintptr_t unlinked = 0;   // where that jmp goes while unchained (asks the dispatcher to chain)
   // A far exit (its target on another page) checks the target's exec TLB entry first: the
-  // expected physical page (an imm32, kUnchainedPage while unchained) and the jne taken on a mismatch (to
-  // the chain request while unchained, to the plain dispatcher once chained).
+  // expected physical page (an imm32, kUnchainedPage while unchained) and the jne taken on a
+  // mismatch (to the chain request while unchained, to the plain dispatcher once chained).
   uintptr_t page_imm32 = 0;  // 0: a near exit (same page, no check)
   uintptr_t miss_rel32 = 0;
   uintptr_t generic = 0;  // the plain dispatcher jump
