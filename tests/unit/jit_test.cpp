@@ -433,6 +433,27 @@ TEST_F(JitDiff, WriteIntoRunningBlockDropsIt) {
   EXPECT_EQ(jit.cpu.blocks.smc_stats().spared_writes, 0u);
 }
 
+// Starts 32-bit code at `eip` with 4 GiB segments (base 0), paging on with the page directory
+// at `pd`, EAX = 0 and the stack at STACK; runs it (the tests end it with a HLT).
+void run_paged_flat(Cpu& cpu, uint32_t pd, uint32_t eip) {
+  CpuState& s = cpu.s;
+  for (unsigned k = 0; k < SEG_COUNT; ++k) {
+    cpu.load_seg_real(k, 0);
+    s.seg[k].limit = 0xFFFFFFFF;
+    s.seg[k].attr = 0x0093;
+  }
+  s.seg[CS].attr = 0x009B | SEG_ATTR_DB;
+  s.regs[ESP] = STACK;
+  s.regs[EAX] = 0;
+  s.eflags = F_BIT1;
+  s.eip = eip;
+  s.cr[3] = pd;
+  s.cr[0] |= 0x80000001u;
+  cpu.update_mode();
+  cpu.update_paging();
+  cpu.run(100000);
+}
+
 // A guest that changes its page tables under translated, chained code: a loop at linear 0x400000
 // (its blocks chain; the jumps between the pages are far chained exits, which check the target's
 // exec TLB entry) jumps to code at 0x401000 and back; halfway it points 0x401000's page-table
@@ -473,20 +494,7 @@ void remap_under_chained_code(bool reload_cr3) {
     }
     Cpu& cpu = tier.cpu;
     CpuState& s = cpu.s;
-    for (unsigned k = 0; k < SEG_COUNT; ++k) {
-      cpu.load_seg_real(k, 0);
-      s.seg[k].limit = 0xFFFFFFFF;
-      s.seg[k].attr = 0x0093;
-    }
-    s.seg[CS].attr = 0x009B | SEG_ATTR_DB;
-    s.regs[ESP] = STACK;
-    s.eflags = F_BIT1;
-    s.eip = 0x400000;
-    s.cr[3] = PD;
-    s.cr[0] |= 0x80000001u;
-    cpu.update_mode();
-    cpu.update_paging();
-    cpu.run(100000);
+    run_paged_flat(cpu, PD, 0x400000);
     EXPECT_TRUE(s.halted);
     eax_at[t] = s.regs[EAX];
     if (t == 1) EXPECT_GT(cpu.jit->stats().chains, 0u);
@@ -542,21 +550,7 @@ TEST(JitPaging, RemapSecondPageOfATwoPageBlock) {
     }
     Cpu& cpu = tier.cpu;
     CpuState& s = cpu.s;
-    for (unsigned k = 0; k < SEG_COUNT; ++k) {
-      cpu.load_seg_real(k, 0);
-      s.seg[k].limit = 0xFFFFFFFF;
-      s.seg[k].attr = 0x0093;
-    }
-    s.seg[CS].attr = 0x009B | SEG_ATTR_DB;
-    s.regs[ESP] = STACK;
-    s.regs[EAX] = 0;
-    s.eflags = F_BIT1;
-    s.eip = 0x400000;
-    s.cr[3] = PD;
-    s.cr[0] |= 0x80000001u;
-    cpu.update_mode();
-    cpu.update_paging();
-    cpu.run(100000);
+    run_paged_flat(cpu, PD, 0x400000);
     EXPECT_TRUE(s.halted);
     eax_at[t] = s.regs[EAX];
     // Entered from the jump table, not from the C++ lookup, on most of its 100 runs.
