@@ -92,6 +92,13 @@ struct CpuState {
   bool exit_request;       // stop the run loop at the next block boundary
   uint64_t icount;         // guest instructions retired
   uint64_t jit_end;        // generated code returns to the run loop once icount reaches this
+  // Arithmetic flags that translated code left unevaluated (jit/lazy_flags.h): while cc_op is not
+  // 0, EFLAGS' six arithmetic flags are those of the operation cc_op on cc_a and cc_b, not the
+  // ones in `eflags`. Only generated code leaves cc_op set; every way back to C++ (a handler, the
+  // run loop) evaluates them first, so the rest of vx86 always finds cc_op == 0.
+  uint32_t cc_op;
+  uint32_t cc_a, cc_b;
+  uint32_t cc_orig[2];  // the translator's scratch: an operand's value before its instruction
 
   // Model-specific registers (emu/msr.h). The TSC reads icount + tsc_offset (WRMSR to
   // IA32_TIME_STAMP_COUNTER sets the offset), so deterministic runs see deterministic TSCs.

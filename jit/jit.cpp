@@ -14,6 +14,7 @@
 #include "emu/block_cache.h"
 #include "emu/cpu.h"
 #include "emu/disasm.h"
+#include "jit/lazy_flags.h"
 #include "jit/translator.h"
 
 namespace vx86 {
@@ -23,6 +24,7 @@ namespace vx86 {
 uint32_t jit_call_handler(Cpu* c, const Insn* i) {
   Jit& jit = *c->jit;
   ++jit.mutable_stats().helper_calls;
+  if (materialize_flags(c->s)) ++jit.mutable_stats().flag_evaluations;
   ++jit.histogram().helper[i->mnem % JitHistogram::kSize];
   try {
     const Insn* r = i->fn(*c, i);
@@ -46,7 +48,17 @@ x86::Mem st(size_t off, unsigned size) { return x86::ptr(x86::rbx, static_cast<i
 
 }  // namespace
 
-void jit_trace_block(Cpu* c) { trace_state(*c); }
+void jit_trace_block(Cpu* c) {
+  materialize_flags(c->s);
+  trace_state(*c);
+}
+
+// Generated code reads EFLAGS before any flag writer of its own while the block before it left
+// them unevaluated.
+void jit_evaluate_flags(Cpu* c) {
+  materialize_flags(c->s);
+  ++c->jit->mutable_stats().flag_evaluations;
+}
 
 bool Jit::trace() const { return cpu_.log_mask & LOG_TRACE; }
 
@@ -393,6 +405,7 @@ bool Jit::translate(Block* b) {
 bool Jit::run(Block* b) {
   ++stats_.entries;
   const uint32_t r = enter_(&cpu_.s, const_cast<TlbEntry**>(cpu_.mmu.current_tlb_slot()), &stats_, b->host);
+  if (materialize_flags(cpu_.s)) ++stats_.flag_evaluations;  // the run loop reads EFLAGS
   if (r == 0) return true;
   if (foreign_) {
     std::exception_ptr e = std::move(foreign_);
@@ -410,14 +423,16 @@ void Jit::print_stats(FILE* out) const {
       "jit: %llu instructions native, %llu through their handler (static)\n"
       "jit: %llu entries from the run loop, %llu block-to-block dispatches (%llu from the jump table, %llu"
       " lookups in C++), back to the loop: %llu for its checks, %llu for a block without translation\n"
-      "jit: %llu handler calls, %llu native slow paths, %llu blocks the assembler rejected\n",
+      "jit: %llu handler calls, %llu native slow paths, %llu blocks the assembler rejected, %llu lazy"
+      " flag evaluations in C++\n",
       static_cast<unsigned long long>(s.blocks), static_cast<unsigned long long>(s.bytes),
       static_cast<unsigned long long>(s.flushes), static_cast<unsigned long long>(s.native_insns),
       static_cast<unsigned long long>(s.helper_insns), static_cast<unsigned long long>(s.entries),
       static_cast<unsigned long long>(s.dispatch_hits()), static_cast<unsigned long long>(s.jump_hits),
       static_cast<unsigned long long>(s.slow_lookups), static_cast<unsigned long long>(s.dispatch_misses),
       static_cast<unsigned long long>(s.lookup_misses), static_cast<unsigned long long>(s.helper_calls),
-      static_cast<unsigned long long>(s.bails), static_cast<unsigned long long>(s.encode_errors));
+      static_cast<unsigned long long>(s.bails), static_cast<unsigned long long>(s.encode_errors),
+      static_cast<unsigned long long>(s.flag_evaluations));
   const BlockCache::SmcStats& smc = cpu_.blocks.smc_stats();
   std::fprintf(out,
                "jit: %llu chained exits, %llu unchained, %llu never chainable; writes to code pages: %llu, "

@@ -34,18 +34,19 @@ struct JitStats {
   // Block-to-block transfers inside generated code: found in the jump table, or by Jit::lookup.
   uint64_t dispatch_hits() const { return jump_hits + lookup_hits; }
   uint64_t lookup_hits = 0;
-  uint64_t jump_hits = 0;        // found in the dispatcher's jump table
-  uint64_t dispatch_misses = 0;  // transfers that went back to the run loop: a check was due
-  uint64_t lookup_misses = 0;    // ... or the next block has no translation (or faults)
-  uint64_t slow_lookups = 0;     // lookups the jump table could not answer (Jit::lookup)
-  uint64_t helper_calls = 0;     // interpreter handlers called from generated code
-  uint64_t bails = 0;            // native instructions that took their slow path (handler)
-  uint64_t chains = 0;           // direct exits patched to jump straight into their target
-  uint64_t unchains = 0;         // chained exits patched back because their target was dropped
-  uint64_t unchainable = 0;      // exits whose target can never be chained to from there
-  uint64_t ras_hits = 0;         // returns the return-address stack predicted (entered directly)
-  uint64_t ras_misses = 0;       // returns it did not: they took the dispatcher
-  uint64_t encode_errors = 0;    // blocks the assembler rejected (a translator bug; interpreted)
+  uint64_t jump_hits = 0;         // found in the dispatcher's jump table
+  uint64_t dispatch_misses = 0;   // transfers that went back to the run loop: a check was due
+  uint64_t lookup_misses = 0;     // ... or the next block has no translation (or faults)
+  uint64_t slow_lookups = 0;      // lookups the jump table could not answer (Jit::lookup)
+  uint64_t helper_calls = 0;      // interpreter handlers called from generated code
+  uint64_t bails = 0;             // native instructions that took their slow path (handler)
+  uint64_t chains = 0;            // direct exits patched to jump straight into their target
+  uint64_t unchains = 0;          // chained exits patched back because their target was dropped
+  uint64_t unchainable = 0;       // exits whose target can never be chained to from there
+  uint64_t ras_hits = 0;          // returns the return-address stack predicted (entered directly)
+  uint64_t ras_misses = 0;        // returns it did not: they took the dispatcher
+  uint64_t encode_errors = 0;     // blocks the assembler rejected (a translator bug; interpreted)
+  uint64_t flag_evaluations = 0;  // unevaluated flags a block left (CpuState::cc_op) evaluated in C++
 };
 
 // Handler calls per Zydis mnemonic (the forms worth translating natively next), and per

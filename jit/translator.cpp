@@ -31,12 +31,14 @@
 #include "emu/block_cache.h"
 #include "emu/cpu.h"
 #include "jit/jit.h"
+#include "jit/lazy_flags.h"
 
 namespace vx86 {
 
 // Defined in jit/jit.cpp: runs an interpreter handler and reports how the block goes on.
 uint32_t jit_call_handler(Cpu* c, const Insn* i);
 void jit_trace_block(Cpu* c);
+void jit_evaluate_flags(Cpu* c);
 
 namespace {
 
@@ -56,6 +58,10 @@ constexpr int32_t kSegLimit(unsigned s) {
 constexpr int32_t kRmax(unsigned s) { return static_cast<int32_t>(offsetof(CpuState, seg_rmax) + 8 * s); }
 constexpr int32_t kWmax(unsigned s) { return static_cast<int32_t>(offsetof(CpuState, seg_wmax) + 8 * s); }
 constexpr int32_t kIcount = offsetof(CpuState, icount);
+constexpr int32_t kCcOp = offsetof(CpuState, cc_op);
+constexpr int32_t kCcA = offsetof(CpuState, cc_a);
+constexpr int32_t kCcB = offsetof(CpuState, cc_b);
+constexpr int32_t kCcOrig(int k) { return static_cast<int32_t>(offsetof(CpuState, cc_orig) + 4 * k); }
 
 static_assert(sizeof(TlbEntry) == 32, "the TLB index is scaled by 32");
 constexpr int32_t kTagRead = offsetof(TlbEntry, tag_read);
@@ -64,6 +70,9 @@ constexpr int32_t kAddend = offsetof(TlbEntry, addend);
 
 // Guest flags each form reads and writes.
 constexpr uint32_t kAllFlags = F_ARITH;
+// The flags condition code cc (0-15) tests, by cc >> 1.
+constexpr uint32_t kCondNeeds[8] = {F_OF, F_CF, F_ZF,        F_CF | F_ZF,
+                                    F_SF, F_PF, F_SF | F_OF, F_ZF | F_SF | F_OF};
 
 Gp gp(unsigned id, unsigned size) {
   switch (size) {
@@ -387,7 +396,7 @@ class Emitter {
       live_after[k] = live;
       live = (live & ~info[k].writes) | info[k].reads;
     }
-    const std::vector<bool> lazy = plan_lazy_flags(info, live_after);
+    plan_ = plan_lazy_flags(info, live_after);
 
     if (jit_.trace()) {
       // -d trace: the line the run loop prints before an interpreted block, for every block run
@@ -403,8 +412,7 @@ class Emitter {
       const Insn& i = b_.insns[k];
       cur_ = &i;
       fi_ = info[k];
-      save_flags_ = (fi_.writes & live_after[k]) != 0 && !lazy[k];
-      lazy_now_ = lazy[k];
+      save_flags_ = (fi_.writes & live_after[k]) != 0 && plan_[k].kind == CC_EFLAGS;
       if (fi_.form == Form::RepString && !rep_string_flat(i)) fi_.form = Form::Helper;
       if (fi_.form == Form::Helper) {
         emit_helper();
@@ -432,33 +440,50 @@ class Emitter {
  private:
   using Tail = std::function<void()>;
 
-  // ---- flags recomputed on bail paths ----
-  // Many flag writers are followed by a memory access before the next writer: their flags are
-  // read by nothing but that access's bail path (which must hand the handler exact EFLAGS). For
-  // ADD SUB AND OR XOR CMP TEST r32, r32/imm (all arithmetic flags from the operands, or the
-  // result, still in registers) the bail path recomputes them instead, so the writer needs no
-  // PUSHF. Allowed when no real reader (a handler, Jcc/SETcc/CMOVcc/ADC/SBB, the block's end)
-  // needs them, the next writer replaces all of them, and no bail path in between comes after
-  // an instruction that may have changed the registers the recompute needs.
-  static bool recomputable(const Insn& i, const FormInfo& f) {
-    if (f.form != Form::Alu || i.opsize != 4 || kind(i, 0) != JK_GPR || i.r0 >= 32 || i.r0 % 4) return false;
+  // ---- lazy flags (jit/lazy_flags.h) ----
+  // ADD SUB AND OR XOR CMP TEST with a register destination (and a register or immediate source,
+  // or a memory source for ADD SUB AND OR XOR) write no EFLAGS at all: the translator remembers
+  // the operation and where its operands are (`Lazy`), and readers re-execute a host instruction
+  // with the same flags: Jcc, SETcc and CMOVcc branch on the host's flags right after it; slow
+  // paths, handlers and instructions that keep some flags get them merged into EFLAGS; the
+  // block's exits store the operation and its operands in CpuState::cc_op/cc_a/cc_b, so the
+  // next block evaluates them only if it reads them before overwriting them. An operand register
+  // that changes while the flags are still needed is saved (spilled) into cc_a/cc_b right after
+  // the writer; ADD/SUB with a memory source keep the destination's old value in cc_orig.
+  struct Lazy {
+    CcKind kind = CC_EFLAGS;  // CC_EFLAGS: no lazy writer
+    unsigned size = 4;
+    Operand a, b;   // the operand values now: a host register, a CpuState slot or an immediate
+    int orig = -1;  // the cc_orig slot that b is (ADD/SUB with a memory source)
+    bool af0() const { return kind == CC_LOGIC || kind == CC_TEST; }
+  };
+  struct LazyPlan {
+    CcKind kind = CC_EFLAGS;
+    bool spill_a = false, spill_b = false;
+  };
+  static CcKind lazy_kind(const Insn& i, const FormInfo& f) {
+    if (f.form != Form::Alu || f.writes != F_ARITH || kind(i, 0) != JK_GPR || i.r0 >= 32) return CC_EFLAGS;
     const unsigned k1 = kind(i, 1);
-    if (k1 != JK_IMM && !(k1 == JK_GPR && i.r1 < 32 && i.r1 % 4 == 0)) return false;
+    const bool reg_src = k1 == JK_IMM || (k1 == JK_GPR && i.r1 < 32);
+    if (!reg_src && k1 != JK_MEM) return CC_EFLAGS;
     switch (i.mnem) {
-      case ZYDIS_MNEMONIC_ADD:
-      case ZYDIS_MNEMONIC_SUB:  // the original is result -/+ source: not when both are one register
-        return !(k1 == JK_GPR && i.r1 == i.r0);
+      case ZYDIS_MNEMONIC_ADD:  // (the source must outlive the result: not one register twice)
+        return k1 == JK_MEM ? CC_ADD_ORIG : (k1 == JK_GPR && i.r1 / 4 == i.r0 / 4) ? CC_EFLAGS : CC_ADD;
+      case ZYDIS_MNEMONIC_SUB:
+        return k1 == JK_MEM ? CC_SUB_ORIG : (k1 == JK_GPR && i.r1 / 4 == i.r0 / 4) ? CC_EFLAGS : CC_SUB;
       case ZYDIS_MNEMONIC_AND:
       case ZYDIS_MNEMONIC_OR:
       case ZYDIS_MNEMONIC_XOR:
+        return CC_LOGIC;
       case ZYDIS_MNEMONIC_CMP:
+        return reg_src ? CC_CMP : CC_EFLAGS;
       case ZYDIS_MNEMONIC_TEST:
-        return true;
+        return reg_src ? CC_TEST : CC_EFLAGS;
       default:
-        return false;
+        return CC_EFLAGS;
     }
   }
-  // Guest registers (bit per register) a native instruction may write.
+  // Guest registers (bit per register) a native instruction may write, slow paths included.
   static uint8_t regs_written(const Insn& i, const FormInfo& f) {
     uint8_t m = 0;
     auto reg = [&m](unsigned off) {
@@ -479,99 +504,195 @@ class Emitter {
       case Form::SignExt:
         m |= (1u << EAX) | (1u << EDX);
         break;
+      case Form::RepString:  // (also before its own slow path: the native loop goes page by page)
+        m |= (1u << ECX) | (1u << ESI) | (1u << EDI);
+        break;
       default:
         break;
     }
     return m;
   }
-  // Flags that something other than a bail path reads.
-  static uint32_t real_reads(const Insn& i, const FormInfo& f) {
-    switch (f.form) {
-      case Form::Mov:
-      case Form::Movx:
-      case Form::Lea:
-      case Form::Unary:
-      case Form::Imul:
-      case Form::Push:
-      case Form::Pop:
-      case Form::Xchg:
-      case Form::Nop:
-      case Form::SignExt:
-      case Form::Bswap:
-      case Form::Shift:
-        return 0;
-      case Form::Alu:
-        return (i.mnem == ZYDIS_MNEMONIC_ADC || i.mnem == ZYDIS_MNEMONIC_SBB) ? uint32_t{F_CF} : 0u;
-      default:
-        return kAllFlags;  // handlers, branches, SETcc/CMOVcc, REP strings, shifts by CL, exits
-    }
-  }
-  std::vector<bool> plan_lazy_flags(const std::vector<FormInfo>& info,
-                                    const std::vector<uint32_t>& live_after) {
+  // Which writers are lazy, and which of their operand registers change while their flags may
+  // still be read (up to the next flag writer or handler, or the block's end).
+  std::vector<LazyPlan> plan_lazy_flags(const std::vector<FormInfo>& info,
+                                        const std::vector<uint32_t>& live_after) {
     const unsigned n = b_.ninsn;
-    std::vector<bool> lazy(n, false);
-    std::vector<uint32_t> real_after(n);
-    uint32_t live = kAllFlags;
-    for (unsigned k = n; k-- > 0;) {
-      real_after[k] = live;
-      live = (live & ~info[k].writes) | real_reads(b_.insns[k], info[k]);
-    }
+    std::vector<LazyPlan> plan(n);
     for (unsigned w = 0; w < n; ++w) {
       const Insn& wi = b_.insns[w];
-      if (!(info[w].writes & live_after[w]) || (info[w].writes & real_after[w]) || !recomputable(wi, info[w]))
-        continue;
-      uint8_t needs = uint8_t(1u << (wi.r0 / 4));
-      if (kind(wi, 1) == JK_GPR) needs |= uint8_t(1u << (wi.r1 / 4));
+      if (!(info[w].writes & live_after[w])) continue;
+      const CcKind k = lazy_kind(wi, info[w]);
+      if (k == CC_EFLAGS) continue;
       uint8_t changed = 0;
-      bool ok = false;
-      for (unsigned j = w + 1; j < n; ++j) {
-        const Insn& ji = b_.insns[j];
-        if (info[j].form == Form::Helper) break;      // (a real reader: not reached)
-        if (has_mem(ji) && (changed & needs)) break;  // a bail path that could not recompute
-        if (info[j].writes) {
-          ok = info[j].writes == F_ARITH;  // the next writer must replace them all
-          break;
-        }
-        changed |= regs_written(ji, info[j]);
-      }
-      lazy[w] = ok;
+      for (unsigned j = w + 1; j < n && !info[j].writes && info[j].form != Form::Helper; ++j)
+        changed |= regs_written(b_.insns[j], info[j]);
+      plan[w].kind = k;
+      plan[w].spill_a = changed & (1u << (wi.r0 / 4));
+      plan[w].spill_b = kind(wi, 1) == JK_GPR && (changed & (1u << (wi.r1 / 4)));
     }
-    return lazy;
+    return plan;
   }
-  // On a bail path: the lazy writer's flags, from its registers as they are now, into EFLAGS.
-  void recompute_flags(const Insn& w) {
-    emit2(x86::Inst::kIdMov, x86::eax, greg(w.r0, 4));
-    Operand src;
-    if (kind(w, 1) == JK_IMM) {
-      src = imm(w.imm);
+  // A value into a CpuState slot (at the operand size; readers truncate).
+  void store_slot(int32_t off, const Operand& v, unsigned size) {
+    if (v.isImm()) {
+      a_.mov(state(off, 4), v.as<Imm>());
+    } else if (v.isReg()) {
+      a_.mov(state(off, size), v.as<Gp>());
     } else {
-      emit2(x86::Inst::kIdMov, x86::edx, greg(w.r1, 4));
-      src = x86::edx;
+      emit2(x86::Inst::kIdMov, gp(x86::Gp::kIdAx, size), v);
+      a_.mov(state(off, size), gp(x86::Gp::kIdAx, size));
     }
-    switch (w.mnem) {
-      case ZYDIS_MNEMONIC_ADD:  // the original destination, then the addition again
-        a_.emit(x86::Inst::kIdSub, x86::eax, src);
-        a_.emit(x86::Inst::kIdAdd, x86::eax, src);
+  }
+  // The host's flags as the lazy writer left them (clobbers eax, ecx).
+  void recompute_host_flags(const Lazy& l) {
+    const unsigned sz = l.size;
+    const Gp ax = gp(x86::Gp::kIdAx, sz), cx = gp(x86::Gp::kIdCx, sz);
+    switch (l.kind) {
+      case CC_ADD:  // the destination was result - source: add again
+        emit2(x86::Inst::kIdMov, ax, l.a);
+        emit2(x86::Inst::kIdSub, ax, l.b);
+        emit2(x86::Inst::kIdAdd, ax, l.b);
         break;
-      case ZYDIS_MNEMONIC_SUB:
-        a_.emit(x86::Inst::kIdAdd, x86::eax, src);
-        a_.emit(x86::Inst::kIdSub, x86::eax, src);
+      case CC_SUB:
+        emit2(x86::Inst::kIdMov, ax, l.a);
+        emit2(x86::Inst::kIdAdd, ax, l.b);
+        emit2(x86::Inst::kIdSub, ax, l.b);
         break;
-      case ZYDIS_MNEMONIC_CMP:
-        a_.emit(x86::Inst::kIdCmp, x86::eax, src);
+      case CC_CMP:
+        emit2(x86::Inst::kIdMov, ax, l.a);
+        emit2(x86::Inst::kIdCmp, ax, l.b);
         break;
-      case ZYDIS_MNEMONIC_TEST:
-        a_.emit(x86::Inst::kIdTest, x86::eax, src);
+      case CC_LOGIC:
+        emit2(x86::Inst::kIdMov, ax, l.a);
+        a_.test(ax, ax);
         break;
-      default:  // AND OR XOR: SF ZF PF of the result, CF = OF = 0
-        a_.test(x86::eax, x86::eax);
+      case CC_TEST:
+        emit2(x86::Inst::kIdMov, ax, l.a);
+        if (l.b.isMem())
+          emit2(x86::Inst::kIdTest, l.b, ax);
+        else
+          emit2(x86::Inst::kIdTest, ax, l.b);
+        break;
+      case CC_ADD_ORIG:  // b = the destination before, a = the result: the source is a - b
+        emit2(x86::Inst::kIdMov, ax, l.b);
+        emit2(x86::Inst::kIdMov, cx, l.a);
+        emit2(x86::Inst::kIdSub, cx, ax);
+        emit2(x86::Inst::kIdAdd, ax, cx);
+        break;
+      case CC_SUB_ORIG:  // the source is b - a
+        emit2(x86::Inst::kIdMov, ax, l.b);
+        emit2(x86::Inst::kIdMov, cx, ax);
+        emit2(x86::Inst::kIdSub, cx, l.a);
+        emit2(x86::Inst::kIdCmp, ax, cx);
+        break;
+      default:
         break;
     }
+  }
+  // The lazy writer's flags become pending flags in r11 (for a reader that needs them there).
+  void lazy_to_r11() {
+    recompute_host_flags(lazy_);
     a_.pushfq();
     a_.pop(x86::r11);
-    const bool logic =
-        w.mnem != ZYDIS_MNEMONIC_ADD && w.mnem != ZYDIS_MNEMONIC_SUB && w.mnem != ZYDIS_MNEMONIC_CMP;
-    emit_merge(F_ARITH, logic);  // logic ops: AF is 0 on a P6
+    pend_w_ = r11_w_ = F_ARITH;
+    pend_af0_ = lazy_.af0();
+    lazy_ = Lazy();
+  }
+  // Flags as the state `st` holds them, into CpuState::eflags (for a handler; clobbers eax, ecx,
+  // r11). With nothing pending the handler's caller evaluates CpuState::cc_op itself.
+  struct FlagState {
+    Lazy lazy;
+    uint32_t pend_w;
+    bool pend_af0, dyn;
+  };
+  FlagState flag_state() const { return {lazy_, pend_w_, pend_af0_, dyn_}; }
+  void flags_to_memory(const FlagState& st) {
+    if (st.lazy.kind != CC_EFLAGS) {
+      recompute_host_flags(st.lazy);
+      a_.pushfq();
+      a_.pop(x86::r11);
+      emit_merge(F_ARITH, st.lazy.af0(), st.dyn);
+    } else if (st.pend_w) {
+      emit_merge(st.pend_w, st.pend_af0, st.dyn);
+    }
+  }
+  // At a way out of the block: EFLAGS as the next block (or the run loop) expects them: the
+  // lazy writer's operation and operands in cc_op/cc_a/cc_b, or pending flags merged. Changes
+  // no translation state (a Jcc emits two exits from one state).
+  void exit_flags() {
+    if (lazy_.kind != CC_EFLAGS) {
+      const unsigned sz = lazy_.size;
+      if (!lazy_.a.isMem() || lazy_.a.as<x86::Mem>().offset() != kCcA) store_slot(kCcA, lazy_.a, sz);
+      if (lazy_.kind != CC_LOGIC && (!lazy_.b.isMem() || lazy_.b.as<x86::Mem>().offset() != kCcB))
+        store_slot(kCcB, lazy_.b, sz);
+      a_.mov(state(kCcOp, 4), cc_op(lazy_.kind, sz));
+    } else if (pend_w_) {
+      emit_merge(pend_w_, pend_af0_, dyn_);
+    }
+  }
+  // After a lazy writer (and its slow path): where its operands are from here on.
+  void start_lazy(const LazyPlan& p) {
+    const Insn& i = *cur_;
+    const unsigned sz = i.opsize;
+    Lazy l;
+    l.kind = p.kind;
+    l.size = sz;
+    l.a = greg(i.r0, sz);
+    if (p.spill_a) {
+      store_slot(kCcA, l.a, sz);
+      l.a = state(kCcA, sz);
+    }
+    if (p.kind == CC_LOGIC) {
+      l.b = imm(0);  // (unused; a memory source is gone after the instruction)
+    } else if (p.kind == CC_ADD_ORIG || p.kind == CC_SUB_ORIG) {
+      l.b = state(kCcOrig(orig_slot_), sz);
+      l.orig = orig_slot_;
+    } else {
+      l.b = operand(1, sz);
+      if (p.spill_b) {
+        store_slot(kCcB, l.b, sz);
+        l.b = state(kCcB, sz);
+      }
+    }
+    lazy_ = l;
+    pend_w_ = r11_w_ = 0;  // what was pending is overwritten by this writer
+  }
+  // Before code that reads EFLAGS in memory: the previous block may have left them unevaluated.
+  void ensure_eflags() {
+    if (!dyn_) return;
+    dyn_ = false;
+    Label slow = a_.newLabel(), back = a_.newLabel();
+    a_.cmp(state(kCcOp, 4), 0);
+    a_.jne(slow);
+    a_.bind(back);
+    tails_.push_back([this, slow, back] {
+      a_.bind(slow);
+      cache_store();
+      a_.mov(x86::rdi, x86::rbx);
+      a_.call(imm(reinterpret_cast<uintptr_t>(&jit_evaluate_flags)));
+      cache_load();
+      a_.jmp(back);
+    });
+  }
+  // Before an instruction: where its flag reads will find the flags. Jcc, SETcc and CMOVcc take
+  // a lazy writer's host flags directly; other readers and writers that keep some flags need
+  // them in r11 or in memory.
+  void prepare_flags() {
+    const bool cond = fi_.form == Form::Jcc || fi_.form == Form::Setcc || fi_.form == Form::Cmov;
+    const bool carry =
+        fi_.form == Form::Alu && (cur_->mnem == ZYDIS_MNEMONIC_ADC || cur_->mnem == ZYDIS_MNEMONIC_SBB);
+    const bool partial = save_flags_ && fi_.writes != F_ARITH;  // keeps some flags
+    const bool shift_cl = fi_.form == Form::ShiftCl;            // a count of 0 keeps them all
+    if (!cond && !carry && !partial && !shift_cl) return;
+    if (lazy_.kind != CC_EFLAGS) {
+      if (!cond) lazy_to_r11();
+      return;
+    }
+    if (pend_w_ == F_ARITH) return;  // r11 has them all (merging them clears cc_op)
+    if (cond && (r11_w_ & kCondNeeds[cond_of(cur_->mnem) >> 1]) == kCondNeeds[cond_of(cur_->mnem) >> 1])
+      return;
+    if (carry && (r11_w_ & F_CF)) return;
+    ensure_eflags();
   }
 
   // ---- EIP: native instructions accumulate their lengths and write EIP only when needed ----
@@ -689,11 +810,12 @@ class Emitter {
   }
 
   void emit_helper() {
-    lazy_ = nullptr;  // never set here: a helper reads flags, so the writer before it was captured
-    merge_pending();
+    flags_to_memory(flag_state());
     emit_call_handler(cur_, delta_);
+    lazy_ = Lazy();
     r11_lost();
-    flat_ = 0;  // the handler may have loaded a segment register
+    dyn_ = false;  // jit_call_handler evaluated CpuState::cc_op
+    flat_ = 0;     // the handler may have loaded a segment register
     delta_ = 0;
     // A handler that returned normally advanced EIP itself; if it ends the block it returned
     // JIT_DISPATCH. Instructions the decoder ends blocks with never fall through here.
@@ -713,13 +835,10 @@ class Emitter {
     const uint32_t delta = delta_;
     const bool last = &b_.insns[b_.ninsn - 1] == cur_;
     Label bail = bail_;
-    const uint32_t pend_w = pend_w_;  // the flags pending before this instruction
-    const bool pend_af0 = pend_af0_;
-    const Insn* lazy = lazy_;
-    tails_.push_back([this, i, delta, rejoin, last, bail, pend_w, pend_af0, lazy] {
+    const FlagState flags = flag_state();  // as before this instruction
+    tails_.push_back([this, i, delta, rejoin, last, bail, flags] {
       a_.bind(bail);
-      if (pend_w) emit_merge(pend_w, pend_af0);
-      if (lazy) recompute_flags(*lazy);
+      flags_to_memory(flags);
       a_.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, bails)));
       a_.mov(x86::rax,
              imm(reinterpret_cast<uintptr_t>(&jit_.histogram().bail[i->mnem % JitHistogram::kSize])));
@@ -855,15 +974,24 @@ class Emitter {
     pend_af0_ = fi_.af_zero;
     r11_w_ = fi_.writes;
   }
-  // Writes the pending flags into CpuState::eflags (r11 keeps them, masked).
-  void emit_merge(uint32_t w, bool af0) {
+  // Writes the pending flags into CpuState::eflags (r11 keeps them, masked). Where the block
+  // began with flags the block before may have left unevaluated (`dyn`), all six replace them
+  // (cc_op = 0); a merge of some over unevaluated ones would be a translator bug.
+  void emit_merge(uint32_t w, bool af0, bool dyn) {
     a_.and_(x86::r11d, w & (af0 ? ~F_AF : ~0u));
     a_.and_(state(kEflags, 4), static_cast<int32_t>(~w));
     a_.or_(state(kEflags, 4), x86::r11d);
+    if (dyn) {
+      if (w == F_ARITH)
+        a_.mov(state(kCcOp, 4), 0);
+      else
+        bad_merge_ = true;
+    }
   }
   void merge_pending() {
     if (!pend_w_) return;
-    emit_merge(pend_w_, pend_af0_);
+    emit_merge(pend_w_, pend_af0_, dyn_);
+    if (pend_w_ == F_ARITH) dyn_ = false;
     pend_w_ = 0;
   }
   // Before a host flag writer: pending flags it does not overwrite go to memory first.
@@ -881,6 +1009,7 @@ class Emitter {
     const Insn& i = *cur_;
     bail_ = Label();
     rejoin_ = Label();
+    prepare_flags();
     if (fi_.writes) before_flag_write();
     switch (fi_.form) {
       case Form::Mov:
@@ -953,14 +1082,10 @@ class Emitter {
       case Form::Helper:
         break;
     }
-    if (fi_.writes) lazy_ = nullptr;  // (after its own bail path, which still needed them)
-    if (lazy_now_) {
-      // Not captured: the bail paths up to the next writer recompute these flags.
-      lazy_ = &i;
-      pend_w_ = 0;  // what was pending is overwritten by this full writer
-      r11_w_ = 0;
-    }
+    if (fi_.writes) lazy_ = Lazy();  // (after its own bail path, which still needed them)
     if (rejoin_.isValid()) a_.bind(rejoin_);
+    const LazyPlan& plan = plan_[static_cast<size_t>(cur_ - b_.insns.data())];
+    if (plan.kind != CC_EFLAGS) start_lazy(plan);  // (after the rejoin: the slow path spills too)
     delta_ += i.len;
   }
 
@@ -1017,6 +1142,13 @@ class Emitter {
   void emit_alu() {
     const Insn& i = *cur_;
     const unsigned sz = i.opsize;
+    const CcKind lazy = plan_[static_cast<size_t>(cur_ - b_.insns.data())].kind;
+    if (lazy == CC_ADD_ORIG || lazy == CC_SUB_ORIG) {
+      // The destination's value before, on both paths (before the access check); not in the
+      // slot the lazy writer before may still need.
+      orig_slot_ = lazy_.orig == 0 ? 1 : 0;
+      store_slot(kCcOrig(orig_slot_), greg(i.r0, sz), sz);
+    }
     const bool writes = i.mnem != ZYDIS_MNEMONIC_CMP && i.mnem != ZYDIS_MNEMONIC_TEST;
     if (has_mem(i)) {
       emit_ea();
@@ -1200,7 +1332,7 @@ class Emitter {
     a_.jnz(top);
     // The count is at a multiple of REP_CHUNK: leave with EIP at this instruction.
     if (delta_) a_.add(state(kEip, 4), static_cast<int32_t>(delta_));
-    if (pend_w_) emit_merge(pend_w_, pend_af0_);
+    exit_flags();
     cache_store();
     a_.jmp(imm(jit_.dispatch_addr()));
     a_.bind(done);
@@ -1396,9 +1528,11 @@ class Emitter {
 
   // Tests guest EFLAGS for condition cc; returns the host condition that means "true".
   x86::CondCode emit_cond(int cc) {
-    static constexpr uint32_t kNeeds[8] = {F_OF, F_CF, F_ZF,        F_CF | F_ZF,
-                                           F_SF, F_PF, F_SF | F_OF, F_ZF | F_SF | F_OF};
-    if ((kNeeds[cc >> 1] & r11_w_) == kNeeds[cc >> 1]) {
+    if (lazy_.kind != CC_EFLAGS) {  // the host's flags of the lazy writer: the same condition
+      recompute_host_flags(lazy_);
+      return static_cast<x86::CondCode>(cc);
+    }
+    if ((kCondNeeds[cc >> 1] & r11_w_) == kCondNeeds[cc >> 1]) {
       a_.mov(x86::eax, x86::r11d);
     } else {
       merge_pending();
@@ -1443,7 +1577,6 @@ class Emitter {
 
   void emit_jcc() {
     const int cc = cond_of(cur_->mnem);
-    merge_pending();  // both ways out need EFLAGS in memory
     Label taken = a_.newLabel();
     a_.j(emit_cond(cc), taken);
     fall_through();
@@ -1480,7 +1613,7 @@ class Emitter {
     const Insn& i = *cur_;
     pop_edx(i.opsize, ESP, kind(i, 0) == JK_IMM ? (i.imm & 0xFFFF) : 0, true);
     a_.mov(state(kEip, 4), x86::edx);
-    merge_pending();
+    exit_flags();  // (keeps edx)
     cache_store();
     if (ip_mask_ == 0xFFFFFFFFu) ras_pop();  // edx: the return address
     a_.jmp(imm(jit_.dispatch_addr()));
@@ -1579,6 +1712,7 @@ class Emitter {
   }
 
  public:
+  bool bad_merge() const { return bad_merge_; }
   // After relocation: the executable addresses of each chainable exit's jmp rel32 and request.
   void place_exits(CodeHolder& code, uint64_t base) {
     for (auto& [e, after_jmp, request, after_imm, after_jne, generic] : exit_labels_) {
@@ -1599,7 +1733,7 @@ class Emitter {
   // jmp goes straight to the target's translation (at first: to the request asking the dispatcher
   // to chain it).
   void exit_to(int64_t rel, bool direct) {
-    merge_pending();
+    exit_flags();
     cache_store();
     JitExit* e = direct ? new_exit(rel) : nullptr;
     if (e)
@@ -1669,8 +1803,11 @@ class Emitter {
   const Insn* cur_ = nullptr;
   FormInfo fi_;
   bool save_flags_ = false;
-  bool lazy_now_ = false;       // this writer's flags are recomputed on bail paths, not captured
-  const Insn* lazy_ = nullptr;  // the writer whose flags the bail paths recompute now
+  std::vector<LazyPlan> plan_;  // per instruction
+  Lazy lazy_;                   // the writer whose flags are unevaluated now
+  int orig_slot_ = 0;           // the cc_orig slot of the lazy writer being emitted
+  bool dyn_ = true;             // EFLAGS in memory may be stale: the block before may have left cc_op set
+  bool bad_merge_ = false;      // a translator bug: some flags merged over unevaluated ones
   uint32_t pend_w_ = 0;         // flags captured in r11 and not yet merged into CpuState::eflags
   bool pend_af0_ = false;
   uint32_t r11_w_ = 0;  // flags whose current values r11 holds
@@ -1704,6 +1841,7 @@ unsigned translate_block(Jit& jit, Block& b, uint64_t base, std::vector<uint8_t>
   Emitter e(jit, b, code);
   unsigned native = e.run();
   if (!errors.first.empty()) throw JitEncodeError(errors.first);
+  if (e.bad_merge()) throw JitEncodeError("lazy flags: some flags merged over unevaluated ones");
   code.flatten();
   code.resolveUnresolvedLinks();
   code.relocateToBase(base);

@@ -298,6 +298,81 @@ TEST_F(JitDiff, FlagsAcrossSlowPaths) {
   EXPECT_GT(jit.cpu.jit->stats().bails, 0u);
 }
 
+// Lazy flags (jit/lazy_flags.h): a block that ends after ADD/SUB/AND/OR/XOR/CMP/TEST leaves
+// the operation and its operands in CpuState::cc_op/cc_a/cc_b; the next block (`jmp $+2` ends
+// the first) must read the same flags as the interpreter, whatever reads them first: a branch,
+// SETcc, CMOVcc, ADC/SBB, an instruction that keeps CF (INC), a handler (PUSHFD, RCL), a slow
+// path (a page-crossing access, a #GP), or the run loop (the HLT after the code).
+TEST_F(JitDiff, LazyFlagsAcrossBlocks) {
+  using Bytes = std::vector<uint8_t>;
+  const std::vector<Bytes> writers = {
+      {0x01, 0xC8},
+      {0x29, 0xC8},
+      {0x21, 0xC8},
+      {0x09, 0xC8},
+      {0x31, 0xC8},
+      {0x39, 0xC8},
+      {0x85, 0xC8},
+      {0x81, 0xC0, 0x78, 0x56, 0x34, 0x92},  // add eax, imm32
+      {0x81, 0xE8, 0x01, 0x00, 0x00, 0x80},  // sub eax, imm32
+      {0x83, 0xF8, 0x10},                    // cmp eax, 16
+      {0xA9, 0x00, 0x80, 0x00, 0x00},        // test eax, 0x8000
+      {0x03, 0x43, 0x04},
+      {0x2B, 0x43, 0x04},
+      {0x23, 0x43, 0x04},
+      {0x0B, 0x43, 0x04},  // op eax, [ebx+4]
+      {0x33, 0x43, 0x04},
+      {0x66, 0x01, 0xC8},
+      {0x66, 0x29, 0xC8},
+      {0x66, 0x3D, 0x00, 0x80},  // 16-bit
+      {0x00, 0xE0},
+      {0x28, 0xE5},
+      {0x38, 0xC4},
+      {0x84, 0xE0},
+      {0x80, 0xEC, 0x12},
+      {0x02, 0x63, 0x04},
+      {0x31, 0xC0},
+      {0x85, 0xC0},
+      {0x01, 0xC0},  // xor eax, eax; test eax, eax; add eax, eax
+      // an operand changes after the writer (spilled): mov ecx, 5 / mov eax, ecx / lea ecx, [ecx+1]
+      {0x01, 0xC8, 0xB9, 0x05, 0x00, 0x00, 0x00},
+      {0x39, 0xC8, 0x89, 0xC8},
+      {0x29, 0xC8, 0x8D, 0x49, 0x01},
+      {0x03, 0x43, 0x04, 0x89, 0xC8},
+      {0x2B, 0x43, 0x04, 0xB8, 0x05, 0x00, 0x00, 0x00},
+      // two lazy writers with memory sources in a row (their saved destinations must not collide)
+      {0x03, 0x43, 0x04, 0x2B, 0x4B, 0x08},
+  };
+  std::vector<Bytes> readers = {
+      {},
+      {0xEB, 0x00},
+      {0x11, 0xFE},
+      {0x19, 0xFE},
+      {0x42},
+      {0x9C, 0x5A},
+      {0x0F, 0x42, 0xD6},
+      {0x0F, 0x4C, 0xD6},
+      {0xD1, 0xD2},                                            // rcl edx, 1
+      {0x8B, 0x93, 0x00, 0x00, 0xFF, 0x7F},                    // #GP past the segment's limit
+      {0x8B, 0x93, 0xEE, 0x0F, 0x00, 0x00, 0x0F, 0x92, 0xC0},  // crosses a page; setc al
+      {0xEB, 0x00, 0x7E, 0x01, 0x41},                          // a block later: jle
+  };
+  for (uint8_t cc = 0; cc < 16; ++cc) {
+    readers.push_back({static_cast<uint8_t>(0x70 + cc), 0x01, 0x41});  // jcc +1; inc ecx
+    readers.push_back({0x0F, static_cast<uint8_t>(0x90 + cc), 0xC2});  // setcc dl
+  }
+  for (const Bytes& w : writers) {
+    for (const Bytes& r : readers) {
+      Bytes code = w;
+      code.insert(code.end(), {0xEB, 0x00});  // the block ends with the writer's flags unevaluated
+      code.insert(code.end(), r.begin(), r.end());
+      check_once(code, 12);
+      if (HasFatalFailure()) return;
+    }
+  }
+  EXPECT_GT(jit.cpu.jit->stats().flag_evaluations, 0u);
+}
+
 // A store into the running block's next instruction: the new bytes run, in both tiers.
 TEST_F(JitDiff, WriteIntoRunningBlock) {
   // mov byte [CODE+9], 0x42 (turns the `inc ecx` at offset 9 into `inc edx`); nop; nop; inc ecx
