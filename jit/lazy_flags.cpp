@@ -23,6 +23,10 @@ uint32_t flags_of(CcKind kind, T a, T b) {
       return add_flags<T>(b, T(a - b), a);
     case CC_SUB_ORIG:
       return sub_flags<T>(b, T(b - a), a);
+    case CC_INC:
+      return (add_flags<T>(T(a - 1), T{1}, a) & ~uint32_t{F_CF}) | (b & F_CF);
+    case CC_DEC:
+      return (sub_flags<T>(T(a + 1), T{1}, a) & ~uint32_t{F_CF}) | (b & F_CF);
     default:
       return 0;
   }

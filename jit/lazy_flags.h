@@ -24,6 +24,8 @@ enum CcKind : uint32_t {
   CC_TEST = 5,      // a & b
   CC_ADD_ORIG = 6,  // a = result, b = the destination's value before the addition
   CC_SUB_ORIG = 7,  // a = result, b = the destination's value before the subtraction
+  CC_INC = 8,       // a = result; CF is bit 0 of b (INC keeps it)
+  CC_DEC = 9,       // a = result; CF is bit 0 of b
   CC_KINDS
 };
 

@@ -462,6 +462,8 @@ class Emitter {
     bool spill_a = false, spill_b = false;
   };
   static CcKind lazy_kind(const Insn& i, const FormInfo& f) {
+    if (f.form == Form::Unary && kind(i, 0) == JK_GPR && i.r0 < 32 && f.writes == (F_ARITH & ~F_CF))
+      return i.mnem == ZYDIS_MNEMONIC_INC ? CC_INC : CC_DEC;
     if (f.form != Form::Alu || f.writes != F_ARITH || kind(i, 0) != JK_GPR || i.r0 >= 32) return CC_EFLAGS;
     const unsigned k1 = kind(i, 1);
     const bool reg_src = k1 == JK_IMM || (k1 == JK_GPR && i.r1 < 32);
@@ -523,9 +525,12 @@ class Emitter {
       if (!(info[w].writes & live_after[w])) continue;
       const CcKind k = lazy_kind(wi, info[w]);
       if (k == CC_EFLAGS) continue;
+      // (A writer of some flags whose values nobody reads leaves the others to this one.)
       uint8_t changed = 0;
-      for (unsigned j = w + 1; j < n && !info[j].writes && info[j].form != Form::Helper; ++j)
+      for (unsigned j = w + 1; j < n && info[j].form != Form::Helper; ++j) {
+        if (info[j].writes == F_ARITH || (info[j].writes & live_after[j])) break;
         changed |= regs_written(b_.insns[j], info[j]);
+      }
       plan[w].kind = k;
       plan[w].spill_a = changed & (1u << (wi.r0 / 4));
       plan[w].spill_b = kind(wi, 1) == JK_GPR && (changed & (1u << (wi.r1 / 4)));
@@ -584,6 +589,13 @@ class Emitter {
         emit2(x86::Inst::kIdMov, cx, ax);
         emit2(x86::Inst::kIdSub, cx, l.a);
         emit2(x86::Inst::kIdCmp, ax, cx);
+        break;
+      case CC_INC:  // the value before, CF from b, then INC again (it keeps CF)
+      case CC_DEC:
+        emit2(x86::Inst::kIdMov, ax, l.a);
+        a_.emit(l.kind == CC_INC ? x86::Inst::kIdSub : x86::Inst::kIdAdd, ax, imm(1));
+        a_.bt(state(kCcB, 4), 0);
+        a_.emit(l.kind == CC_INC ? x86::Inst::kIdInc : x86::Inst::kIdDec, ax);
         break;
       default:
         break;
@@ -644,6 +656,8 @@ class Emitter {
     }
     if (p.kind == CC_LOGIC) {
       l.b = imm(0);  // (unused; a memory source is gone after the instruction)
+    } else if (p.kind == CC_INC || p.kind == CC_DEC) {
+      l.b = state(kCcB, 4);  // CF before, saved by save_carry
     } else if (p.kind == CC_ADD_ORIG || p.kind == CC_SUB_ORIG) {
       l.b = state(kCcOrig(orig_slot_), sz);
       l.orig = orig_slot_;
@@ -656,6 +670,19 @@ class Emitter {
     }
     lazy_ = l;
     pend_w_ = r11_w_ = 0;  // what was pending is overwritten by this writer
+  }
+  // Before a lazy INC/DEC: the CF it keeps, into bit 0 of cc_b (clobbers eax, ecx).
+  void save_carry() {
+    if (lazy_.kind != CC_EFLAGS) {
+      recompute_host_flags(lazy_);
+      a_.setc(state(kCcB, 1));
+    } else if (r11_w_ & F_CF) {
+      a_.mov(state(kCcB, 4), x86::r11d);
+    } else {
+      ensure_eflags();
+      a_.mov(x86::eax, state(kEflags, 4));
+      a_.mov(state(kCcB, 4), x86::eax);
+    }
   }
   // Before code that reads EFLAGS in memory: the previous block may have left them unevaluated.
   void ensure_eflags() {
@@ -1082,7 +1109,9 @@ class Emitter {
       case Form::Helper:
         break;
     }
-    if (fi_.writes) lazy_ = Lazy();  // (after its own bail path, which still needed them)
+    // (After its own bail path, which still needed them. A writer of some flags that nobody
+    // reads leaves the lazy writer in charge of the others.)
+    if (fi_.writes == F_ARITH || save_flags_) lazy_ = Lazy();
     if (rejoin_.isValid()) a_.bind(rejoin_);
     const LazyPlan& plan = plan_[static_cast<size_t>(cur_ - b_.insns.data())];
     if (plan.kind != CC_EFLAGS) start_lazy(plan);  // (after the rejoin: the slow path spills too)
@@ -1176,6 +1205,8 @@ class Emitter {
   void emit_unary() {
     const Insn& i = *cur_;
     const unsigned sz = i.opsize;
+    const CcKind lazy = plan_[static_cast<size_t>(cur_ - b_.insns.data())].kind;
+    if (lazy == CC_INC || lazy == CC_DEC) save_carry();
     access_operand(0, sz, true);
     a_.emit(alu_inst(i.mnem), operand(0, sz));  // in place, as the ALU ops
     capture_flags();
