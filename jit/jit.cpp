@@ -14,6 +14,7 @@
 #include "emu/block_cache.h"
 #include "emu/cpu.h"
 #include "emu/disasm.h"
+#include "jit/flag_recompute.h"
 #include "jit/lazy_flags.h"
 #include "jit/translator.h"
 
@@ -53,12 +54,6 @@ void jit_trace_block(Cpu* c) {
   trace_state(*c);
 }
 
-// Generated code reads EFLAGS before any flag writer of its own while the block before it left
-// them unevaluated.
-void jit_evaluate_flags(Cpu* c) {
-  materialize_flags(c->s);
-  ++c->jit->mutable_stats().flag_evaluations;
-}
 
 bool Jit::trace() const { return cpu_.log_mask & LOG_TRACE; }
 
@@ -316,6 +311,9 @@ void Jit::emit_stubs() {
   a.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, lookup_misses)));
   a.jmp(exit_ok);
 
+  Label flags_to_r11 = a.newLabel();
+  emit_flags_to_r11(a, flags_to_r11);
+
   code.flatten();
   code.resolveUnresolvedLinks();
   code.relocateToBase(base);
@@ -328,6 +326,7 @@ void Jit::emit_stubs() {
   exit_ = addr(exit_ok);
   exit_fault_ = addr(exit_fault);
   dispatch_ = addr(dispatch);
+  flags_to_r11_ = addr(flags_to_r11);
   stubs_end_ = cache_.used();
   if (cpu_.log_mask & LOG_OUT_ASM) {
     std::fprintf(cpu_.log_file, "OUT: the stubs (entry, exits, dispatcher at %016llx), %zu bytes\n",
@@ -423,8 +422,8 @@ void Jit::print_stats(FILE* out) const {
       "jit: %llu instructions native, %llu through their handler (static)\n"
       "jit: %llu entries from the run loop, %llu block-to-block dispatches (%llu from the jump table, %llu"
       " lookups in C++), back to the loop: %llu for its checks, %llu for a block without translation\n"
-      "jit: %llu handler calls, %llu native slow paths, %llu blocks the assembler rejected, %llu lazy"
-      " flag evaluations in C++\n",
+      "jit: %llu handler calls, %llu native slow paths, %llu blocks the assembler rejected, %llu evaluations"
+      " of flags a block left lazy\n",
       static_cast<unsigned long long>(s.blocks), static_cast<unsigned long long>(s.bytes),
       static_cast<unsigned long long>(s.flushes), static_cast<unsigned long long>(s.native_insns),
       static_cast<unsigned long long>(s.helper_insns), static_cast<unsigned long long>(s.entries),

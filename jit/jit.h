@@ -46,7 +46,7 @@ struct JitStats {
   uint64_t ras_hits = 0;          // returns the return-address stack predicted (entered directly)
   uint64_t ras_misses = 0;        // returns it did not: they took the dispatcher
   uint64_t encode_errors = 0;     // blocks the assembler rejected (a translator bug; interpreted)
-  uint64_t flag_evaluations = 0;  // unevaluated flags a block left (CpuState::cc_op) evaluated in C++
+  uint64_t flag_evaluations = 0;  // flags a block left unevaluated (CpuState::cc_op) read by the next
 };
 
 // Handler calls per Zydis mnemonic (the forms worth translating natively next), and per
@@ -136,6 +136,7 @@ class Jit {
   // Addresses of the stubs generated code jumps to.
   uintptr_t dispatch_addr() const { return dispatch_; }
   uintptr_t exit_fault_addr() const { return exit_fault_; }
+  uintptr_t flags_to_r11_addr() const { return flags_to_r11_; }  // jit/flag_recompute.h
   JitRas& ras() { return ras_; }
 
  private:
@@ -148,7 +149,7 @@ class Jit {
   size_t stubs_end_ = 0;
   using EnterFn = uint32_t (*)(void* state, void* tlb_slot, void* stats, const void* code);
   EnterFn enter_ = nullptr;
-  uintptr_t dispatch_ = 0, exit_ = 0, exit_fault_ = 0;
+  uintptr_t dispatch_ = 0, exit_ = 0, exit_fault_ = 0, flags_to_r11_ = 0;
   CpuFault fault_{};
   std::exception_ptr foreign_;
   JitStats stats_;

@@ -31,6 +31,7 @@
 #include "emu/block_cache.h"
 #include "emu/cpu.h"
 #include "jit/jit.h"
+#include "jit/flag_recompute.h"
 #include "jit/lazy_flags.h"
 
 namespace vx86 {
@@ -38,7 +39,6 @@ namespace vx86 {
 // Defined in jit/jit.cpp: runs an interpreter handler and reports how the block goes on.
 uint32_t jit_call_handler(Cpu* c, const Insn* i);
 void jit_trace_block(Cpu* c);
-void jit_evaluate_flags(Cpu* c);
 
 namespace {
 
@@ -549,58 +549,7 @@ class Emitter {
     }
   }
   // The host's flags as the lazy writer left them (clobbers eax, ecx).
-  void recompute_host_flags(const Lazy& l) {
-    const unsigned sz = l.size;
-    const Gp ax = gp(x86::Gp::kIdAx, sz), cx = gp(x86::Gp::kIdCx, sz);
-    switch (l.kind) {
-      case CC_ADD:  // the destination was result - source: add again
-        emit2(x86::Inst::kIdMov, ax, l.a);
-        emit2(x86::Inst::kIdSub, ax, l.b);
-        emit2(x86::Inst::kIdAdd, ax, l.b);
-        break;
-      case CC_SUB:
-        emit2(x86::Inst::kIdMov, ax, l.a);
-        emit2(x86::Inst::kIdAdd, ax, l.b);
-        emit2(x86::Inst::kIdSub, ax, l.b);
-        break;
-      case CC_CMP:
-        emit2(x86::Inst::kIdMov, ax, l.a);
-        emit2(x86::Inst::kIdCmp, ax, l.b);
-        break;
-      case CC_LOGIC:
-        emit2(x86::Inst::kIdMov, ax, l.a);
-        a_.test(ax, ax);
-        break;
-      case CC_TEST:
-        emit2(x86::Inst::kIdMov, ax, l.a);
-        if (l.b.isMem())
-          emit2(x86::Inst::kIdTest, l.b, ax);
-        else
-          emit2(x86::Inst::kIdTest, ax, l.b);
-        break;
-      case CC_ADD_ORIG:  // b = the destination before, a = the result: the source is a - b
-        emit2(x86::Inst::kIdMov, ax, l.b);
-        emit2(x86::Inst::kIdMov, cx, l.a);
-        emit2(x86::Inst::kIdSub, cx, ax);
-        emit2(x86::Inst::kIdAdd, ax, cx);
-        break;
-      case CC_SUB_ORIG:  // the source is b - a
-        emit2(x86::Inst::kIdMov, ax, l.b);
-        emit2(x86::Inst::kIdMov, cx, ax);
-        emit2(x86::Inst::kIdSub, cx, l.a);
-        emit2(x86::Inst::kIdCmp, ax, cx);
-        break;
-      case CC_INC:  // the value before, CF from b, then INC again (it keeps CF)
-      case CC_DEC:
-        emit2(x86::Inst::kIdMov, ax, l.a);
-        a_.emit(l.kind == CC_INC ? x86::Inst::kIdSub : x86::Inst::kIdAdd, ax, imm(1));
-        a_.bt(state(kCcB, 4), 0);
-        a_.emit(l.kind == CC_INC ? x86::Inst::kIdInc : x86::Inst::kIdDec, ax);
-        break;
-      default:
-        break;
-    }
-  }
+  void recompute_host_flags(const Lazy& l) { emit_recompute(a_, l.kind, l.size, l.a, l.b, state(kCcB, 4)); }
   // The lazy writer's flags become pending flags in r11 (for a reader that needs them there).
   void lazy_to_r11() {
     recompute_host_flags(lazy_);
@@ -678,28 +627,23 @@ class Emitter {
       a_.setc(state(kCcB, 1));
     } else if (r11_w_ & F_CF) {
       a_.mov(state(kCcB, 4), x86::r11d);
+    } else if (dyn_) {
+      dyn_to_r11();
+      a_.mov(state(kCcB, 4), x86::r11d);
     } else {
-      ensure_eflags();
       a_.mov(x86::eax, state(kEflags, 4));
       a_.mov(state(kCcB, 4), x86::eax);
     }
   }
-  // Before code that reads EFLAGS in memory: the previous block may have left them unevaluated.
-  void ensure_eflags() {
+  // The flags as the block was entered with them (the block before may have left them
+  // unevaluated: CpuState::cc_op) become pending flags in r11, by the shared stub (which keeps
+  // every register but rax, rcx and r11). EFLAGS in memory stays stale until they are merged.
+  void dyn_to_r11() {
     if (!dyn_) return;
-    dyn_ = false;
-    Label slow = a_.newLabel(), back = a_.newLabel();
-    a_.cmp(state(kCcOp, 4), 0);
-    a_.jne(slow);
-    a_.bind(back);
-    tails_.push_back([this, slow, back] {
-      a_.bind(slow);
-      cache_store();
-      a_.mov(x86::rdi, x86::rbx);
-      a_.call(imm(reinterpret_cast<uintptr_t>(&jit_evaluate_flags)));
-      cache_load();
-      a_.jmp(back);
-    });
+    a_.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, flag_evaluations)));
+    a_.call(imm(jit_.flags_to_r11_addr()));
+    pend_w_ = r11_w_ = F_ARITH;
+    pend_af0_ = false;
   }
   // Before an instruction: where its flag reads will find the flags. Jcc, SETcc and CMOVcc take
   // a lazy writer's host flags directly; other readers and writers that keep some flags need
@@ -719,7 +663,7 @@ class Emitter {
     if (cond && (r11_w_ & kCondNeeds[cond_of(cur_->mnem) >> 1]) == kCondNeeds[cond_of(cur_->mnem) >> 1])
       return;
     if (carry && (r11_w_ & F_CF)) return;
-    ensure_eflags();
+    dyn_to_r11();
   }
 
   // ---- EIP: native instructions accumulate their lengths and write EIP only when needed ----
