@@ -57,7 +57,7 @@ void jit_trace_block(Cpu* c) {
 
 bool Jit::trace() const { return cpu_.log_mask & LOG_TRACE; }
 
-// The dispatcher's slow path (r13 = an exit asking to be chained, or null).
+// The dispatcher's slow path (r10 = an exit asking to be chained, or null).
 bool Jit::fits(const Block* b, uint32_t jit_mode) { return (b->jit_flat & ~jit_mode) == 0; }
 
 const void* jit_lookup(Jit* jit, JitExit* request) { return jit->lookup(request); }
@@ -182,7 +182,7 @@ void Jit::emit_stubs() {
   code.init(Environment::host(), base);
   x86::Assembler a(&code);
   Label enter = a.newLabel(), leave = a.newLabel(), exit_ok = a.newLabel(), exit_fault = a.newLabel(),
-        dispatch = a.newLabel(), miss = a.newLabel(), lookup_miss = a.newLabel(), table_miss = a.newLabel();
+        dispatch = a.newLabel(), dispatch_req = a.newLabel(), miss = a.newLabel(), lookup_miss = a.newLabel(), table_miss = a.newLabel();
 
   // The host's callee-saved registers: generated code pins some and may use all of them.
   const x86::Gp saved[] = {x86::rbx, x86::rbp, x86::r12, x86::r13, x86::r14, x86::r15};
@@ -192,7 +192,6 @@ void Jit::emit_stubs() {
   a.mov(x86::rbx, x86::rdi);
   a.mov(x86::r15, x86::rsi);
   a.mov(x86::rbp, x86::rdx);
-  a.xor_(x86::r13d, x86::r13d);  // no exit asks to be chained
   // The first exit takes the dispatcher's full checks: the run loop may have let something pending
   // wait for one boundary (an interrupt after STI or MOV SS), which chained exits would skip.
   a.mov(x86::r14d, 1);
@@ -210,7 +209,10 @@ void Jit::emit_stubs() {
 
   // Dispatcher: the run loop's per-block checks, then its lookup (TLB exec entry, block front
   // table), entering the next block's translation directly. Anything unusual goes back.
+  // r10 = the exit asking to be chained (entered at dispatch_req), else 0.
   a.bind(dispatch);
+  a.xor_(x86::r10d, x86::r10d);
+  a.bind(dispatch_req);
   a.xor_(x86::r14d, x86::r14d);  // the full checks run here
   a.mov(x86::rax, st(offsetof(CpuState, icount), 8));
   a.cmp(x86::rax, st(offsetof(CpuState, jit_end), 8));
@@ -266,7 +268,7 @@ void Jit::emit_stubs() {
   a.add(x86::rdx, x86::rax);
   a.cmp(x86::r9, x86::qword_ptr(x86::rdx));
   a.jne(table_miss);
-  a.test(x86::r13, x86::r13);  // an exit to chain: the slow path links it
+  a.test(x86::r10, x86::r10);  // an exit to chain: the slow path links it
   a.jnz(table_miss);
   Label second_page = a.newLabel();
   a.mov(x86::eax, x86::dword_ptr(x86::rdx, offsetof(JumpEntry, page2)));
@@ -296,15 +298,13 @@ void Jit::emit_stubs() {
   // Anything else (no exec TLB entry, a block on two pages, not in the jump table, an exit to
   // chain): Jit::lookup in C++, which finds the block as the run loop would, or gives up.
   a.mov(x86::rdi, imm(reinterpret_cast<uintptr_t>(this)));
-  a.mov(x86::rsi, x86::r13);
+  a.mov(x86::rsi, x86::r10);
   a.call(imm(reinterpret_cast<uintptr_t>(&jit_lookup)));
-  a.xor_(x86::r13d, x86::r13d);
   a.test(x86::rax, x86::rax);
   a.jz(lookup_miss);
   a.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, lookup_hits)));
   a.jmp(x86::rax);
   a.bind(miss);
-  a.xor_(x86::r13d, x86::r13d);
   a.inc(x86::qword_ptr(x86::rbp, offsetof(JitStats, dispatch_misses)));
   a.jmp(exit_ok);
   a.bind(lookup_miss);
@@ -326,6 +326,7 @@ void Jit::emit_stubs() {
   exit_ = addr(exit_ok);
   exit_fault_ = addr(exit_fault);
   dispatch_ = addr(dispatch);
+  dispatch_req_ = addr(dispatch_req);
   flags_to_r11_ = addr(flags_to_r11);
   stubs_end_ = cache_.used();
   if (cpu_.log_mask & LOG_OUT_ASM) {

@@ -135,6 +135,7 @@ class Jit {
   void open_perf_map();
   // Addresses of the stubs generated code jumps to.
   uintptr_t dispatch_addr() const { return dispatch_; }
+  uintptr_t dispatch_request_addr() const { return dispatch_req_; }  // with r10 = a JitExit to chain
   uintptr_t exit_fault_addr() const { return exit_fault_; }
   uintptr_t flags_to_r11_addr() const { return flags_to_r11_; }  // jit/flag_recompute.h
   JitRas& ras() { return ras_; }
@@ -149,7 +150,7 @@ class Jit {
   size_t stubs_end_ = 0;
   using EnterFn = uint32_t (*)(void* state, void* tlb_slot, void* stats, const void* code);
   EnterFn enter_ = nullptr;
-  uintptr_t dispatch_ = 0, exit_ = 0, exit_fault_ = 0, flags_to_r11_ = 0;
+  uintptr_t dispatch_ = 0, dispatch_req_ = 0, exit_ = 0, exit_fault_ = 0, flags_to_r11_ = 0;
   CpuFault fault_{};
   std::exception_ptr foreign_;
   JitStats stats_;

@@ -1,4 +1,4 @@
-// The block translator. Guest state lives in CpuState (rbx); up to four guest registers are
+// The block translator. Guest state lives in CpuState (rbx); up to five guest registers are
 // cached in host registers within a block, so every point in a block can leave with the
 // interpreter's exact state.
 //
@@ -689,12 +689,14 @@ class Emitter {
   }
 
   // ---- guest registers cached in host registers for the whole block ----
-  // Up to four of the guest's 32-bit registers that the block's native instructions use most
-  // live in r10, r12, rdi and r9 (free in generated code; rdi and r9 are argument registers, but
-  // the cache is written back before every call anyway): loaded at the block's entry, written back
+  // Up to five of the guest's 32-bit registers that the block's native instructions use most
+  // live in r10, r12, rdi, r9 and r13 (free in generated code; rdi and r9 are argument registers,
+  // but the cache is written back before every call anyway; r10 carries a chain request to the
+  // dispatcher, after the write-back): loaded at the block's entry, written back
   // (those the block may write) before every handler call and exit, reloaded after a handler.
   // A register whose high byte (AH..BH) the block names stays in memory.
-  static constexpr unsigned kCacheHost[] = {x86::Gp::kIdR10, x86::Gp::kIdR12, x86::Gp::kIdDi, x86::Gp::kIdR9};
+  static constexpr unsigned kCacheHost[] = {x86::Gp::kIdR10, x86::Gp::kIdR12, x86::Gp::kIdDi, x86::Gp::kIdR9,
+                                            x86::Gp::kIdR13};
   static_assert(offsetof(CpuState, regs) == 0, "guest registers at CpuState offset 0..31");
 
   void plan_cache(const std::vector<FormInfo>& info) {
@@ -1165,8 +1167,6 @@ class Emitter {
     const Insn& i = *cur_;
     const unsigned sz = i.opsize, msb = 8 * sz - 1, cnt = i.imm & 31;
     access_operand(0, sz, true);
-    load_operand(0, x86::Gp::kIdAx, sz);
-    const Gp a = gp(x86::Gp::kIdAx, sz);
     InstId id = x86::Inst::kIdShl;
     switch (i.mnem) {
       case ZYDIS_MNEMONIC_SHR:
@@ -1184,6 +1184,13 @@ class Emitter {
       default:
         break;
     }
+    if (!save_flags_) {  // nobody reads its flags: in place
+      a_.emit(id, operand(0, sz), imm(cnt));
+      merge_flags();
+      return;
+    }
+    load_operand(0, x86::Gp::kIdAx, sz);
+    const Gp a = gp(x86::Gp::kIdAx, sz);
     a_.emit(id, a, imm(cnt));
     capture_flags();
     store_operand(0, x86::Gp::kIdAx, sz);
@@ -1757,7 +1764,8 @@ class Emitter {
     a_.long_().jmp(request);
     a_.bind(after_jmp);
     a_.bind(request);
-    a_.mov(x86::r13, imm(reinterpret_cast<uintptr_t>(&e)));
+    a_.mov(x86::r10, imm(reinterpret_cast<uintptr_t>(&e)));
+    a_.jmp(imm(jit_.dispatch_request_addr()));
     a_.bind(generic);
     a_.jmp(imm(jit_.dispatch_addr()));
     exit_labels_.push_back({&e, after_jmp, request, after_imm, after_jne, generic});
