@@ -98,7 +98,8 @@ struct CpuState {
   // run loop) evaluates them first, so the rest of vx86 always finds cc_op == 0.
   uint32_t cc_op;
   uint32_t cc_a, cc_b;
-  uint32_t cc_orig[2];  // the translator's scratch: an operand's value before its instruction
+  uint32_t cc_orig[2];  // the translator's scratch: an operand's value before its instruction,
+  uint32_t cc_carry;    // and the CF that an INC or DEC keeps
 
   // Model-specific registers (emu/msr.h). The TSC reads icount + tsc_offset (WRMSR to
   // IA32_TIME_STAMP_COUNTER sets the offset), so deterministic runs see deterministic TSCs.

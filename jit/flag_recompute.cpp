@@ -16,8 +16,7 @@ x86::Gp sized(unsigned id, unsigned size) {
 
 }  // namespace
 
-void emit_recompute(x86::Assembler& as, CcKind kind, unsigned size, const Operand& a, const Operand& b,
-                    const x86::Mem& cc_b_bit0) {
+void emit_recompute(x86::Assembler& as, CcKind kind, unsigned size, const Operand& a, const Operand& b) {
   const x86::Gp ax = sized(x86::Gp::kIdAx, size), cx = sized(x86::Gp::kIdCx, size);
   namespace I = x86::Inst;
   switch (kind) {
@@ -62,7 +61,7 @@ void emit_recompute(x86::Assembler& as, CcKind kind, unsigned size, const Operan
     case CC_DEC:
       as.emit(I::kIdMov, ax, a);
       as.emit(kind == CC_INC ? I::kIdSub : I::kIdAdd, ax, imm(1));
-      as.bt(cc_b_bit0, 0);
+      as.bt(b.as<x86::Mem>().cloneResized(4), 0);
       as.emit(kind == CC_INC ? I::kIdInc : I::kIdDec, ax);
       break;
     default:
@@ -94,8 +93,7 @@ void emit_flags_to_r11(x86::Assembler& as, Label to_r11) {
       const CcKind kind = static_cast<CcKind>(k);
       cases[k][s] = as.newLabel();
       as.bind(cases[k][s]);
-      emit_recompute(as, kind, size, st(offsetof(CpuState, cc_a), size), st(offsetof(CpuState, cc_b), size),
-                     st(offsetof(CpuState, cc_b), 4));
+      emit_recompute(as, kind, size, st(offsetof(CpuState, cc_a), size), st(offsetof(CpuState, cc_b), size));
       as.pushfq();
       as.pop(x86::r11);
       if (kind == CC_LOGIC || kind == CC_TEST) as.and_(x86::r11d, ~uint32_t{F_AF});  // P6: AF is 0

@@ -62,6 +62,7 @@ constexpr int32_t kCcOp = offsetof(CpuState, cc_op);
 constexpr int32_t kCcA = offsetof(CpuState, cc_a);
 constexpr int32_t kCcB = offsetof(CpuState, cc_b);
 constexpr int32_t kCcOrig(int k) { return static_cast<int32_t>(offsetof(CpuState, cc_orig) + 4 * k); }
+constexpr int32_t kCcCarry = offsetof(CpuState, cc_carry);
 
 static_assert(sizeof(TlbEntry) == 32, "the TLB index is scaled by 32");
 constexpr int32_t kTagRead = offsetof(TlbEntry, tag_read);
@@ -455,15 +456,45 @@ class Emitter {
     unsigned size = 4;
     Operand a, b;   // the operand values now: a host register, a CpuState slot or an immediate
     int orig = -1;  // the cc_orig slot that b is (ADD/SUB with a memory source)
+    // A writer with a memory operand stored its operation and operands in CpuState::cc_op/cc_a/
+    // cc_b: valid while cc_op still holds its operation (its slow path leaves cc_op = 0, EFLAGS set).
+    bool guarded = false;
     bool af0() const { return kind == CC_LOGIC || kind == CC_TEST; }
   };
   struct LazyPlan {
     CcKind kind = CC_EFLAGS;
-    bool spill_a = false, spill_b = false;
+    bool spill_a = false, spill_b = false;  // a register operand changes: saved after the writer
+    bool mem = false;                       // a memory operand's value is one of them (guarded)
   };
+  // Writers whose flags need a memory operand's value: CMP/TEST r, m and op m, r/imm, INC/DEC m.
+  static bool lazy_mem_form(const Insn& i, const FormInfo& f) {
+    if (f.form == Form::Unary) return kind(i, 0) == JK_MEM;
+    return f.form == Form::Alu && (kind(i, 0) == JK_MEM || (kind(i, 1) == JK_MEM && (i.mnem == ZYDIS_MNEMONIC_CMP ||
+                                                                                      i.mnem == ZYDIS_MNEMONIC_TEST)));
+  }
   static CcKind lazy_kind(const Insn& i, const FormInfo& f) {
-    if (f.form == Form::Unary && kind(i, 0) == JK_GPR && i.r0 < 32 && f.writes == (F_ARITH & ~F_CF))
+    if (f.form == Form::Unary && (kind(i, 0) == JK_MEM || (kind(i, 0) == JK_GPR && i.r0 < 32)) &&
+        f.writes == (F_ARITH & ~F_CF))
       return i.mnem == ZYDIS_MNEMONIC_INC ? CC_INC : CC_DEC;
+    if (f.form == Form::Alu && f.writes == F_ARITH && kind(i, 0) == JK_MEM &&
+        (kind(i, 1) == JK_IMM || (kind(i, 1) == JK_GPR && i.r0 < 32))) {
+      switch (i.mnem) {  // op m, r/imm (the register operand is i.r0 here)
+        case ZYDIS_MNEMONIC_ADD:
+          return CC_ADD;
+        case ZYDIS_MNEMONIC_SUB:
+          return CC_SUB;
+        case ZYDIS_MNEMONIC_AND:
+        case ZYDIS_MNEMONIC_OR:
+        case ZYDIS_MNEMONIC_XOR:
+          return CC_LOGIC;
+        case ZYDIS_MNEMONIC_CMP:
+          return CC_CMP;
+        case ZYDIS_MNEMONIC_TEST:
+          return CC_TEST;
+        default:
+          return CC_EFLAGS;
+      }
+    }
     if (f.form != Form::Alu || f.writes != F_ARITH || kind(i, 0) != JK_GPR || i.r0 >= 32) return CC_EFLAGS;
     const unsigned k1 = kind(i, 1);
     const bool reg_src = k1 == JK_IMM || (k1 == JK_GPR && i.r1 < 32);
@@ -478,9 +509,9 @@ class Emitter {
       case ZYDIS_MNEMONIC_XOR:
         return CC_LOGIC;
       case ZYDIS_MNEMONIC_CMP:
-        return reg_src ? CC_CMP : CC_EFLAGS;
+        return CC_CMP;
       case ZYDIS_MNEMONIC_TEST:
-        return reg_src ? CC_TEST : CC_EFLAGS;
+        return CC_TEST;
       default:
         return CC_EFLAGS;
     }
@@ -532,8 +563,9 @@ class Emitter {
         changed |= regs_written(b_.insns[j], info[j]);
       }
       plan[w].kind = k;
-      plan[w].spill_a = changed & (1u << (wi.r0 / 4));
-      plan[w].spill_b = kind(wi, 1) == JK_GPR && (changed & (1u << (wi.r1 / 4)));
+      plan[w].mem = lazy_mem_form(wi, info[w]);
+      plan[w].spill_a = !plan[w].mem && (changed & (1u << (wi.r0 / 4)));
+      plan[w].spill_b = !plan[w].mem && kind(wi, 1) == JK_GPR && (changed & (1u << (wi.r1 / 4)));
     }
     return plan;
   }
@@ -549,9 +581,28 @@ class Emitter {
     }
   }
   // The host's flags as the lazy writer left them (clobbers eax, ecx).
-  void recompute_host_flags(const Lazy& l) { emit_recompute(a_, l.kind, l.size, l.a, l.b, state(kCcB, 4)); }
+  void recompute_host_flags(const Lazy& l) {
+    if (!l.guarded) return emit_recompute(a_, l.kind, l.size, l.a, l.b);
+    Label slow = a_.newLabel(), back = a_.newLabel();
+    a_.cmp(state(kCcOp, 4), cc_op(l.kind, l.size));
+    a_.jne(slow);
+    emit_recompute(a_, l.kind, l.size, l.a, l.b);
+    a_.bind(back);
+    tails_.push_back([this, slow, back] {  // the writer took its slow path: EFLAGS has them
+      a_.bind(slow);
+      a_.mov(x86::eax, state(kEflags, 4));
+      a_.and_(x86::eax, F_ARITH);
+      a_.push(x86::rax);
+      a_.popfq();
+      a_.jmp(back);
+    });
+  }
   // The lazy writer's flags become pending flags in r11 (for a reader that needs them there).
   void lazy_to_r11() {
+    if (lazy_.guarded) {  // in CpuState already
+      lazy_ = Lazy();
+      return dyn_to_r11();
+    }
     recompute_host_flags(lazy_);
     a_.pushfq();
     a_.pop(x86::r11);
@@ -568,6 +619,7 @@ class Emitter {
   };
   FlagState flag_state() const { return {lazy_, pend_w_, pend_af0_, dyn_}; }
   void flags_to_memory(const FlagState& st) {
+    if (st.lazy.guarded) return;  // in CpuState: the handler's caller evaluates them
     if (st.lazy.kind != CC_EFLAGS) {
       recompute_host_flags(st.lazy);
       a_.pushfq();
@@ -581,6 +633,7 @@ class Emitter {
   // lazy writer's operation and operands in cc_op/cc_a/cc_b, or pending flags merged. Changes
   // no translation state (a Jcc emits two exits from one state).
   void exit_flags() {
+    if (lazy_.guarded) return;  // in CpuState already
     if (lazy_.kind != CC_EFLAGS) {
       const unsigned sz = lazy_.size;
       if (!lazy_.a.isMem() || lazy_.a.as<x86::Mem>().offset() != kCcA) store_slot(kCcA, lazy_.a, sz);
@@ -598,6 +651,15 @@ class Emitter {
     Lazy l;
     l.kind = p.kind;
     l.size = sz;
+    if (p.mem) {  // emit_lazy_mem stored them
+      l.a = state(kCcA, sz);
+      l.b = p.kind == CC_INC || p.kind == CC_DEC ? state(kCcB, 4) : state(kCcB, sz);
+      l.guarded = true;
+      lazy_ = l;
+      pend_w_ = r11_w_ = 0;
+      dyn_ = true;  // (CpuState::cc_op is set)
+      return;
+    }
     l.a = greg(i.r0, sz);
     if (p.spill_a) {
       store_slot(kCcA, l.a, sz);
@@ -606,7 +668,7 @@ class Emitter {
     if (p.kind == CC_LOGIC) {
       l.b = imm(0);  // (unused; a memory source is gone after the instruction)
     } else if (p.kind == CC_INC || p.kind == CC_DEC) {
-      l.b = state(kCcB, 4);  // CF before, saved by save_carry
+      l.b = state(kCcCarry, 4);  // CF before, saved by save_carry
     } else if (p.kind == CC_ADD_ORIG || p.kind == CC_SUB_ORIG) {
       l.b = state(kCcOrig(orig_slot_), sz);
       l.orig = orig_slot_;
@@ -620,19 +682,20 @@ class Emitter {
     lazy_ = l;
     pend_w_ = r11_w_ = 0;  // what was pending is overwritten by this writer
   }
-  // Before a lazy INC/DEC: the CF it keeps, into bit 0 of cc_b (clobbers eax, ecx).
+  // Before a lazy INC/DEC: the CF it keeps, into bit 0 of cc_carry (clobbers eax, ecx; not
+  // cc_b, which may still hold the flags' operands).
   void save_carry() {
     if (lazy_.kind != CC_EFLAGS) {
       recompute_host_flags(lazy_);
-      a_.setc(state(kCcB, 1));
+      a_.setc(state(kCcCarry, 1));
     } else if (r11_w_ & F_CF) {
-      a_.mov(state(kCcB, 4), x86::r11d);
+      a_.mov(state(kCcCarry, 4), x86::r11d);
     } else if (dyn_) {
       dyn_to_r11();
-      a_.mov(state(kCcB, 4), x86::r11d);
+      a_.mov(state(kCcCarry, 4), x86::r11d);
     } else {
       a_.mov(x86::eax, state(kEflags, 4));
-      a_.mov(state(kCcB, 4), x86::eax);
+      a_.mov(state(kCcCarry, 4), x86::eax);
     }
   }
   // The flags as the block was entered with them (the block before may have left them
@@ -1117,7 +1180,9 @@ class Emitter {
   void emit_alu() {
     const Insn& i = *cur_;
     const unsigned sz = i.opsize;
-    const CcKind lazy = plan_[static_cast<size_t>(cur_ - b_.insns.data())].kind;
+    const LazyPlan& plan = plan_[static_cast<size_t>(cur_ - b_.insns.data())];
+    if (plan.kind != CC_EFLAGS && plan.mem) return emit_lazy_mem(plan.kind);
+    const CcKind lazy = plan.kind;
     if (lazy == CC_ADD_ORIG || lazy == CC_SUB_ORIG) {
       // The destination's value before, on both paths (before the access check); not in the
       // slot the lazy writer before may still need.
@@ -1148,11 +1213,46 @@ class Emitter {
     merge_flags();
   }
 
+  // A lazy flag writer with a memory operand (lazy_mem_form): its operation and operands go to
+  // CpuState::cc_op/cc_a/cc_b at once, as at a block's exit (its slow path sets EFLAGS and leaves
+  // cc_op 0; readers in the block check which).
+  void emit_lazy_mem(CcKind k) {
+    const Insn& i = *cur_;
+    const unsigned sz = i.opsize;
+    const bool dst_mem = kind(i, 0) == JK_MEM;
+    const bool unary = k == CC_INC || k == CC_DEC;
+    const bool writes = dst_mem && i.mnem != ZYDIS_MNEMONIC_CMP && i.mnem != ZYDIS_MNEMONIC_TEST;
+    if (unary) save_carry();  // (before the access: r8 stays)
+    emit_ea();
+    emit_access(i.seg, sz, writes);
+    const Gp ax = gp(x86::Gp::kIdAx, sz);
+    a_.mov(ax, x86::ptr(x86::r8, 0, sz));
+    if (!dst_mem) {  // CMP/TEST r, m
+      a_.mov(state(kCcB, sz), ax);
+      store_slot(kCcA, greg(i.r0, sz), sz);
+    } else {
+      if (unary)
+        a_.emit(alu_inst(i.mnem), ax);
+      else if (writes)
+        emit2(alu_inst(i.mnem), ax, operand(1, sz));
+      if (writes) a_.mov(x86::ptr(x86::r8, 0, sz), ax);
+      a_.mov(state(kCcA, sz), ax);
+      if (unary) {
+        a_.mov(x86::ecx, state(kCcCarry, 4));
+        a_.mov(state(kCcB, 4), x86::ecx);
+      } else if (k != CC_LOGIC) {
+        store_slot(kCcB, operand(1, sz), sz);
+      }
+    }
+    a_.mov(state(kCcOp, 4), cc_op(k, sz));
+  }
+
   void emit_unary() {
     const Insn& i = *cur_;
     const unsigned sz = i.opsize;
-    const CcKind lazy = plan_[static_cast<size_t>(cur_ - b_.insns.data())].kind;
-    if (lazy == CC_INC || lazy == CC_DEC) save_carry();
+    const LazyPlan& plan = plan_[static_cast<size_t>(cur_ - b_.insns.data())];
+    if (plan.kind != CC_EFLAGS && plan.mem) return emit_lazy_mem(plan.kind);
+    if (plan.kind == CC_INC || plan.kind == CC_DEC) save_carry();
     access_operand(0, sz, true);
     a_.emit(alu_inst(i.mnem), operand(0, sz));  // in place, as the ALU ops
     capture_flags();

@@ -298,9 +298,10 @@ TEST_F(JitDiff, FlagsAcrossSlowPaths) {
   EXPECT_GT(jit.cpu.jit->stats().bails, 0u);
 }
 
-// Lazy flags (jit/lazy_flags.h): a block that ends after ADD/SUB/AND/OR/XOR/CMP/TEST leaves
-// the operation and its operands in CpuState::cc_op/cc_a/cc_b; the next block (`jmp $+2` ends
-// the first) must read the same flags as the interpreter, whatever reads them first: a branch,
+// Lazy flags (jit/lazy_flags.h): a block that ends after ADD/SUB/AND/OR/XOR/CMP/TEST/INC/DEC
+// leaves the operation and its operands in CpuState::cc_op/cc_a/cc_b; the next block (`jmp $+2`
+// ends the first) or the rest of the same block must read the same flags as the interpreter,
+// also after the writer's own slow path, whatever reads them first: a branch,
 // SETcc, CMOVcc, ADC/SBB, an instruction that keeps CF (INC), a handler (PUSHFD, RCL), a slow
 // path (a page-crossing access, a #GP), or the run loop (the HLT after the code).
 TEST_F(JitDiff, LazyFlagsAcrossBlocks) {
@@ -342,6 +343,12 @@ TEST_F(JitDiff, LazyFlagsAcrossBlocks) {
       {0x2B, 0x43, 0x04, 0xB8, 0x05, 0x00, 0x00, 0x00},
       // two lazy writers with memory sources in a row (their saved destinations must not collide)
       {0x03, 0x43, 0x04, 0x2B, 0x4B, 0x08},
+      // memory operands: op [ebx+4], eax / cmp eax, [ebx+4] / test / imm / bytes with AH / INC DEC
+      {0x01, 0x43, 0x04}, {0x29, 0x43, 0x04}, {0x31, 0x43, 0x04}, {0x39, 0x43, 0x04}, {0x3B, 0x43, 0x04},
+      {0x85, 0x43, 0x04}, {0x83, 0x7B, 0x04, 0x10}, {0x80, 0x6B, 0x04, 0x7F}, {0x38, 0x63, 0x04},
+      {0xFF, 0x4B, 0x04}, {0xFE, 0x43, 0x04}, {0x66, 0xFF, 0x4B, 0x04}, {0x66, 0x81, 0x43, 0x04, 0x34, 0x12},
+      // ... across a page (the slow path leaves the block), and a register operand that changes
+      {0x39, 0x83, 0xEE, 0x0F, 0x00, 0x00}, {0xFF, 0x8B, 0xEE, 0x0F, 0x00, 0x00}, {0x3B, 0x43, 0x04, 0x89, 0xD0},
       // INC/DEC keep CF: from EFLAGS, from a lazy writer, from flags in r11 (NEG), from INC
       {0x41}, {0x49}, {0x66, 0x41}, {0xFE, 0xC4}, {0x01, 0xC8, 0x41}, {0x39, 0xC8, 0x49, 0x41},
       {0xF7, 0xDE, 0x49}, {0x41, 0x8D, 0x49, 0x01}, {0x8B, 0x93, 0xEE, 0x0F, 0x00, 0x00, 0x49},
@@ -366,11 +373,14 @@ TEST_F(JitDiff, LazyFlagsAcrossBlocks) {
   }
   for (const Bytes& w : writers) {
     for (const Bytes& r : readers) {
-      Bytes code = w;
-      code.insert(code.end(), {0xEB, 0x00});  // the block ends with the writer's flags unevaluated
-      code.insert(code.end(), r.begin(), r.end());
-      check_once(code, 12);
-      if (HasFatalFailure()) return;
+      for (bool same_block : {false, true}) {
+        Bytes code = w;
+        // the block ends with the writer's flags unevaluated, or the reader is in the same block
+        if (!same_block) code.insert(code.end(), {0xEB, 0x00});
+        code.insert(code.end(), r.begin(), r.end());
+        check_once(code, 12);
+        if (HasFatalFailure()) return;
+      }
     }
   }
   EXPECT_GT(jit.cpu.jit->stats().flag_evaluations, 0u);
