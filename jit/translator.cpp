@@ -500,10 +500,10 @@ class Emitter {
     const bool reg_src = k1 == JK_IMM || (k1 == JK_GPR && i.r1 < 32);
     if (!reg_src && k1 != JK_MEM) return CC_EFLAGS;
     switch (i.mnem) {
-      case ZYDIS_MNEMONIC_ADD:  // (the source must outlive the result: not one register twice)
-        return k1 == JK_MEM ? CC_ADD_ORIG : (k1 == JK_GPR && i.r1 / 4 == i.r0 / 4) ? CC_EFLAGS : CC_ADD;
+      case ZYDIS_MNEMONIC_ADD:  // (a source the result overwrites, or in memory: the value before)
+        return k1 == JK_MEM || (k1 == JK_GPR && i.r1 / 4 == i.r0 / 4) ? CC_ADD_ORIG : CC_ADD;
       case ZYDIS_MNEMONIC_SUB:
-        return k1 == JK_MEM ? CC_SUB_ORIG : (k1 == JK_GPR && i.r1 / 4 == i.r0 / 4) ? CC_EFLAGS : CC_SUB;
+        return k1 == JK_MEM || (k1 == JK_GPR && i.r1 / 4 == i.r0 / 4) ? CC_SUB_ORIG : CC_SUB;
       case ZYDIS_MNEMONIC_AND:
       case ZYDIS_MNEMONIC_OR:
       case ZYDIS_MNEMONIC_XOR:
