@@ -16,7 +16,8 @@ x86::Gp sized(unsigned id, unsigned size) {
 
 }  // namespace
 
-void emit_recompute(x86::Assembler& as, CcKind kind, unsigned size, const Operand& a, const Operand& b) {
+void emit_recompute(x86::Assembler& as, CcKind kind, unsigned size, const Operand& a, const Operand& b,
+                    const x86::Mem& carry) {
   const x86::Gp ax = sized(x86::Gp::kIdAx, size), cx = sized(x86::Gp::kIdCx, size);
   namespace I = x86::Inst;
   switch (kind) {
@@ -64,6 +65,14 @@ void emit_recompute(x86::Assembler& as, CcKind kind, unsigned size, const Operan
       as.bt(b.as<x86::Mem>().cloneResized(4), 0);
       as.emit(kind == CC_INC ? I::kIdInc : I::kIdDec, ax);
       break;
+    case CC_ADC:  // the destination before was result - source - carry: then ADC again
+    case CC_SBB:
+      as.emit(I::kIdMov, ax, a);
+      as.bt(carry, 0);
+      as.emit(kind == CC_ADC ? I::kIdSbb : I::kIdAdc, ax, b);
+      as.bt(carry, 0);
+      as.emit(kind == CC_ADC ? I::kIdAdc : I::kIdSbb, ax, b);
+      break;
     default:
       break;
   }
@@ -93,7 +102,8 @@ void emit_flags_to_r11(x86::Assembler& as, Label to_r11) {
       const CcKind kind = static_cast<CcKind>(k);
       cases[k][s] = as.newLabel();
       as.bind(cases[k][s]);
-      emit_recompute(as, kind, size, st(offsetof(CpuState, cc_a), size), st(offsetof(CpuState, cc_b), size));
+      emit_recompute(as, kind, size, st(offsetof(CpuState, cc_a), size), st(offsetof(CpuState, cc_b), size),
+                     st(offsetof(CpuState, cc_carry), 4));
       as.pushfq();
       as.pop(x86::r11);
       if (kind == CC_LOGIC || kind == CC_TEST) as.and_(x86::r11d, ~uint32_t{F_AF});  // P6: AF is 0

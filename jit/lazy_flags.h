@@ -26,6 +26,8 @@ enum CcKind : uint32_t {
   CC_SUB_ORIG = 7,  // a = result, b = the destination's value before the subtraction
   CC_INC = 8,       // a = result; CF is bit 0 of b (INC keeps it)
   CC_DEC = 9,       // a = result; CF is bit 0 of b
+  CC_ADC = 10,      // a = result, b = source; the carry in is bit 0 of CpuState::cc_carry
+  CC_SBB = 11,      // a = result, b = source; the borrow in is bit 0 of CpuState::cc_carry
   CC_KINDS
 };
 
@@ -33,12 +35,12 @@ constexpr uint32_t cc_op(CcKind k, unsigned size) { return k | size << 8; }
 
 // The six arithmetic flags (EFLAGS bit positions) of `op` on a and b, as the interpreter
 // defines them (logic ops and TEST clear AF, as a P6 does).
-uint32_t lazy_flags(uint32_t op, uint32_t a, uint32_t b);
+uint32_t lazy_flags(uint32_t op, uint32_t a, uint32_t b, uint32_t carry);
 
 // Evaluates pending flags into EFLAGS. Returns whether there were any.
 inline bool materialize_flags(CpuState& s) {
   if (s.cc_op == CC_EFLAGS) return false;
-  s.eflags = (s.eflags & ~uint32_t{F_ARITH}) | lazy_flags(s.cc_op, s.cc_a, s.cc_b);
+  s.eflags = (s.eflags & ~uint32_t{F_ARITH}) | lazy_flags(s.cc_op, s.cc_a, s.cc_b, s.cc_carry);
   s.cc_op = CC_EFLAGS;
   return true;
 }

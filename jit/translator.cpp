@@ -512,6 +512,10 @@ class Emitter {
         return CC_CMP;
       case ZYDIS_MNEMONIC_TEST:
         return CC_TEST;
+      case ZYDIS_MNEMONIC_ADC:  // (the carry in goes to cc_carry first: see save_carry)
+      case ZYDIS_MNEMONIC_SBB:
+        if (!reg_src || (k1 == JK_GPR && i.r1 / 4 == i.r0 / 4)) return CC_EFLAGS;
+        return i.mnem == ZYDIS_MNEMONIC_ADC ? CC_ADC : CC_SBB;
       default:
         return CC_EFLAGS;
     }
@@ -582,11 +586,11 @@ class Emitter {
   }
   // The host's flags as the lazy writer left them (clobbers eax, ecx).
   void recompute_host_flags(const Lazy& l) {
-    if (!l.guarded) return emit_recompute(a_, l.kind, l.size, l.a, l.b);
+    if (!l.guarded) return emit_recompute(a_, l.kind, l.size, l.a, l.b, state(kCcCarry, 4));
     Label slow = a_.newLabel(), back = a_.newLabel();
     a_.cmp(state(kCcOp, 4), cc_op(l.kind, l.size));
     a_.jne(slow);
-    emit_recompute(a_, l.kind, l.size, l.a, l.b);
+    emit_recompute(a_, l.kind, l.size, l.a, l.b, state(kCcCarry, 4));
     a_.bind(back);
     tails_.push_back([this, slow, back] {  // the writer took its slow path: EFLAGS has them
       a_.bind(slow);
@@ -685,6 +689,9 @@ class Emitter {
   // Before a lazy INC/DEC: the CF it keeps, into bit 0 of cc_carry (clobbers eax, ecx; not
   // cc_b, which may still hold the flags' operands).
   void save_carry() {
+    // A lazy ADC/SBB's own carry in is in cc_carry: where this instruction has a slow path that
+    // still needs those flags, they go to r11 first.
+    if ((lazy_.kind == CC_ADC || lazy_.kind == CC_SBB) && has_mem(*cur_)) lazy_to_r11();
     if (lazy_.kind != CC_EFLAGS) {
       recompute_host_flags(lazy_);
       a_.setc(state(kCcCarry, 1));
@@ -713,8 +720,10 @@ class Emitter {
   // them in r11 or in memory.
   void prepare_flags() {
     const bool cond = fi_.form == Form::Jcc || fi_.form == Form::Setcc || fi_.form == Form::Cmov;
-    const bool carry =
-        fi_.form == Form::Alu && (cur_->mnem == ZYDIS_MNEMONIC_ADC || cur_->mnem == ZYDIS_MNEMONIC_SBB);
+    const CcKind planned = plan_[static_cast<size_t>(cur_ - b_.insns.data())].kind;
+    const bool carry = fi_.form == Form::Alu &&
+                       (cur_->mnem == ZYDIS_MNEMONIC_ADC || cur_->mnem == ZYDIS_MNEMONIC_SBB) &&
+                       planned != CC_ADC && planned != CC_SBB;  // (a lazy one saves its carry itself)
     const bool partial = save_flags_ && fi_.writes != F_ARITH;  // keeps some flags
     const bool shift_cl = fi_.form == Form::ShiftCl;            // a count of 0 keeps them all
     if (!cond && !carry && !partial && !shift_cl) return;
@@ -1183,6 +1192,7 @@ class Emitter {
     const LazyPlan& plan = plan_[static_cast<size_t>(cur_ - b_.insns.data())];
     if (plan.kind != CC_EFLAGS && plan.mem) return emit_lazy_mem(plan.kind);
     const CcKind lazy = plan.kind;
+    if (lazy == CC_ADC || lazy == CC_SBB) save_carry();
     if (lazy == CC_ADD_ORIG || lazy == CC_SUB_ORIG) {
       // The destination's value before, on both paths (before the access check); not in the
       // slot the lazy writer before may still need.
@@ -1200,7 +1210,9 @@ class Emitter {
     Operand src = source_for(dst, operand(1, sz), sz);
     // TEST has no reg, mem form; it commutes.
     if (i.mnem == ZYDIS_MNEMONIC_TEST && dst.isReg() && src.isMem()) std::swap(dst, src);
-    if (i.mnem == ZYDIS_MNEMONIC_ADC || i.mnem == ZYDIS_MNEMONIC_SBB) {
+    if (lazy == CC_ADC || lazy == CC_SBB) {
+      a_.bt(state(kCcCarry, 4), 0);
+    } else if (i.mnem == ZYDIS_MNEMONIC_ADC || i.mnem == ZYDIS_MNEMONIC_SBB) {
       if (r11_w_ & F_CF) {
         a_.bt(x86::r11d, 0);
       } else {
