@@ -176,10 +176,22 @@ void Jit::unchain(Block* b) {
 
 // The fixed code at the start of the cache: entry (saves the host's callee-saved registers and
 // loads the pinned ones), the two exits, and the dispatcher every block ends with.
+namespace {
+// An instruction the stubs cannot encode is a bug in vx86: stop at once, not with a stub missing
+// an instruction.
+struct StubErrors : ErrorHandler {
+  void handleError(Error, const char* message, BaseEmitter*) override {
+    throw std::logic_error(std::string("jit: cannot encode a stub instruction: ") + (message ? message : "?"));
+  }
+};
+}  // namespace
+
 void Jit::emit_stubs() {
   const uint64_t base = cache_.next_exec();
   CodeHolder code;
+  StubErrors errors;
   code.init(Environment::host(), base);
+  code.setErrorHandler(&errors);
   x86::Assembler a(&code);
   Label enter = a.newLabel(), leave = a.newLabel(), exit_ok = a.newLabel(), exit_fault = a.newLabel(),
         dispatch = a.newLabel(), dispatch_req = a.newLabel(), miss = a.newLabel(), lookup_miss = a.newLabel(), table_miss = a.newLabel();
