@@ -11,11 +11,12 @@
 // instruction instead, faults included. Everything else calls its handler (Insn::fn, read at run
 // time, so a dropped block's handlers become exits).
 //
-// EFLAGS: a native flag writer captures the host's flags in r11 only when a later reader may need
-// them (flag liveness runs backwards over the block; every helper call, bail point and the block's
-// end count as readers of all flags), and merges them into CpuState::eflags only where they are
-// read there (see capture_flags); simple ALU writers whose flags only bail paths read are
-// recomputed there instead (see plan_lazy_flags).
+// EFLAGS: ADD SUB ADC SBB AND OR XOR CMP TEST INC DEC leave their flags unevaluated (jit/
+// lazy_flags.h, see Lazy): readers re-execute a host instruction, exits hand the operation and its
+// operands to the next block in CpuState::cc_op/cc_a/cc_b. Other flag writers capture the host's
+// flags in r11 only when a later reader may need them (flag liveness runs backwards over the
+// block; every helper call, bail point and the block's end count as readers of all flags), and
+// merge them into CpuState::eflags only where they are read there (see capture_flags).
 #include "jit/translator.h"
 
 #include <Zydis/Zydis.h>
