@@ -22,10 +22,12 @@ namespace vx86 {
 
 // Runs one interpreter handler for generated code. Guest faults (and anything else a handler
 // throws) stop here: generated code has no unwind information, so no exception may cross it.
-uint32_t jit_call_handler(Cpu* c, const Insn* i) {
+// jit_call_handler evaluates flags a block left unevaluated (CpuState::cc_op) first;
+// jit_call_handler_lazy is for a handler that neither reads nor writes the arithmetic flags nor
+// saves EFLAGS (a fault it raises is delivered by the run loop, which evaluates them first).
+uint32_t jit_call_handler_lazy(Cpu* c, const Insn* i) {
   Jit& jit = *c->jit;
   ++jit.mutable_stats().helper_calls;
-  if (materialize_flags(c->s)) ++jit.mutable_stats().flag_evaluations;
   ++jit.histogram().helper[i->mnem % JitHistogram::kSize];
   try {
     const Insn* r = i->fn(*c, i);
@@ -39,6 +41,11 @@ uint32_t jit_call_handler(Cpu* c, const Insn* i) {
     jit.set_exception(std::current_exception());
   }
   return JIT_FAULT;
+}
+
+uint32_t jit_call_handler(Cpu* c, const Insn* i) {
+  if (materialize_flags(c->s)) ++c->jit->mutable_stats().flag_evaluations;
+  return jit_call_handler_lazy(c, i);
 }
 
 namespace {

@@ -39,6 +39,7 @@ namespace vx86 {
 
 // Defined in jit/jit.cpp: runs an interpreter handler and reports how the block goes on.
 uint32_t jit_call_handler(Cpu* c, const Insn* i);
+uint32_t jit_call_handler_lazy(Cpu* c, const Insn* i);
 void jit_trace_block(Cpu* c);
 
 namespace {
@@ -749,12 +750,13 @@ class Emitter {
   // Runs the interpreter handler of `i` with EIP at its start. `delta` is what the native code
   // has not yet added to EIP at this point; `rejoin` is where a successful handler continues
   // (with the instruction's length added to the pending delta there).
-  void emit_call_handler(const Insn* i, uint32_t delta) {
+  void emit_call_handler(const Insn* i, uint32_t delta, bool keep_lazy_flags = false) {
     if (delta) a_.add(state(kEip, 4), static_cast<int32_t>(delta));
     cache_store();  // the handler works on CpuState
     a_.mov(x86::rdi, x86::rbx);
     a_.mov(x86::rsi, imm(reinterpret_cast<uintptr_t>(i)));
-    a_.call(imm(reinterpret_cast<uintptr_t>(&jit_call_handler)));  // rel32: the cache is near our code
+    // rel32: the cache is near our code
+    a_.call(imm(reinterpret_cast<uintptr_t>(keep_lazy_flags ? &jit_call_handler_lazy : &jit_call_handler)));
     a_.mov(x86::r14d, 1);  // a handler ran: the next exit takes the dispatcher's full checks
     a_.test(x86::eax, x86::eax);
     a_.jnz(handler_exit_label());
@@ -855,12 +857,54 @@ class Emitter {
     return handler_exit_;
   }
 
+  // Handlers that neither read nor write the arithmetic flags, and save no EFLAGS image (no INT,
+  // IRET, far transfer or PUSHF): frequent ones in Linux and BIOS code.
+  static bool keeps_arith_flags(const Insn& i) {
+    switch (i.mnem) {
+      case ZYDIS_MNEMONIC_RDTSC:
+      case ZYDIS_MNEMONIC_PAUSE:
+      case ZYDIS_MNEMONIC_CLI:
+      case ZYDIS_MNEMONIC_STI:
+      case ZYDIS_MNEMONIC_CLD:
+      case ZYDIS_MNEMONIC_STD:
+      case ZYDIS_MNEMONIC_IN:
+      case ZYDIS_MNEMONIC_OUT:
+      case ZYDIS_MNEMONIC_LOOP:
+      case ZYDIS_MNEMONIC_CPUID:
+      case ZYDIS_MNEMONIC_RDMSR:
+      case ZYDIS_MNEMONIC_WRMSR:
+      case ZYDIS_MNEMONIC_INVLPG:
+      case ZYDIS_MNEMONIC_LODSB:
+      case ZYDIS_MNEMONIC_LODSW:
+      case ZYDIS_MNEMONIC_LODSD:
+      case ZYDIS_MNEMONIC_STOSB:
+      case ZYDIS_MNEMONIC_STOSW:
+      case ZYDIS_MNEMONIC_STOSD:
+      case ZYDIS_MNEMONIC_MOVSB:
+      case ZYDIS_MNEMONIC_MOVSW:
+      case ZYDIS_MNEMONIC_MOV:
+      case ZYDIS_MNEMONIC_MOVZX:
+      case ZYDIS_MNEMONIC_MOVSX:
+      case ZYDIS_MNEMONIC_PUSH:
+      case ZYDIS_MNEMONIC_POP:
+      case ZYDIS_MNEMONIC_XCHG:
+      case ZYDIS_MNEMONIC_LEA:
+        return true;
+      default:
+        return false;
+    }
+  }
+
   void emit_helper() {
+    // With nothing of this block's own pending, such a handler leaves flags the block before
+    // left unevaluated (CpuState::cc_op) as they are.
+    const bool keep =
+        dyn_ && !pend_w_ && (lazy_.kind == CC_EFLAGS || lazy_.guarded) && keeps_arith_flags(*cur_);
     flags_to_memory(flag_state());
-    emit_call_handler(cur_, delta_);
+    emit_call_handler(cur_, delta_, keep);
     lazy_ = Lazy();
     r11_lost();
-    dyn_ = false;  // jit_call_handler evaluated CpuState::cc_op
+    if (!keep) dyn_ = false;  // jit_call_handler evaluated CpuState::cc_op
     flat_ = 0;     // the handler may have loaded a segment register
     delta_ = 0;
     // A handler that returned normally advanced EIP itself; if it ends the block it returned
