@@ -43,7 +43,8 @@ uint32_t lazy_flags(uint32_t op, uint32_t a, uint32_t b, uint32_t carry) {
   const CcKind kind = static_cast<CcKind>(op & 0xFF);
   switch (op >> 8) {
     case 1:
-      return flags_of<uint8_t>(kind, static_cast<uint8_t>(a), static_cast<uint8_t>(b), static_cast<uint8_t>(c));
+      return flags_of<uint8_t>(kind, static_cast<uint8_t>(a), static_cast<uint8_t>(b),
+                               static_cast<uint8_t>(c));
     case 2:
       return flags_of<uint16_t>(kind, static_cast<uint16_t>(a), static_cast<uint16_t>(b),
                                 static_cast<uint16_t>(c));
