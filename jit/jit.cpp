@@ -61,7 +61,6 @@ void jit_trace_block(Cpu* c) {
   trace_state(*c);
 }
 
-
 bool Jit::trace() const { return cpu_.log_mask & LOG_TRACE; }
 
 // The dispatcher's slow path (r10 = an exit asking to be chained, or null).
@@ -188,7 +187,8 @@ namespace {
 // an instruction.
 struct StubErrors : ErrorHandler {
   void handleError(Error, const char* message, BaseEmitter*) override {
-    throw std::logic_error(std::string("jit: cannot encode a stub instruction: ") + (message ? message : "?"));
+    throw std::logic_error(std::string("jit: cannot encode a stub instruction: ") +
+                           (message ? message : "?"));
   }
 };
 }  // namespace
@@ -201,7 +201,8 @@ void Jit::emit_stubs() {
   code.setErrorHandler(&errors);
   x86::Assembler a(&code);
   Label enter = a.newLabel(), leave = a.newLabel(), exit_ok = a.newLabel(), exit_fault = a.newLabel(),
-        dispatch = a.newLabel(), dispatch_req = a.newLabel(), miss = a.newLabel(), lookup_miss = a.newLabel(), table_miss = a.newLabel();
+        dispatch = a.newLabel(), dispatch_req = a.newLabel(), miss = a.newLabel(), lookup_miss = a.newLabel(),
+        table_miss = a.newLabel();
 
   // The host's callee-saved registers: generated code pins some and may use all of them.
   const x86::Gp saved[] = {x86::rbx, x86::rbp, x86::r12, x86::r13, x86::r14, x86::r15};

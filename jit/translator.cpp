@@ -31,8 +31,8 @@
 
 #include "emu/block_cache.h"
 #include "emu/cpu.h"
-#include "jit/jit.h"
 #include "jit/flag_recompute.h"
+#include "jit/jit.h"
 #include "jit/lazy_flags.h"
 
 namespace vx86 {
@@ -471,56 +471,56 @@ class Emitter {
   // Writers whose flags need a memory operand's value: CMP/TEST r, m and op m, r/imm, INC/DEC m.
   static bool lazy_mem_form(const Insn& i, const FormInfo& f) {
     if (f.form == Form::Unary) return kind(i, 0) == JK_MEM;
-    return f.form == Form::Alu && (kind(i, 0) == JK_MEM || (kind(i, 1) == JK_MEM && (i.mnem == ZYDIS_MNEMONIC_CMP ||
-                                                                                      i.mnem == ZYDIS_MNEMONIC_TEST)));
+    return f.form == Form::Alu &&
+           (kind(i, 0) == JK_MEM ||
+            (kind(i, 1) == JK_MEM && (i.mnem == ZYDIS_MNEMONIC_CMP || i.mnem == ZYDIS_MNEMONIC_TEST)));
   }
   static CcKind lazy_kind(const Insn& i, const FormInfo& f) {
     if (f.form == Form::Unary && (kind(i, 0) == JK_MEM || (kind(i, 0) == JK_GPR && i.r0 < 32)) &&
         f.writes == (F_ARITH & ~F_CF))
       return i.mnem == ZYDIS_MNEMONIC_INC ? CC_INC : CC_DEC;
-    if (f.form == Form::Alu && f.writes == F_ARITH && kind(i, 0) == JK_MEM &&
-        (kind(i, 1) == JK_IMM || (kind(i, 1) == JK_GPR && i.r0 < 32))) {
-      switch (i.mnem) {  // op m, r/imm (the register operand is i.r0 here)
-        case ZYDIS_MNEMONIC_ADD:
-          return CC_ADD;
-        case ZYDIS_MNEMONIC_SUB:
-          return CC_SUB;
-        case ZYDIS_MNEMONIC_AND:
-        case ZYDIS_MNEMONIC_OR:
-        case ZYDIS_MNEMONIC_XOR:
-          return CC_LOGIC;
-        case ZYDIS_MNEMONIC_CMP:
-          return CC_CMP;
-        case ZYDIS_MNEMONIC_TEST:
-          return CC_TEST;
-        default:
-          return CC_EFLAGS;
-      }
-    }
-    if (f.form != Form::Alu || f.writes != F_ARITH || kind(i, 0) != JK_GPR || i.r0 >= 32) return CC_EFLAGS;
-    const unsigned k1 = kind(i, 1);
-    const bool reg_src = k1 == JK_IMM || (k1 == JK_GPR && i.r1 < 32);
-    if (!reg_src && k1 != JK_MEM) return CC_EFLAGS;
+    if (f.form != Form::Alu || f.writes != F_ARITH) return CC_EFLAGS;
+    CcKind k = CC_EFLAGS;
     switch (i.mnem) {
-      case ZYDIS_MNEMONIC_ADD:  // (a source the result overwrites, or in memory: the value before)
-        return k1 == JK_MEM || (k1 == JK_GPR && i.r1 / 4 == i.r0 / 4) ? CC_ADD_ORIG : CC_ADD;
+      case ZYDIS_MNEMONIC_ADD:
+        k = CC_ADD;
+        break;
       case ZYDIS_MNEMONIC_SUB:
-        return k1 == JK_MEM || (k1 == JK_GPR && i.r1 / 4 == i.r0 / 4) ? CC_SUB_ORIG : CC_SUB;
+        k = CC_SUB;
+        break;
       case ZYDIS_MNEMONIC_AND:
       case ZYDIS_MNEMONIC_OR:
       case ZYDIS_MNEMONIC_XOR:
-        return CC_LOGIC;
+        k = CC_LOGIC;
+        break;
       case ZYDIS_MNEMONIC_CMP:
-        return CC_CMP;
+        k = CC_CMP;
+        break;
       case ZYDIS_MNEMONIC_TEST:
-        return CC_TEST;
+        k = CC_TEST;
+        break;
       case ZYDIS_MNEMONIC_ADC:  // (the carry in goes to cc_carry first: see save_carry)
+        k = CC_ADC;
+        break;
       case ZYDIS_MNEMONIC_SBB:
-        if (!reg_src || (k1 == JK_GPR && i.r1 / 4 == i.r0 / 4)) return CC_EFLAGS;
-        return i.mnem == ZYDIS_MNEMONIC_ADC ? CC_ADC : CC_SBB;
+        k = CC_SBB;
+        break;
       default:
         return CC_EFLAGS;
     }
+    const unsigned k0 = kind(i, 0), k1 = kind(i, 1);
+    if (k0 == JK_MEM)  // op m, r/imm (the register operand is i.r0 here)
+      return (k1 == JK_IMM || (k1 == JK_GPR && i.r0 < 32)) && k != CC_ADC && k != CC_SBB ? k : CC_EFLAGS;
+    if (k0 != JK_GPR || i.r0 >= 32) return CC_EFLAGS;
+    const bool reg_src = k1 == JK_IMM || (k1 == JK_GPR && i.r1 < 32);
+    const bool same = k1 == JK_GPR && i.r1 / 4 == i.r0 / 4;  // one register both ways
+    if (reg_src && !same) return k;
+    if (!reg_src && k1 != JK_MEM) return CC_EFLAGS;
+    // A memory source, or a source the result overwrites: ADD/SUB keep the value before;
+    // CMP/TEST r, m and AND/OR/XOR need only the result or the loaded value.
+    if (k == CC_ADD) return CC_ADD_ORIG;
+    if (k == CC_SUB) return CC_SUB_ORIG;
+    return k == CC_ADC || k == CC_SBB ? CC_EFLAGS : k;
   }
   // Guest registers (bit per register) a native instruction may write, slow paths included.
   static uint8_t regs_written(const Insn& i, const FormInfo& f) {
@@ -905,7 +905,7 @@ class Emitter {
     lazy_ = Lazy();
     r11_lost();
     if (!keep) dyn_ = false;  // jit_call_handler evaluated CpuState::cc_op
-    flat_ = 0;     // the handler may have loaded a segment register
+    flat_ = 0;                // the handler may have loaded a segment register
     delta_ = 0;
     // A handler that returned normally advanced EIP itself; if it ends the block it returned
     // JIT_DISPATCH. Instructions the decoder ends blocks with never fall through here.
