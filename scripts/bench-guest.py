@@ -17,8 +17,8 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GUEST = os.path.join(ROOT, "guest")
+from guest_args import ROOT, guest_args
+
 APPEND = "console=ttyS0 vx86.bench"
 WORKLOADS = ["sha256", "gzip", "spawn1000"]
 
@@ -63,11 +63,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--ab", metavar="OLD_VX86", help="compare OLD_VX86 with --vx86 instead of QEMU")
     a = ap.parse_args()
-    for f in ("vmlinuz", "initramfs.cpio.gz"):
-        if not os.path.exists(os.path.join(GUEST, f)):
-            sys.exit(f"bench-guest: guest/{f} is missing: run scripts/build-guest.sh")
-    kernel = ["-kernel", os.path.join(GUEST, "vmlinuz"), "-initrd", os.path.join(GUEST, "initramfs.cpio.gz"),
-              "-append", APPEND, "-m", "256", "-nographic", "-no-reboot"]
+    kernel = guest_args(APPEND, "bench-guest")
     if a.ab:
         cmds = {"old": [a.ab] + kernel, "new": [a.vx86] + kernel}
     else:

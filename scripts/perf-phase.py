@@ -14,8 +14,8 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GUEST = os.path.join(ROOT, "guest")
+from guest_args import ROOT, guest_args
+
 
 
 def main():
@@ -26,12 +26,8 @@ def main():
     ap.add_argument("--timeout", type=float, default=300)
     ap.add_argument("extra", nargs="*", help="more vx86 arguments (after --)")
     args = ap.parse_args()
-    for f in ("vmlinuz", "initramfs.cpio.gz"):
-        if not os.path.exists(os.path.join(GUEST, f)):
-            sys.exit(f"perf-phase: {GUEST}/{f} is missing: run scripts/build-guest.sh")
-    cmd = [args.vx86, "-perfmap", "-kernel", os.path.join(GUEST, "vmlinuz"), "-initrd",
-           os.path.join(GUEST, "initramfs.cpio.gz"), "-append", "console=ttyS0 vx86.bench nokaslr",
-           "-m", "256", "-nographic", "-no-reboot", "-timeout", str(int(args.timeout))] + args.extra
+    cmd = ([args.vx86, "-perfmap", "-timeout", str(int(args.timeout))] +
+           guest_args("console=ttyS0 vx86.bench nokaslr", "perf-phase") + args.extra)
     vm = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     perf, t0 = None, 0.0
     try:
