@@ -25,15 +25,36 @@ namespace vx86 {
 // jit_call_handler evaluates flags a block left unevaluated (CpuState::cc_op) first;
 // jit_call_handler_lazy is for a handler that neither reads nor writes the arithmetic flags nor
 // saves EFLAGS (a fault it raises is delivered by the run loop, which evaluates them first).
+namespace {
+
+// After a handler that fell through: whether the block's next exit must take the dispatcher's full
+// checks (the run loop's, but the icount budget, which every exit checks itself) rather than a
+// chained jump. Either those checks fail now, or what a chained exit relies on changed: the mode
+// and flat segments its target was translated for (jit_mode), the TLB that mapped this block's
+// page (a flush, CR3 load, INVLPG or privilege change).
+bool needs_dispatcher(const Cpu& c, uint32_t jit_mode, uint64_t tlb_generation, const TlbEntry* tlb) {
+  const CpuState& s = c.s;
+  return s.halted || s.shutdown || s.int_shadow || (s.irq_pending && (s.eflags & F_IF)) || s.nmi_pending ||
+         s.exit_request || (s.eflags & F_TF) || (s.dr[7] & 0xFF) || s.jit_mode != jit_mode ||
+         c.mmu.generation() != tlb_generation || *c.mmu.current_tlb_slot() != tlb;
+}
+
+}  // namespace
+
 uint32_t jit_call_handler_lazy(Cpu* c, const Insn* i) {
   Jit& jit = *c->jit;
   ++jit.mutable_stats().helper_calls;
   ++jit.histogram().helper[i->mnem % JitHistogram::kSize];
   try {
+    const uint32_t mode = c->s.jit_mode;
+    const uint64_t generation = c->mmu.generation();
+    const TlbEntry* tlb = *c->mmu.current_tlb_slot();
     const Insn* r = i->fn(*c, i);
-    // Go on in this block only if the handler fell through and the next instruction is still
-    // there (a write into this block's code replaced its remaining handlers with exits).
-    if (r == i + 1 && r->fn != &op_block_exit) return JIT_CONTINUE;
+    // Go on only if the handler fell through, to the next instruction or off the block's end
+    // (the generated code then exits to the next EIP), and the block is still there (a write
+    // into its code retires it, which replaces all its handlers with exits).
+    if (r == i + 1 && i->fn != &op_block_exit)
+      return needs_dispatcher(*c, mode, generation, tlb) ? JIT_CONTINUE_CHECKED : JIT_CONTINUE;
     return JIT_DISPATCH;
   } catch (const CpuFault& f) {
     jit.set_fault(f);
@@ -120,7 +141,8 @@ Jit::~Jit() {
 // in: 32-bit code, a target EIP that is S's entry EIP + a constant, in the same linear page as
 // S's first byte (decided from S's page offset alone), so T is S's physical page + an offset
 // whatever the mapping S was entered under. What the dispatcher's checks cover either cannot
-// change without a helper call (which taints r14 so the exit takes the dispatcher) or is checked
+// change without a helper call (which taints r14 when it did, so the exit takes the dispatcher:
+// needs_dispatcher) or is checked
 // at the exit itself (the icount budget).
 //
 // A far exit (its target on another page) is chained the same way, behind a check of the

@@ -94,8 +94,10 @@ struct JitRas {
 // A far chained exit's expected physical page while unchained: never a page number.
 constexpr uint32_t kUnchainedPage = 0x7FFFFFFF;
 
-// What call_handler() returns to generated code.
-enum JitStatus : uint32_t { JIT_CONTINUE = 0, JIT_DISPATCH = 1, JIT_FAULT = 2 };
+// What jit_call_handler() returns to generated code: go on in the block (the next exit may be
+// chained, or must take the dispatcher's full checks: CONTINUE_CHECKED, which generated code ORs
+// into its taint register r14), or leave it.
+enum JitStatus : uint32_t { JIT_CONTINUE = 0, JIT_CONTINUE_CHECKED = 1, JIT_DISPATCH = 2, JIT_FAULT = 3 };
 
 class Jit {
  public:

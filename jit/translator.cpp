@@ -411,6 +411,7 @@ class Emitter {
     plan_cache(info);
     cache_load();
     unsigned native = 0;
+    off_ = 0;
     for (unsigned k = 0; k < n; ++k) {
       const Insn& i = b_.insns[k];
       cur_ = &i;
@@ -424,10 +425,11 @@ class Emitter {
         emit_native();
       }
       if (ended_) break;
+      off_ += i.len;
     }
     if (!ended_) {
       // The block ran off its end (size limit, page end, IP wrap): go on at the next instruction.
-      const uint32_t rel = delta_;
+      const uint32_t rel = off_;
       flush_eip();
       if (ip_mask_ != 0xFFFFFFFFu) a_.and_(state(kEip, 4), static_cast<int32_t>(ip_mask_));
       exit_to(rel, true);
@@ -757,9 +759,9 @@ class Emitter {
     a_.mov(x86::rsi, imm(reinterpret_cast<uintptr_t>(i)));
     // rel32: the cache is near our code
     a_.call(imm(reinterpret_cast<uintptr_t>(keep_lazy_flags ? &jit_call_handler_lazy : &jit_call_handler)));
-    a_.mov(x86::r14d, 1);  // a handler ran: the next exit takes the dispatcher's full checks
-    a_.test(x86::eax, x86::eax);
-    a_.jnz(handler_exit_label());
+    a_.cmp(x86::eax, JIT_CONTINUE_CHECKED);
+    a_.ja(handler_exit_label());
+    a_.or_(x86::r14d, x86::eax);  // CHECKED: the next exit takes the dispatcher's full checks
     cache_load();  // what the handler left
   }
 
@@ -907,10 +909,11 @@ class Emitter {
     if (!keep) dyn_ = false;  // jit_call_handler evaluated CpuState::cc_op
     flat_ = 0;                // the handler may have loaded a segment register
     delta_ = 0;
-    // A handler that returned normally advanced EIP itself; if it ends the block it returned
-    // JIT_DISPATCH. Instructions the decoder ends blocks with never fall through here.
+    // A handler that returned normally advanced EIP itself; one that jumped returned
+    // JIT_DISPATCH. The last one (RDTSC, IN, OUT, CPUID, ... end their blocks) fell through to
+    // the next EIP: an exit there, chained if nothing the handler changed forbids it.
     if (&b_.insns[b_.ninsn - 1] == cur_) {
-      a_.jmp(imm(jit_.dispatch_addr()));
+      exit_to(static_cast<int64_t>(off_) + cur_->len, true);
       ended_ = true;
     }
   }
@@ -1653,12 +1656,12 @@ class Emitter {
   }
   // The relative target's distance from the block's entry EIP (before any IP-size wrap).
   int64_t branch_rel() const {
-    return static_cast<int64_t>(delta_) + cur_->len + static_cast<int32_t>(cur_->imm);
+    return static_cast<int64_t>(off_) + cur_->len + static_cast<int32_t>(cur_->imm);
   }
   void fall_through() {
     a_.add(state(kEip, 4), static_cast<int32_t>(delta_ + cur_->len));
     if (ip_mask_ != 0xFFFFFFFFu) a_.and_(state(kEip, 4), static_cast<int32_t>(ip_mask_));
-    exit_to(static_cast<int64_t>(delta_) + cur_->len, true);
+    exit_to(static_cast<int64_t>(off_) + cur_->len, true);
   }
   void end_block() {
     ended_ = true;
@@ -1741,7 +1744,7 @@ class Emitter {
     a_.add(x86::edx, static_cast<int32_t>(delta_ + i.len));
     if (ip_mask_ != 0xFFFFFFFFu) a_.and_(x86::edx, ip_mask_);
     push_edx(sz);
-    if (sz == 4) ras_push(static_cast<int64_t>(delta_) + i.len);  // edx: the return address
+    if (sz == 4) ras_push(static_cast<int64_t>(off_) + i.len);  // edx: the return address
     rel_target_to_eax();
     a_.mov(state(kEip, 4), x86::eax);
     exit_to(branch_rel(), sz == 4);
@@ -1917,7 +1920,7 @@ class Emitter {
     }
     // No TLB check: the page's exec entry was valid when this block was entered (the run loop
     // and the dispatcher fill or check it, a chained exit inherits it), and only C++ (a handler,
-    // which sets r14) changes the TLB.
+    // which sets r14 if it changed that entry: Mmu::generation) changes the TLB.
     a_.long_().jmp(request);
     a_.bind(after_jmp);
     a_.bind(request);
@@ -1952,7 +1955,8 @@ class Emitter {
   bool pend_af0_ = false;
   uint32_t r11_w_ = 0;  // flags whose current values r11 holds
   uint32_t flat_;       // segments still flat here (Block::jit_flat until a handler runs)
-  uint32_t delta_ = 0;
+  uint32_t delta_ = 0;  // what EIP in CpuState lacks (a handler or a flush stores it)
+  uint32_t off_ = 0;    // the current instruction's offset from the block's entry EIP
   bool ended_ = false;
   Label bail_, rejoin_, handler_exit_;
   std::vector<Tail> tails_;

@@ -17,12 +17,14 @@ void Mmu::set_paging(const PagingMode& mode) {
 
 void Mmu::set_cr3(uint32_t cr3) {
   mode_.cr3 = cr3;
+  ++generation_;
   for (auto& set : tlb_)
     for (auto& e : set)
       if (!e.global) e = TlbEntry{};
 }
 
 void Mmu::invlpg(uint32_t lin) {
+  ++generation_;
   for (auto& set : tlb_) {
     TlbEntry& e = set[(lin >> PAGE_SHIFT) & (TLB_SIZE - 1)];
     if (e.tag_read == (lin & ~PAGE_MASK) || e.tag_write == (lin & ~PAGE_MASK) ||
@@ -32,6 +34,7 @@ void Mmu::invlpg(uint32_t lin) {
 }
 
 void Mmu::flush() {
+  ++generation_;
   for (auto& set : tlb_)
     for (auto& e : set) e = TlbEntry{};
 }
@@ -82,6 +85,11 @@ TlbEntry& Mmu::fill(uint32_t lin, Access acc) {
   } else {
     ppage = lpage & a20_mask_;
   }
+  // Replacing a fetch translation (another page, another frame, or no longer executable) is a
+  // change that translated code chaining on it must notice.
+  if (e.tag_exec != TlbEntry{}.tag_exec &&
+      (e.tag_exec != lpage || e.phys_page != ppage >> PAGE_SHIFT || !exec))
+    ++generation_;
   e = TlbEntry{};
   e.phys_page = ppage >> PAGE_SHIFT;
   e.global = global;

@@ -47,6 +47,9 @@ class Mmu {
   void set_cr3(uint32_t cr3);
   void invlpg(uint32_t lin);
   void flush();
+  // Counts the changes above (and A20's) and the fills that replace a fetch translation: translated
+  // code that goes on under an exec mapping it saw earlier asks whether one happened in between.
+  uint64_t generation() const { return generation_; }
   // CPL 3 accesses use the user entries and the user permission rules.
   void set_user(bool user) {
     cur_ = tlb_[user ? 1 : 0];
@@ -125,6 +128,7 @@ class Mmu {
   uint32_t a20_mask_ = 0xFFFFFFFFu;
   PagingMode mode_;
   bool user_ = false;
+  uint64_t generation_ = 0;
   TlbEntry tlb_[2][TLB_SIZE];
   TlbEntry* cur_ = tlb_[0];
 };
