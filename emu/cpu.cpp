@@ -181,6 +181,16 @@ void Cpu::write_seg_slow(unsigned seg, uint32_t off, uint32_t v, unsigned size) 
   }
 }
 
+void Cpu::probe_write(unsigned seg, uint32_t off, unsigned size) {
+  const SegReg& sr = s.seg[seg];
+  if (s.model == CpuModel::i8086) return;  // no limits, no paging
+  if (static_cast<int64_t>(off) + size - 1 > s.seg_wmax[seg] && !seg_access_ok(*this, sr, off, size, true))
+    segment_fault(seg);
+  const uint32_t lin = sr.base + off;
+  mmu.translate(lin, Access::Write);
+  if ((lin & PAGE_MASK) + size > PAGE_SIZE) mmu.translate(lin + size - 1, Access::Write);
+}
+
 Block* Cpu::translate_block(uint32_t lin, uint32_t phys) {
   auto b = std::make_unique<Block>();
   b->phys = phys;

@@ -98,6 +98,10 @@ class Cpu {
     mmu.write<T>(s.seg[seg].base + off, v);
   }
 
+  // Raises the fault a write of `size` bytes at seg:off would raise (segment, then paging), without
+  // writing (ENTER's check of its final stack pointer).
+  void probe_write(unsigned seg, uint32_t off, unsigned size);
+
   // Stack, sized by SS.B.
   template <class T>
   void push(T v) {

@@ -182,8 +182,12 @@ Handler select_popf(DecodeCtx& x) {
 }
 
 // ---- ENTER / LEAVE ----
-// ENTER alloc (imm), level (imm2 mod 32). 16-bit operand size pushes and copies words and sets
-// BP; 32-bit, dwords and EBP. Frame pointers are read from SS:[(E)BP] (stack-size wrapped).
+// ENTER alloc (imm), level (imm2 mod 32), as the SDM's pseudo-code: the operand size sizes the
+// pushes (the old frame pointer, the level - 1 copied ones, FrameTemp); the stack size picks
+// SP/BP or ESP/EBP, both for the pointers walked and for what is written at the end (a 16-bit
+// stack changes only BP and SP, whatever the operand size). Last, a write at the final stack
+// pointer must be allowed (#SS at the limit, #PF), checked without writing; a fault leaves ESP
+// and EBP as they were.
 template <class T>
 const Insn* enter(Cpu& c, const Insn* i) {
   const uint32_t m = c.s.sp_mask;
@@ -204,8 +208,10 @@ const Insn* enter(Cpu& c, const Insn* i) {
     sp -= sizeof(T);
     c.write<T>(SS, sp & m, static_cast<T>(frame));
   }
-  set_reg<T>(c, EBP, static_cast<T>(frame));
-  c.set_sp(sp - alloc);
+  sp = (sp - alloc) & m;
+  c.probe_write(SS, sp, sizeof(T));
+  c.s.regs[EBP] = (c.s.regs[EBP] & ~m) | frame;
+  c.set_sp(sp);
   return next(c, i);
 }
 

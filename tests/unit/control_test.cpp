@@ -90,7 +90,7 @@ TEST(Stack, Enter32Level1AndLeave) {
   t.run();
   EXPECT_EQ(t.get32(STACK, 0x0FFC), 0x12340F00u);
   EXPECT_EQ(t.get32(STACK, 0x0FF8), 0x00000FFCu);
-  EXPECT_EQ(t.r(EBP), 0x00000FFCu);
+  EXPECT_EQ(t.r(EBP), 0x12340FFCu);  // a 16-bit stack: only BP changes (SDM: BP := FrameTemp)
   EXPECT_EQ(t.r(ESP), 0xABCD0FF4u);
   // Now LEAVE: SP <- BP, EBP <- pop32.
   *t.at(CODE, 5) = 0x66;
