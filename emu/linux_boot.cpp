@@ -74,13 +74,14 @@ bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen) {
   return alen && blen && a < b + blen && b < a + alen;
 }
 
-// Flat 4 GiB segments, protected mode on, paging and interrupts off, at `eip`.
-void enter_protected_mode(Machine& m, Guest& g, uint32_t eip) {
+// Flat 4 GiB segments, protected mode on, paging and interrupts off, at `eip`; the GDT at `gdt_addr`.
+void enter_protected_mode(Machine& m, Guest& g, uint32_t eip, uint32_t gdt_addr = BOOT_GDT_ADDR,
+                          uint32_t stack_top = BOOT_STACK_TOP) {
   Cpu& c = m.cpu();
   c.reset();
   const uint64_t gdt[4] = {0, 0, 0x00CF9B000000FFFFull, 0x00CF93000000FFFFull};
-  g.put(BOOT_GDT_ADDR, gdt, sizeof gdt);
-  c.s.gdtr = {BOOT_GDT_ADDR, sizeof gdt - 1};
+  g.put(gdt_addr, gdt, sizeof gdt);
+  c.s.gdtr = {gdt_addr, sizeof gdt - 1};
   c.s.idtr = {0, 0};  // no IDT until the kernel loads one: a stray exception shuts down
   c.s.cr[0] = 0x00000011u;  // PE | ET; caches on, paging off
   const uint32_t flat = 0xFFFFFFFFu;
@@ -94,7 +95,7 @@ void enter_protected_mode(Machine& m, Guest& g, uint32_t eip) {
   c.s.eflags = F_BIT1;
   c.s.eip = eip;
   for (unsigned r = 0; r < 8; ++r) c.s.regs[r] = 0;
-  c.s.regs[ESP] = BOOT_STACK_TOP;
+  c.s.regs[ESP] = stack_top;
   c.set_cpl(0);
   c.update_mode();
   c.update_paging();
@@ -281,18 +282,37 @@ enum : uint32_t {
   MBI_F_LOADER_NAME = 1u << 9,
 };
 
-// Where a Multiboot kernel may be loaded: inside RAM, outside the legacy hole, and clear of the
-// loader's own structures (GDT, stack, info area).
+// Where a Multiboot kernel may be loaded: inside RAM, outside the legacy hole. (The loader's own
+// structures go where the kernel is not: place_multiboot_area.)
 std::string check_placement(const Guest& g, uint64_t addr, uint64_t len, const char* what) {
   if (!g.fits(addr, len))
     return std::string("kernel: ") + what + " " + hex(addr) + "+" + hex(len) + " lies outside RAM (" +
            std::to_string(g.ram_size() / MIB) + " MiB)";
   if (overlaps(addr, len, LOW_RAM_END, HIGH_RAM_START - LOW_RAM_END))
-    return std::string("kernel: ") + what + " " + hex(addr) + "+" + hex(len) + " overlaps the 640 KiB-1 MiB hole";
-  if (overlaps(addr, len, BOOT_GDT_ADDR, MULTIBOOT_INFO_END - BOOT_GDT_ADDR))
-    return std::string("kernel: ") + what + " " + hex(addr) + "+" + hex(len) + " overlaps the loader's area " +
-           hex(BOOT_GDT_ADDR) + "-" + hex(MULTIBOOT_INFO_END);
+    return std::string("kernel: ") + what + " " + hex(addr) + "+" + hex(len) +
+           " overlaps the 640 KiB-1 MiB hole";
   return "";
+}
+
+// The Multiboot loader's area, one block: the GDT at +0, the initial stack's top at +0x2000, the
+// information (structure, memory map, module list, strings) from +0x4000. At BOOT_GDT_ADDR
+// (0x5000) when the kernel and modules leave that free, else at the lowest 4 KiB-aligned place
+// above the first page that is free (kernels that load at 0x8000 are common). 0 if none fits.
+constexpr uint32_t MB_AREA_STACK_TOP = 0x2000, MB_AREA_INFO = 0x4000, MB_PAGE = 0x1000;
+uint32_t place_multiboot_area(const Guest& g, uint64_t size, const std::vector<MemRange>& used) {
+  auto free_at = [&](uint64_t a) {
+    if (!g.fits(a, size) || overlaps(a, size, LOW_RAM_END, HIGH_RAM_START - LOW_RAM_END)) return false;
+    for (const MemRange& r : used)
+      if (overlaps(a, size, r.base, r.size)) return false;
+    return true;
+  };
+  std::vector<uint64_t> candidates = {BOOT_GDT_ADDR, MB_PAGE, HIGH_RAM_START};
+  for (const MemRange& r : used)
+    candidates.push_back((r.base + r.size + MB_PAGE - 1) & ~uint64_t{MB_PAGE - 1});
+  std::sort(candidates.begin() + 1, candidates.end());
+  for (uint64_t a : candidates)
+    if (free_at(a)) return static_cast<uint32_t>(a);
+  return 0;
 }
 
 struct Segment {
@@ -414,20 +434,25 @@ std::string load_multiboot(Machine& m, const std::vector<uint8_t>& k, const std:
   }
 
   // The info area: structure, memory map, module list, then the strings.
+  if (g.ram_size() < HIGH_RAM_START) return "kernel: Multiboot needs more than 1 MiB of RAM";
   const auto map = memory_map(g.ram_size());
-  const uint32_t mmap_addr = MULTIBOOT_INFO_ADDR + MBI_SIZE;
   const uint32_t mmap_len = static_cast<uint32_t>(map.size()) * 24;
-  const uint32_t mods_addr = mmap_addr + mmap_len;
   const std::string full_cmdline = cmdline.empty() ? kernel_name : kernel_name + " " + cmdline;
   const std::string loader_name = "vx86";
+  uint64_t info_size =
+      MBI_SIZE + mmap_len + modules.size() * 16 + full_cmdline.size() + 1 + loader_name.size() + 1;
+  for (const BootModule& mod : modules) info_size += mod.cmdline.size() + 1;
+  std::vector<MemRange> used;
+  for (const Segment& s : segs) used.push_back({s.addr, s.mem_size, 1});
+  for (size_t i = 0; i < modules.size(); ++i) used.push_back({mod_addr[i], modules[i].data.size(), 1});
+  const uint32_t area = place_multiboot_area(g, MB_AREA_INFO + info_size, used);
+  if (!area)
+    return "kernel: no room in RAM for the Multiboot information (" + std::to_string(info_size) +
+           " bytes) outside the kernel and its modules";
+  const uint32_t mbi = area + MB_AREA_INFO;
+  const uint32_t mmap_addr = mbi + MBI_SIZE;
+  const uint32_t mods_addr = mmap_addr + mmap_len;
   uint64_t strings = mods_addr + modules.size() * 16;
-  uint64_t area_end = strings + full_cmdline.size() + 1 + loader_name.size() + 1;
-  for (const BootModule& mod : modules) area_end += mod.cmdline.size() + 1;
-  if (area_end > MULTIBOOT_INFO_END)
-    return "kernel: Multiboot command lines too long (" + std::to_string(area_end - MULTIBOOT_INFO_ADDR) +
-           " bytes of boot information)";
-  if (!g.fits(MULTIBOOT_INFO_ADDR, area_end - MULTIBOOT_INFO_ADDR) || g.ram_size() < HIGH_RAM_START)
-    return "kernel: Multiboot needs more than 1 MiB of RAM";
 
   // Everything checked: write guest memory.
   for (const Segment& s : segs) {
@@ -436,7 +461,6 @@ std::string load_multiboot(Machine& m, const std::vector<uint8_t>& k, const std:
   }
   for (size_t i = 0; i < modules.size(); ++i) g.put(mod_addr[i], modules[i].data.data(), modules[i].data.size());
 
-  const uint32_t mbi = MULTIBOOT_INFO_ADDR;
   g.zero(mbi, MBI_SIZE);
   auto put_string = [&](const std::string& s) {
     const uint32_t at = static_cast<uint32_t>(strings);
@@ -472,7 +496,7 @@ std::string load_multiboot(Machine& m, const std::vector<uint8_t>& k, const std:
   }
   g.put32(mbi + MBI_FLAGS, info_flags);
 
-  enter_protected_mode(m, g, entry);
+  enter_protected_mode(m, g, entry, area, area + MB_AREA_STACK_TOP);
   m.cpu().s.regs[EAX] = MB_BOOTLOADER_MAGIC;
   m.cpu().s.regs[EBX] = mbi;
   return "";

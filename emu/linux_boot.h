@@ -11,7 +11,9 @@
 //   0x5000  GDT (null, null, 0x10 flat code, 0x18 flat data)
 //   0x7000  initial ESP (the stack grows down towards the GDT page)
 //   0x7000  Linux: boot_params (the "zero page", 4 KiB)
-//   0x9000  Multiboot: info structure, memory map, module list and strings (up to 0x9F000)
+//   0x9000  Multiboot: info structure, memory map, module list and strings
+//   (Multiboot moves its GDT, stack and info together to where its kernel and modules are not,
+//   e.g. for kernels that load at 0x8000: place_multiboot_area)
 //   0x20000 Linux: kernel command line (up to cmdline_size + 1 bytes)
 // Linux's protected-mode kernel is loaded at 1 MiB, its initrd as high as the header allows.
 // Multiboot kernels load where their header or ELF program headers say; modules follow them,
@@ -63,8 +65,7 @@ constexpr uint32_t BOOT_STACK_TOP = 0x7000;
 constexpr uint32_t LINUX_BOOT_PARAMS_ADDR = 0x7000;
 constexpr uint32_t LINUX_CMDLINE_ADDR = 0x20000;
 constexpr uint32_t LINUX_KERNEL_ADDR = 0x100000;
-constexpr uint32_t MULTIBOOT_INFO_ADDR = 0x9000;
-constexpr uint32_t MULTIBOOT_INFO_END = 0x9F000;
+constexpr uint32_t MULTIBOOT_INFO_ADDR = 0x9000;  // unless the kernel or a module is there
 constexpr uint32_t BOOT_SEL_CODE = 0x10;
 constexpr uint32_t BOOT_SEL_DATA = 0x18;
 

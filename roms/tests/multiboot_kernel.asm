@@ -5,10 +5,16 @@
 ;   RAM 32 MiB; kernel name "multiboot_kernel", -append "opt=42";
 ;   module 0 "mod0.bin arg1 arg2": 5000 bytes, starting "MODULE0-" and ending "=END";
 ;   module 1 "mod1.bin": starting "MODULE1-".
-; and reports each check on the debug console (0xe9), the verdict on isa-debug-exit (0xf4).
+; and that the loader put none of its own structures (information, memory map, strings, module
+; list, GDT, initial stack) inside the kernel's image or bss. It loads at LOAD_ADDR: 1 MiB, or
+; 0x8000 as real-mode-era test kernels do (nasm -DLOAD_ADDR=0x8000), where the loader's usual area
+; is taken. It reports each check on the debug console (0xe9), the verdict on isa-debug-exit (0xf4).
 
         bits 32
-        org 0x100000
+%ifndef LOAD_ADDR
+%define LOAD_ADDR 0x100000
+%endif
+        org LOAD_ADDR
         cpu 686
 
 %include "boot32.inc"
@@ -26,7 +32,8 @@ mb_header:
         dd bss_end                      ; bss_end_addr
         dd entry                        ; entry_addr
 
-entry:  mov esp, stack_top
+entry:  mov [boot_esp], esp
+        mov esp, stack_top
         mov ebp, ebx                    ; multiboot_info
         cmp eax, 0x2BADB002
         CHECK e, 1, "EAX = 0x2badb002"
@@ -43,6 +50,33 @@ entry:  mov esp, stack_top
         and eax, 0x24d
         cmp eax, 0x24d
         CHECK e, 2, "info flags"
+        mov eax, ebp
+        mov ecx, 88
+        call outside
+        CHECK e, 9, "info structure outside the image"
+        mov eax, [ebp + 48]
+        mov ecx, [ebp + 44]
+        call outside
+        CHECK e, 9, "memory map outside the image"
+        mov eax, [ebp + 16]
+        mov ecx, cmdline_end - cmdline
+        call outside
+        CHECK e, 9, "command line outside the image"
+        mov eax, [ebp + 24]
+        mov ecx, 2 * 16
+        call outside
+        CHECK e, 9, "module list outside the image"
+        mov eax, [boot_esp]
+        sub eax, 256
+        mov ecx, 256
+        call outside
+        CHECK e, 9, "initial stack outside the image"
+        sgdt [gdtr_image]
+        mov eax, [gdtr_image + 2]
+        movzx ecx, word [gdtr_image]
+        inc ecx
+        call outside
+        CHECK e, 9, "GDT outside the image"
         cmp dword [ebp + 4], 640
         CHECK e, 3, "mem_lower"
         cmp dword [ebp + 8], 31 * 1024
@@ -114,7 +148,21 @@ entry:  mov esp, stack_top
 
         BOOT32_LIB
 
+; ZF=1 if [EAX, EAX+ECX) lies outside the image and its bss. Clobbers EDX.
+outside:
+        lea edx, [eax + ecx]
+        cmp edx, image_start
+        jbe .yes
+        cmp eax, bss_end
+        jae .yes
+        xor edx, edx
+        inc edx                         ; ZF = 0
+        ret
+.yes:   xor edx, edx                    ; ZF = 1
+        ret
+
 cmdline:     db "multiboot_kernel opt=42", 0
+cmdline_end:
 mod0_string: db "mod0.bin arg1 arg2", 0
 mod1_string: db "mod1.bin", 0
 image_end:
@@ -122,6 +170,8 @@ image_end:
         absolute image_end
         alignb 4
 bss_probe:  resd 1
+boot_esp:   resd 1
+gdtr_image: resb 6
             resb 4096
 stack_top:
 bss_end:

@@ -119,6 +119,10 @@ const std::vector<uint8_t>& mb_kernel() {
   static const std::vector<uint8_t> k = read_file(VX86_MULTIBOOT_KERNEL);
   return k;
 }
+const std::vector<uint8_t>& mb_kernel_low() {  // the same, loaded at 0x8000
+  static const std::vector<uint8_t> k = read_file(VX86_MULTIBOOT_KERNEL_LOW);
+  return k;
+}
 
 const std::string kCmdline = "console=ttyS0 vx86-test";
 
@@ -273,6 +277,21 @@ TEST_F(BootTest, MultibootKernelChecksItsInfo) {
   EXPECT_NE(output().find("multiboot_kernel: PASS"), std::string::npos) << output();
 }
 
+// A kernel that loads at 0x8000, over the loader's usual area (0x5000-0x9000+): the loader puts its
+// GDT, stack and information elsewhere (the kernel checks that none of it is inside its image).
+TEST_F(BootTest, MultibootKernelAt0x8000) {
+  ASSERT_FALSE(mb_kernel_low().empty()) << VX86_MULTIBOOT_KERNEL_LOW;
+  make_machine(32);
+  std::vector<BootModule> mods;
+  mods.push_back({make_data(5000, "MODULE0-", "=END"), "mod0.bin arg1 arg2"});
+  mods.push_back({make_data(100, "MODULE1-", "!"), "mod1.bin"});
+  ASSERT_EQ(load_kernel(*m_, mb_kernel_low(), mods, "opt=42", "multiboot_kernel"), "");
+  EXPECT_NE(m_->cpu().s.regs[EBX], MULTIBOOT_INFO_ADDR);
+  EXPECT_EQ(m_->run(1'000'000), MachineExit::GuestExit) << output();
+  EXPECT_EQ(m_->guest_exit_status(), 1) << output();
+  EXPECT_NE(output().find("multiboot_kernel: PASS"), std::string::npos) << output();
+}
+
 namespace {
 // The same kernel as an ELF32 executable: flag 16 cleared, one PT_LOAD whose virtual addresses are
 // 3 GiB above the physical ones (so the loader must translate e_entry).
@@ -348,6 +367,14 @@ TEST_F(BootTest, MultibootMalformed) {
   k = mb_kernel();
   put32(k, 16, 0xB0000); put32(k, 12, 0xB0000); put32(k, 20, 0); put32(k, 24, 0); put32(k, 28, 0xB0040);
   expect_error(k, "hole");
+  k = mb_kernel();  // all of low RAM, and a module filling the rest: nowhere for the boot information
+  put32(k, 16, 0x1000);
+  put32(k, 12, 0x1000);
+  put32(k, 20, 0);
+  put32(k, 24, 0x9F000);
+  put32(k, 28, 0x1040);
+  expect_error(k, "no room in RAM for the Multiboot information",
+               {BootModule{std::vector<uint8_t>((31u << 20) - 0x2000), "big.bin"}});
   expect_error(mb_kernel(), "does not fit in RAM",
                {BootModule{std::vector<uint8_t>(40u << 20), "big.bin"}});
   auto elf = multiboot_as_elf(mb_kernel());
