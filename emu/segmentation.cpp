@@ -459,9 +459,11 @@ void task_switch(Cpu& c, uint16_t sel, Desc d, TaskSwitch kind, uint32_t next_ei
     for (unsigned k = 0; k < SEG_COUNT; ++k) n_seg[k] = r16(0x48 + 4 * k);
     n_ldt = r16(0x60);
   } else {
+    // A 16-bit (286) TSS: IP and FLAGS zero-extended; the general registers' upper halves read
+    // FFFFh afterwards on 386-class processors (as Bochs models it), whatever they held.
     n_eip = r16(0x0E);
     n_flags = r16(0x10);
-    for (unsigned k = 0; k < 8; ++k) n_regs[k] = (c.s.regs[k] & 0xFFFF0000u) | r16(0x12 + 2 * k);
+    for (unsigned k = 0; k < 8; ++k) n_regs[k] = 0xFFFF0000u | r16(0x12 + 2 * k);
     for (unsigned k = 0; k < 4; ++k) n_seg[k] = r16(0x22 + 2 * k);  // ES CS SS DS
     n_seg[FS] = n_seg[GS] = 0;
     n_ldt = r16(0x2A);

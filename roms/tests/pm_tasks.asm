@@ -1,7 +1,9 @@
 ; pm_tasks: hardware task switches. CALL through a task gate (back link, NT, busy bits, CR0.TS,
 ; registers saved and restored), IRET with NT back to the caller (busy cleared), JMP to a TSS
 ; (no NT, the old task's busy bit cleared), JMP to a busy TSS (#GP(sel)), a TSS that is too short
-; (#TS(sel)), and an interrupt through a task gate in the IDT.
+; (#TS(sel)), an interrupt through a task gate in the IDT, and a CALL to a 16-bit (286) TSS: the
+; general registers' upper halves read FFFFh in that task (as on 386-class processors), FLAGS is
+; zero-extended, and IRET saves the 16-bit state into it.
 %define TEST_NAME "pm_tasks"
 %include "rom_common.inc"
 %include "tests/pm_common.inc"
@@ -11,6 +13,8 @@ TSS_B_SEL equ 0x38
 TGATE     equ 0x40      ; task gate -> TSS_B_SEL
 SHORT_TSS equ 0x48      ; a 32-bit TSS with limit 0x60
 R         equ 0x0740    ; results written by task B
+TSS_C     equ 0x15000   ; a 16-bit TSS (0x2C bytes)
+TSS_C_SEL equ 0x50
 
 start:
         PM_ENTER
@@ -94,6 +98,52 @@ pm_main:
         CHECK32 dword [R + 0x34], TSS_SEL, 5, "back link of an interrupt task"
         OK32 "interrupt through a task gate"
 
+        ; ---- CALL to a 16-bit TSS, IRET back ----
+        mov edi, TSS_C
+        xor eax, eax
+        mov ecx, 0x2C / 2
+        rep stosw
+        mov word [TSS_C + 0x0E], task_c            ; IP
+        mov word [TSS_C + 0x10], 0x0002            ; FLAGS
+        mov dword [TSS_C + 0x12], 0x22221111       ; AX, CX
+        mov dword [TSS_C + 0x16], 0x44443333       ; DX, BX
+        mov dword [TSS_C + 0x1A], 0x5555B000       ; SP, BP
+        mov dword [TSS_C + 0x1E], 0x77776666       ; SI, DI
+        mov dword [TSS_C + 0x22], (CODE32 << 16) | DATA  ; ES, CS
+        mov dword [TSS_C + 0x26], (DATA << 16) | DATA    ; SS, DS
+        DESC TSS_C_SEL, TSS_C, 0x2B, 0x81, 0x0
+        mov eax, 0x12340000
+        mov ecx, eax
+        mov edx, eax
+        mov ebx, 0xCAFE0000
+        mov ebp, eax
+        mov esi, eax
+        mov edi, eax
+        call TSS_C_SEL:0
+        CHECK32 ebx, 0xCAFE0000, 6, "EBX restored after the 16-bit task"
+        CHECK32 dword [R + 0x40], 0xFFFF1111, 6, "EAX in the 16-bit task"
+        CHECK32 dword [R + 0x44], 0xFFFF2222, 6, "ECX in the 16-bit task"
+        CHECK32 dword [R + 0x48], 0xFFFF3333, 6, "EDX in the 16-bit task"
+        CHECK32 dword [R + 0x4C], 0xFFFF4444, 6, "EBX in the 16-bit task"
+        CHECK32 dword [R + 0x50], 0xFFFFB000, 6, "ESP in the 16-bit task"
+        CHECK32 dword [R + 0x54], 0xFFFF5555, 6, "EBP in the 16-bit task"
+        CHECK32 dword [R + 0x58], 0xFFFF6666, 6, "ESI in the 16-bit task"
+        CHECK32 dword [R + 0x5C], 0xFFFF7777, 6, "EDI in the 16-bit task"
+        CHECK32 dword [R + 0x60], 0x00004002, 6, "EFLAGS in the 16-bit task: FLAGS and NT"
+        CHECK32 dword [R + 0x64], 0x00008301, 6, "16-bit TSS busy during the call"
+        movzx eax, word [TSS_C]
+        CHECK32 eax, TSS_SEL, 6, "back link in the 16-bit TSS"
+        CHECK32 dword [GDT + TSS_C_SEL + 4], 0x00008101, 6, "16-bit TSS not busy after IRET"
+        movzx eax, word [TSS_C + 0x12]
+        CHECK32 eax, 0x9999, 6, "AX saved into the 16-bit TSS"
+        movzx eax, word [TSS_C + 0x1A]
+        CHECK32 eax, 0xC000, 6, "SP saved into the 16-bit TSS"
+        movzx eax, word [TSS_C + 0x0E]
+        CHECK32 eax, task_c.after, 6, "IP saved into the 16-bit TSS"
+        movzx eax, word [TSS_C + 0x10]
+        CHECK32 eax, 0x0002, 6, "FLAGS saved without NT"
+        OK32 "CALL to a 16-bit TSS, IRET back: FFFFh upper halves, 16-bit state saved"
+
         PASS32
 
 task_b:
@@ -127,6 +177,24 @@ task_b:
         mov [R + 0x34], eax
         iretd
         jmp $
+
+task_c:  ; a 16-bit TSS's task (32-bit code): no stack until ESP is set
+        mov [R + 0x40], eax
+        mov [R + 0x44], ecx
+        mov [R + 0x48], edx
+        mov [R + 0x4C], ebx
+        mov [R + 0x50], esp
+        mov [R + 0x54], ebp
+        mov [R + 0x58], esi
+        mov [R + 0x5C], edi
+        mov esp, 0xC000
+        pushfd
+        pop dword [R + 0x60]
+        mov eax, [GDT + TSS_C_SEL + 4]
+        mov [R + 0x64], eax
+        mov eax, 0xABCD9999
+        iretd
+.after: jmp $
 
         bits 16
         PM_SUPPORT
