@@ -262,10 +262,12 @@ Block* Cpu::check_second_page(Block* b, uint32_t lin, uint32_t phys) {
 }
 
 // One instruction with the debug checks around it: instruction breakpoints (a fault, before it
-// runs, unless RF), then data breakpoints and single-step (traps, after it).
-void Cpu::run_stepped(uint32_t lin) {
+// runs, unless RF), then data breakpoints and single-step (traps, after it). After MOV SS / POP SS
+// (`after_ss_load`) the SDM inhibits all of them until the next instruction has run: its
+// instruction breakpoint is not checked, and the MOV SS's own traps are taken after it.
+void Cpu::run_stepped(uint32_t lin, bool after_ss_load) {
   const uint32_t dr7 = s.dr[7];
-  if (!(s.eflags & F_RF) && (dr7 & 0xFF)) {
+  if (!after_ss_load && !(s.eflags & F_RF) && (dr7 & 0xFF)) {
     uint32_t hits = 0;
     for (unsigned k = 0; k < 4; ++k)
       if (((dr7 >> (2 * k)) & 3) && ((dr7 >> (16 + 4 * k)) & 3) == 0 && s.dr[k] == lin) hits |= 1u << k;
@@ -278,6 +280,7 @@ void Cpu::run_stepped(uint32_t lin) {
   const bool rf = s.eflags & F_RF;
   delivered_ = false;
   dr6_pending_ = 0;
+  ss_loaded = false;
   const uint32_t phys = mmu.translate_exec(lin);
   Block* b = blocks.find(phys, s.code32 | 2u);
   if (!b) b = translate_block(lin, phys);
@@ -292,6 +295,12 @@ void Cpu::run_stepped(uint32_t lin) {
   if (rf) s.eflags &= ~F_RF;
   uint32_t dr6 = dr6_pending_;
   if (tf && !delivered_) dr6 |= 1u << 14;  // BS
+  if (ss_loaded && !delivered_) {
+    dr6_deferred_ |= dr6;  // after the next instruction
+    return;
+  }
+  dr6 |= dr6_deferred_;
+  dr6_deferred_ = 0;
   if (dr6) {
     s.dr[6] = (s.dr[6] & ~0x400Fu) | dr6 | 0xFFFF0FF0u;
     deliver_exception(CpuFault{VEC_DB, false, 0});
@@ -306,8 +315,11 @@ StopReason Cpu::run(uint64_t max_insns) {
       s.exit_request = false;
       return StopReason::ExitRequest;
     }
+    bool after_ss_load = false;
     if (s.int_shadow) {
       s.int_shadow = false;
+      after_ss_load = ss_loaded;
+      ss_loaded = false;
     } else if (s.nmi_pending && !s.nmi_blocked) [[unlikely]] {
       s.halted = false;
       s.nmi_pending = false;
@@ -336,11 +348,12 @@ StopReason Cpu::run(uint64_t max_insns) {
     if (s.halted) return StopReason::Halted;
     if (s.icount >= end) return StopReason::Budget;
     blocks.free_retired();
-    step_mode_ = (s.eflags & F_TF) || (s.dr[7] & 0xFF);
+    // (RF, set by IRET or a task switch, is cleared once an instruction completes: one stepped.)
+    step_mode_ = (s.eflags & (F_TF | F_RF)) || (s.dr[7] & 0xFF);
     try {
       const uint32_t lin = s.seg[CS].base + s.eip;
       if (step_mode_) [[unlikely]] {
-        run_stepped(lin);
+        run_stepped(lin, after_ss_load);
         continue;
       }
       const uint32_t phys = mmu.translate_exec(lin);

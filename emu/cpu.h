@@ -98,6 +98,10 @@ class Cpu {
     mmu.write<T>(s.seg[seg].base + off, v);
   }
 
+  // Set by MOV SS and POP SS (with CpuState::int_shadow): debug exceptions, single-step traps and
+  // instruction breakpoints wait for the end of the next instruction too (not after STI).
+  bool ss_loaded = false;
+
   // Raises the fault a write of `size` bytes at seg:off would raise (segment, then paging), without
   // writing (ENTER's check of its final stack pointer).
   void probe_write(unsigned seg, uint32_t off, unsigned size);
@@ -150,7 +154,7 @@ class Cpu {
   void deliver(uint8_t vector, bool has_error, uint32_t error, bool software, uint32_t return_eip);
   void deliver_real(uint8_t vector, uint32_t return_eip);
   void deliver_pm(uint8_t vector, bool has_error, uint32_t error, bool software, uint32_t return_eip);
-  void run_stepped(uint32_t lin);
+  void run_stepped(uint32_t lin, bool after_ss_load);
   void dump_state();
 
   // Debug state (DR7 breakpoints, TF): the run loop then runs one instruction per block.
@@ -158,6 +162,7 @@ class Cpu {
   bool data_bps_ = false;      // a data breakpoint is armed: all accesses take the slow path
   bool delivered_ = false;     // an interrupt or exception was delivered (no single-step trap)
   uint32_t dr6_pending_ = 0;   // data breakpoint hits of the current instruction
+  uint32_t dr6_deferred_ = 0;  // a MOV SS / POP SS's own #DB conditions, taken after the next one
   void check_data_bp(uint32_t lin, unsigned size, bool write);
 
   Decoder decoder_;

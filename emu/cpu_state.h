@@ -43,6 +43,9 @@ struct SegReg {
 
 enum : uint16_t { SEG_ATTR_DB = 1u << 14 };
 
+// Debug register bits used outside the breakpoint logic.
+enum : uint32_t { DR6_BD = 1u << 13, DR6_BS = 1u << 14, DR6_BT = 1u << 15, DR7_GD = 1u << 13 };
+
 struct TableReg {
   uint32_t base;
   uint16_t limit;

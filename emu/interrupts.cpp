@@ -185,6 +185,28 @@ ExcClass exc_class(uint8_t v) {
 bool has_error_code(uint8_t v) {
   return v == VEC_DF || v == VEC_TS || v == VEC_NP || v == VEC_SS || v == VEC_GP || v == VEC_PF || v == VEC_AC;
 }
+
+// Fault-class exceptions: the EFLAGS image they save has RF set (SDM Vol. 3 17.3.1.1), so the
+// handler's IRET re-runs the instruction without hitting its instruction breakpoint again. (#DB is
+// a fault only for DR7.GD, whose handler sets RF itself; the others are traps or aborts.)
+bool fault_class(uint8_t v) {
+  switch (v) {
+    case VEC_DE:
+    case VEC_BR:
+    case VEC_UD:
+    case VEC_NM:
+    case VEC_TS:
+    case VEC_NP:
+    case VEC_SS:
+    case VEC_GP:
+    case VEC_PF:
+    case VEC_MF:
+    case VEC_AC:
+      return true;
+    default:
+      return false;
+  }
+}
 }  // namespace
 
 void Cpu::deliver_exception(const CpuFault& f) {
@@ -192,6 +214,8 @@ void Cpu::deliver_exception(const CpuFault& f) {
   const uint32_t saved_ext = fault_ext;
   for (int guard = 0; guard < 8; ++guard) {
     if (cur.vector == VEC_PF) s.cr[2] = cur.address;
+    if (fault_class(cur.vector)) s.eflags |= F_RF;  // delivery clears it again
+    if (cur.vector == VEC_DB) s.dr[7] &= ~DR7_GD;   // the handler may use the debug registers
     // Faults are precise and push the faulting EIP; traps (#DB after an instruction) were raised
     // with EIP already at the next instruction.
     try {

@@ -449,6 +449,7 @@ void task_switch(Cpu& c, uint16_t sel, Desc d, TaskSwitch kind, uint32_t next_ei
   // Read the whole new state first (page faults here leave the old task untouched).
   uint32_t n_eip, n_flags, n_cr3 = c.s.cr[3], n_regs[8];
   uint16_t n_seg[SEG_COUNT], n_ldt;
+  bool debug_trap = false;
   auto r16 = [&](uint32_t off) { return c.mmu.read_system<uint16_t>(nbase + off); };
   auto r32 = [&](uint32_t off) { return c.mmu.read_system<uint32_t>(nbase + off); };
   if (new32) {
@@ -458,6 +459,7 @@ void task_switch(Cpu& c, uint16_t sel, Desc d, TaskSwitch kind, uint32_t next_ei
     for (unsigned k = 0; k < 8; ++k) n_regs[k] = r32(0x28 + 4 * k);
     for (unsigned k = 0; k < SEG_COUNT; ++k) n_seg[k] = r16(0x48 + 4 * k);
     n_ldt = r16(0x60);
+    debug_trap = r16(0x64) & 1;  // the T bit: a #DB trap (DR6.BT) before the task's first instruction
   } else {
     // A 16-bit (286) TSS: IP and FLAGS zero-extended; the general registers' upper halves read
     // FFFFh afterwards on 386-class processors (as Bochs models it), whatever they held.
@@ -539,6 +541,10 @@ void task_switch(Cpu& c, uint16_t sel, Desc d, TaskSwitch kind, uint32_t next_ei
     if (is32) c.write<uint32_t>(SS, sp, error);
     else c.write<uint16_t>(SS, sp, static_cast<uint16_t>(error));
     c.set_sp(sp);
+  }
+  if (debug_trap) {
+    c.s.dr[6] = (c.s.dr[6] & ~0xFu) | DR6_BT | 0xFFFF0FF0u;
+    raise_fault(VEC_DB);
   }
   if (c.s.eip > c.s.seg[CS].limit) raise_fault(VEC_GP, 0);
 }

@@ -35,7 +35,7 @@ namespace {
 bool needs_dispatcher(const Cpu& c, uint32_t jit_mode, uint64_t tlb_generation, const TlbEntry* tlb) {
   const CpuState& s = c.s;
   return s.halted || s.shutdown || s.int_shadow || (s.irq_pending && (s.eflags & F_IF)) || s.nmi_pending ||
-         s.exit_request || (s.eflags & F_TF) || (s.dr[7] & 0xFF) || s.jit_mode != jit_mode ||
+         s.exit_request || (s.eflags & (F_TF | F_RF)) || (s.dr[7] & 0xFF) || s.jit_mode != jit_mode ||
          c.mmu.generation() != tlb_generation || *c.mmu.current_tlb_slot() != tlb;
 }
 
@@ -275,7 +275,7 @@ void Jit::emit_stubs() {
   a.jne(miss);
   a.cmp(st(offsetof(CpuState, exit_request), 1), 0);
   a.jne(miss);
-  a.test(st(offsetof(CpuState, eflags), 4), F_TF);
+  a.test(st(offsetof(CpuState, eflags), 4), F_TF | F_RF);  // single-step, or RF to clear
   a.jnz(miss);
   a.test(st(offsetof(CpuState, dr) + 7 * 4, 1), 0xFF);  // DR7 L0-G3: breakpoints step
   a.jnz(miss);

@@ -36,7 +36,7 @@ template <class Src>
 const Insn* mov_to_sreg(Cpu& c, const Insn* i) {
   uint16_t v = Src::template get<uint16_t>(c, i, op_addr<Src>(c, i));
   load_seg(c, i->r0, v);
-  if (i->r0 == SS) c.s.int_shadow = true;
+  if (i->r0 == SS) c.s.int_shadow = c.ss_loaded = true;
   return next(c, i);
 }
 // MOV r/m, Sreg: a register destination of 32 bits gets the selector zero-extended.

@@ -91,7 +91,7 @@ const Insn* pop_sreg(Cpu& c, const Insn* i) {
   uint16_t v = c.read<uint16_t>(SS, sp);
   load_seg(c, i->r0, v);
   c.s.regs[ESP] = (c.s.regs[ESP] & ~mask) | ((sp + sizeof(T)) & mask);
-  if (i->r0 == SS) c.s.int_shadow = true;
+  if (i->r0 == SS) c.s.int_shadow = c.ss_loaded = true;
   return next(c, i);
 }
 

@@ -175,9 +175,17 @@ unsigned dr_index(const Cpu& c, unsigned n) {
   }
   return n;
 }
+// DR7.GD: any debug register access is a #DB fault (DR6.BD) first; entering #DB clears GD.
+void general_detect(Cpu& c) {
+  if (!(c.s.dr[7] & DR7_GD)) return;
+  c.s.dr[6] = (c.s.dr[6] & ~0xFu) | DR6_BD | 0xFFFF0FF0u;
+  c.s.eflags |= F_RF;  // a fault: the image it saves has RF
+  raise_fault(VEC_DB);
+}
 const Insn* mov_to_dr(Cpu& c, const Insn* i) {
   require_cpl0(c);
   const unsigned n = dr_index(c, i->r0);
+  general_detect(c);
   uint32_t v = getr<uint32_t>(c, i->r1);
   if (n == 6) v = (v & 0xE00F) | 0xFFFF0FF0u;
   if (n == 7) v = (v & 0xFFFF2BFFu) | 0x400;
@@ -188,6 +196,7 @@ const Insn* mov_to_dr(Cpu& c, const Insn* i) {
 const Insn* mov_from_dr(Cpu& c, const Insn* i) {
   require_cpl0(c);
   const unsigned n = dr_index(c, i->r1);
+  general_detect(c);
   uint32_t v = c.s.dr[n];
   if (n == 6) v |= 0xFFFF0FF0u;
   if (n == 7) v |= 0x400;

@@ -1,7 +1,9 @@
 ; pm_debug: debug exceptions in protected mode. TF single-step traps after each instruction
 ; (including the POPF that clears TF, not after the one that sets it) with DR6.BS; a DR0
 ; instruction breakpoint (a fault before the instruction, resumed with RF); a DR1 data write
-; breakpoint (a trap after the writing instruction, not on reads) with DR6.B1.
+; breakpoint (a trap after the writing instruction, not on reads) with DR6.B1; MOV SS and POP SS
+; holding the single-step trap until after the next instruction; DR7.GD (a MOV DR faults with
+; DR6.BD, GD cleared for the handler); RF in the EFLAGS image a fault saves, not a software INT's.
 %define TEST_NAME "pm_debug"
 %include "rom_common.inc"
 %include "tests/pm_common.inc"
@@ -74,6 +76,57 @@ pm_main:
         CHECK32 eax, 2, 4, "DR6.B1"
         CHECK32 dword [WATCH], 0x12340000, 4, "the write happened"
         OK32 "DR1 data write breakpoint"
+
+        ; ---- MOV SS / POP SS hold the single-step trap for one instruction ----
+        mov dword [CNT], 0
+        mov ax, DATA
+        pushfd
+        or dword [esp], 0x100
+        popfd                                    ; TF on (no trap after this one)
+.m1:    mov ss, ax                               ; no trap here ...
+.m2:    nop                                      ; ... but after this one
+.m3:    push ss
+.m4:    pop ss                                   ; again
+.m5:    nop
+.m6:    pushfd
+.m7:    and dword [esp], ~0x100
+.m8:    popfd
+.m_end: CHECK32 dword [CNT], 6, 5, "single-step traps around MOV SS / POP SS"
+        CHECK32 dword [LIST], .m3, 5, "first trap: after the instruction after MOV SS"
+        CHECK32 dword [LIST + 4], .m4, 5, "after PUSH SS"
+        CHECK32 dword [LIST + 8], .m6, 5, "after the instruction after POP SS"
+        OK32 "MOV SS / POP SS hold the single-step trap"
+
+        ; ---- DR7.GD ----
+        mov dword [CNT], 0
+        mov eax, 0x2000                          ; GD
+        mov dr7, eax
+.gd:    mov eax, dr6                             ; #DB (a fault); the handler returns with RF
+        CHECK32 dword [CNT], 1, 6, "general-detect #DB"
+        CHECK32 dword [LIST], .gd, 6, "its EIP: the MOV DR (a fault)"
+        mov eax, [LAST_DR6]
+        and eax, 0xE00F
+        CHECK32 eax, 0x2000, 6, "DR6.BD"
+        mov eax, dr7
+        and eax, 0x2000
+        CHECK32 eax, 0, 6, "GD cleared by the #DB"
+        OK32 "DR7.GD general detect"
+
+        ; ---- RF in the saved EFLAGS: set for a fault, not for INT n ----
+        TRY .ud
+        ud2
+        FAIL32 7, "UD2 did not fault"
+.ud:    EXPECT_EXC 6, -1, 7
+        mov eax, [V_EFL]
+        and eax, 0x10000
+        CHECK32 eax, 0x10000, 7, "RF in the EFLAGS image of #UD"
+        TRY .int
+        int 0x40
+.int:   EXPECT_EXC 0x40, -1, 7
+        mov eax, [V_EFL]
+        and eax, 0x10000
+        CHECK32 eax, 0, 7, "no RF in the EFLAGS image of INT n"
+        OK32 "RF pushed for faults"
 
         PASS32
 

@@ -3,7 +3,8 @@
 ; (no NT, the old task's busy bit cleared), JMP to a busy TSS (#GP(sel)), a TSS that is too short
 ; (#TS(sel)), an interrupt through a task gate in the IDT, and a CALL to a 16-bit (286) TSS: the
 ; general registers' upper halves read FFFFh in that task (as on 386-class processors), FLAGS is
-; zero-extended, and IRET saves the 16-bit state into it.
+; zero-extended, and IRET saves the 16-bit state into it; a TSS with its T bit set raises #DB
+; (DR6.BT) before its task's first instruction.
 %define TEST_NAME "pm_tasks"
 %include "rom_common.inc"
 %include "tests/pm_common.inc"
@@ -66,7 +67,10 @@ pm_main:
         CHECK32 eax, 8, 2, "CR0.TS set by the task switch"
         OK32 "CALL through a task gate, IRET with NT: back link, busy bits, NT, TS"
 
-        ; ---- JMP to the TSS ----
+        ; ---- JMP to the TSS (its T bit set) ----
+        IDT_GATE 1, h_db, 0x8E
+        mov dword [R + 0x70], 0
+        mov word [TSS_B + 0x64], 1               ; T
         mov ebx, 0x600DF00D
         jmp TSS_B_SEL:0
         CHECK32 ebx, 0x600DF00D, 3, "EBX after JMP there and back"
@@ -76,7 +80,13 @@ pm_main:
         CHECK32 dword [R + 0x24], 0x00008901, 3, "old TSS not busy after JMP"
         CHECK32 dword [GDT + TSS_B_SEL + 4], 0x00008901, 3, "TSS B not busy after JMP back"
         CHECK32 dword [GDT + TSS_SEL + 4], 0x00008B01, 3, "TSS A busy again"
-        OK32 "JMP to a TSS and back: busy bits, no NT"
+        CHECK32 dword [R + 0x70], 1, 3, "one #DB for the T bit"
+        CHECK32 dword [R + 0x74], task_b.phase2, 3, "#DB EIP: the new task's first instruction"
+        mov eax, [R + 0x78]
+        and eax, 0xE00F
+        CHECK32 eax, 0x8000, 3, "DR6.BT"
+        mov word [TSS_B + 0x64], 0
+        OK32 "JMP to a TSS and back: busy bits, no NT, T bit #DB"
 
         ; ---- faults ----
         TRY .busy
@@ -163,7 +173,7 @@ task_b:
         xor ebx, ebx
         xor esi, esi
         iretd
-        ; phase 2: entered by JMP
+.phase2: ; phase 2: entered by JMP
         pushfd
         pop dword [R + 0x20]
         mov eax, [GDT + TSS_SEL + 4]
@@ -177,6 +187,16 @@ task_b:
         mov [R + 0x34], eax
         iretd
         jmp $
+
+h_db:    ; #DB (the T bit): counts, records EIP and DR6
+        inc dword [R + 0x70]
+        push eax
+        mov eax, [esp + 4]
+        mov [R + 0x74], eax
+        mov eax, dr6
+        mov [R + 0x78], eax
+        pop eax
+        iretd
 
 task_c:  ; a 16-bit TSS's task (32-bit code): no stack until ESP is set
         mov [R + 0x40], eax

@@ -250,10 +250,12 @@ TEST(Control, IretdRestoresFlagsMask) {
   t.r(ESP) = 0x0FF4;
   *t.at(0x1800, 0x30) = 0xF4;
   t.code({0x66, 0xCF});
-  t.run();
+  t.cpu.run(1);  // the IRETD alone
   EXPECT_EQ(t.cpu.s.eflags, 0x00257ED7u);
   EXPECT_EQ(t.r(ESP), 0x1000u);
   EXPECT_EQ(t.cpu.s.seg[CS].sel, 0x1800);
+  t.run();  // the HLT there: RF is cleared once an instruction completes
+  EXPECT_EQ(t.cpu.s.eflags, 0x00247ED7u);
 }
 
 TEST(Control, IntAndIret) {
