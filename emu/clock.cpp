@@ -1,5 +1,6 @@
 #include "emu/clock.h"
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 
@@ -46,8 +47,83 @@ uint64_t Clock::raw_now() const {
     return base_ns_ + insns_to_ns(ic - base_icount_);
   }
   if (paused_) return base_ns_;
-  uint64_t h = host_();
-  return base_ns_ + (h > base_host_ ? h - base_host_ : 0);
+  if (!icount_) return host_time();
+  const uint64_t ic = *icount_;
+  if (ic < last_icount_) {
+    base_ns_ = last_now_;
+    base_icount_ = ic;
+  }
+  last_icount_ = ic;
+  return base_ns_ +
+         static_cast<uint64_t>(static_cast<unsigned __int128>(ic - base_icount_) * rate_fs_ / 1'000'000);
+}
+
+uint64_t Clock::host_time() const {
+  if (paused_) return base_ns_;
+  const uint64_t h = host_();
+  return host_base_ns_ + (h > base_host_ ? h - base_host_ : 0);
+}
+
+namespace {
+// How smooth realtime steers: the error between virtual and host time is closed over about
+// kHorizonNs of host time; beyond kMaxLagNs behind, virtual time jumps (the host stalled). The
+// first speed measured replaces the initial guess outright.
+constexpr int64_t kHorizonNs = 20'000'000, kMaxLagNs = 1'000'000'000;
+constexpr uint64_t kMinSpeedInsns = 100'000;  // a speed measured over fewer instructions is noise
+}  // namespace
+
+void Clock::sync() {
+  if (!smooth() || paused_) return;
+  const uint64_t ic = *icount_;
+  const uint64_t host = host_();
+  if (ic == base_icount_) {
+    // Nothing ran since the last re-base (the CPU idled: catch_up's business): the host time
+    // since then is not the CPU's, so the speed measurement restarts here.
+    speed_icount_ = ic;
+    speed_host_ = host;
+    return;
+  }
+  const uint64_t v = now();
+  base_ns_ = v;
+  base_icount_ = last_icount_ = ic;
+  learn_speed(ic, host);
+  int64_t err = static_cast<int64_t>(host_time() - v);  // > 0: virtual time is behind
+  if (err > kMaxLagNs) {
+    base_ns_ = last_now_ = v + static_cast<uint64_t>(err);  // the host stalled: jump, do not race
+    err = 0;
+  }
+  // The rate that closes the error in kHorizonNs at the measured speed, within 1/8x..8x of it.
+  const int64_t num = std::max<int64_t>(kHorizonNs + err, kHorizonNs / 8);
+  uint64_t rate = static_cast<uint64_t>(static_cast<unsigned __int128>(speed_fs_) *
+                                        static_cast<uint64_t>(num) / static_cast<uint64_t>(kHorizonNs));
+  rate_fs_ = std::max<uint64_t>(std::min(rate, speed_fs_ * 8), 1);
+}
+
+// The host time per instruction while the CPU runs: accumulated between marks (idle periods are
+// left out: sync() with nothing run and catch_up() move the mark), averaged over a few windows.
+void Clock::learn_speed(uint64_t ic, uint64_t host) {
+  if (ic >= speed_icount_ && host >= speed_host_) {
+    acc_insns_ += ic - speed_icount_;
+    acc_host_ += host - speed_host_;
+  }
+  speed_icount_ = ic;
+  speed_host_ = host;
+  if (acc_insns_ < kMinSpeedInsns) return;
+  const uint64_t measured =
+      static_cast<uint64_t>(static_cast<unsigned __int128>(acc_host_) * 1'000'000 / acc_insns_);
+  speed_fs_ = std::max<uint64_t>(speed_learnt_ ? (3 * speed_fs_ + measured) / 4 : measured, 1);
+  speed_learnt_ = true;
+  acc_insns_ = acc_host_ = 0;
+}
+
+void Clock::catch_up() {
+  if (!smooth() || paused_) return;
+  const uint64_t ic = *icount_;
+  learn_speed(ic, host_());  // the CPU ran until it halted just now
+  // Idle: virtual time may jump to the host's; from here on, no error to steer away.
+  base_ns_ = last_now_ = std::max(now(), host_time());
+  base_icount_ = last_icount_ = ic;
+  rate_fs_ = speed_fs_;
 }
 
 uint64_t Clock::now() const {
@@ -58,10 +134,11 @@ uint64_t Clock::now() const {
 }
 
 void Clock::set_now(uint64_t t) {
-  base_ns_ = t;
+  base_ns_ = host_base_ns_ = t;
   base_icount_ = icount_ ? *icount_ : 0;
-  last_icount_ = base_icount_;
-  base_host_ = host_();
+  last_icount_ = speed_icount_ = base_icount_;
+  base_host_ = speed_host_ = host_();
+  acc_insns_ = acc_host_ = 0;
   last_now_ = t;
 }
 
@@ -109,6 +186,12 @@ uint64_t Clock::insns_until_next_event(uint64_t cap, uint64_t insns_per_ms) cons
     uint64_t q = delta / ps_per_insn_, r = delta % ps_per_insn_;
     if (q > cap / 1000) return cap;
     n = q * 1000 + (r * 1000 + ps_per_insn_ - 1) / ps_per_insn_;
+  } else if (smooth()) {
+    // Exact at the current rate, and at most kMaxSliceNs, so sync() steers often.
+    constexpr uint64_t kMaxSliceNs = 2'000'000;
+    const unsigned __int128 want =
+        (static_cast<unsigned __int128>(std::min(delta, kMaxSliceNs)) * 1'000'000 + rate_fs_ - 1) / rate_fs_;
+    n = want > cap ? cap : static_cast<uint64_t>(want);
   } else {
     uint64_t ms = delta / 1000000;
     if (insns_per_ms != 0 && ms > cap / insns_per_ms) return cap;
@@ -125,7 +208,7 @@ void Clock::skip_to(uint64_t deadline_ns) {
 
 uint64_t Clock::host_ns_until(uint64_t deadline_ns) const {
   if (mode_ == Mode::Deterministic) return 0;
-  uint64_t t = now();
+  const uint64_t t = std::max(now(), host_time());
   return deadline_ns > t ? deadline_ns - t : 0;
 }
 

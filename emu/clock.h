@@ -2,7 +2,14 @@
 //
 // Two modes:
 //  - Realtime: virtual time follows the host's steady clock (minus the time spent paused), for
-//    interactive use. Guest timers fire at host-time rates whatever the emulation speed.
+//    interactive use. Guest timers fire at host-time rates whatever the emulation speed. With an
+//    instruction counter (a machine), it follows it smoothly: between sync() calls (the run loop
+//    makes one at every slice) virtual time advances by a steady amount per instruction, so host
+//    hiccups (a translation, device work, the host scheduler) never show as a guest instruction
+//    that took microseconds, and every guest clock (TSC, PIT, RTC) moves together. sync() steers
+//    that rate so virtual time converges on the host's; catch_up() (the CPU idles) jumps to it.
+//    Guests that calibrate one clock against another, as Linux does the TSC against the PIT with a
+//    jitter check, see one stable frequency.
 //  - Deterministic: virtual time = retired guest instructions * a fixed time per instruction (plus
 //    the time skipped while the CPU idles in HLT), so the same run twice sees identical device
 //    timing: same timer interrupts at the same instructions, same serial output.
@@ -46,6 +53,11 @@ class Clock {
 
   // Current virtual time in ns. Monotonic.
   uint64_t now() const;
+  // Realtime with an instruction counter: re-bases at the current time and steers the time per
+  // instruction towards the host's clock (run-loop slice boundaries). Otherwise nothing.
+  void sync();
+  // Realtime: the CPU idles (HLT), so virtual time may jump forward to the host's. Otherwise nothing.
+  void catch_up();
 
   // Timer events. schedule() returns an id for cancel(); a callback may schedule and cancel events.
   EventId schedule(uint64_t deadline_ns, Callback cb);
@@ -93,18 +105,32 @@ class Clock {
   uint64_t insns_to_ns(uint64_t n) const;
   uint64_t raw_now() const;  // before the monotonic clamp
   void set_now(uint64_t t);  // rebases so that now() == t
+  bool smooth() const { return mode_ == Mode::Realtime && icount_; }
+  uint64_t host_time() const;  // realtime: virtual time as the host's clock has it
 
   Mode mode_;
   const uint64_t* icount_;
   uint64_t ps_per_insn_;
   HostClock host_;
   // Deterministic: now = base_ns_ + insns_to_ns(*icount_ - base_icount_).
-  // Realtime:      now = base_ns_ + (host() - base_host_), frozen at base_ns_ while paused.
+  // Realtime:      host_time() = host_base_ns_ + (host() - base_host_), frozen while paused;
+  //                now = host_time() without a counter, else base_ns_ + (*icount_ - base_icount_)
+  //                * rate_fs_ / 10^6 (smooth()), frozen at base_ns_ while paused.
   // Mutable: now() rebases if the instruction counter is ever reset under it.
   mutable uint64_t base_ns_ = 0;
   mutable uint64_t base_icount_ = 0;
   mutable uint64_t last_icount_ = 0;
   uint64_t base_host_ = 0;
+  uint64_t host_base_ns_ = 0;
+  // smooth(): femtoseconds of virtual time per instruction now, the host's measured speed, and
+  // where that measurement started.
+  static constexpr uint64_t kInitialFsPerInsn = 1'000'000;  // 1 ns: a first guess
+  uint64_t rate_fs_ = kInitialFsPerInsn;
+  uint64_t speed_fs_ = kInitialFsPerInsn;
+  uint64_t speed_icount_ = 0, speed_host_ = 0;
+  uint64_t acc_insns_ = 0, acc_host_ = 0;  // the running time since the speed was last learnt
+  bool speed_learnt_ = false;
+  void learn_speed(uint64_t icount, uint64_t host);
   bool paused_ = false;
   mutable uint64_t last_now_ = 0;  // keeps now() monotonic across rebases
 

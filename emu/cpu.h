@@ -45,7 +45,7 @@ class Cpu {
   // FERR#: called when an x87 error is reported the legacy way (CR0.NE = 0); the board latches it
   // onto IRQ13. Rare, so a std::function is fine.
   std::function<void()> on_ferr;
-  // Realtime mode: the TSC's time base in ns (the board's clock); unset: the TSC counts icount.
+  // The TSC's time base in ns (the board's clock); unset (a bare Cpu): the TSC counts icount.
   std::function<uint64_t()> tsc_clock;
   uint32_t log_mask = 0;
   FILE* log_file = stderr;

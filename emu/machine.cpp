@@ -47,7 +47,9 @@ Machine::Machine(const MachineConfig& cfg)
   }
   clock_ = std::make_unique<Clock>(cfg.deterministic ? Clock::Mode::Deterministic : Clock::Mode::Realtime,
                                    &cpu_->s.icount, cfg.ps_per_insn);
-  if (!cfg.deterministic) cpu_->tsc_clock = [clock = clock_.get()] { return clock->now(); };
+  // The TSC is the board's virtual time (a fixed 1 GHz), in both modes: consistent with the PIT and
+  // the RTC whatever the instruction rate, and across HLT (deterministic mode skips time there).
+  cpu_->tsc_clock = [clock = clock_.get()] { return clock->now(); };
 
   // Debug ports: 0xe9, 0x402, 0x80, 0xf4 (isa-debug-exit stops the run loop).
   debug_.attach(ports_);
@@ -298,6 +300,7 @@ MachineExit Machine::run(uint64_t max_insns) {
   unsigned idle_skips = 0;
   poll_input();
   for (;;) {
+    clock.sync();
     clock.run_due();
     if (cpu.s.icount >= end) return MachineExit::Budget;
     // Run to the next timer deadline (exact in deterministic mode), then let the events fire.
@@ -306,7 +309,9 @@ MachineExit Machine::run(uint64_t max_insns) {
     if (reset_requested_) return MachineExit::Reset;
     if (r == StopReason::Shutdown) return MachineExit::Shutdown;
     if (r != StopReason::Halted) continue;
-    // HLT. Only an interrupt ends it: with IF=0 (and no NMI source on this board) never.
+    // HLT. Only an interrupt ends it: with IF=0 (and no NMI source on this board) never. (Realtime:
+    // idle time is where virtual time catches up with the host's.)
+    clock.catch_up();
     clock.run_due();
     if (!(cpu.s.eflags & F_IF) && !cpu.s.nmi_pending) return MachineExit::Halted;
     if (pic_->pending() && (cpu.s.eflags & F_IF)) continue;

@@ -125,6 +125,17 @@ uname -a
 head -n 8 /proc/cpuinfo
 dd if=/dev/zero bs=1k count=1024 2>/dev/null | tr '\0' 'x' > /tmp/f
 echo "VX86-SHA256 $(sha256sum /tmp/f | cut -d' ' -f1)"
+if grep -q 'vx86.sleep' /proc/cmdline; then
+  # Timekeeping (tests/guest/linux_sleep.py): the clocksource, the TSC rate Linux measured, and a
+  # 5-second sleep that the host times by these lines.
+  echo "VX86-CLOCK $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)" \
+    "$(grep -m1 'cpu MHz' /proc/cpuinfo | tr -s '\t ' ' ')"
+  echo "VX86-SLEEP-BEGIN"
+  sleep 5
+  echo "VX86-SLEEP-END"
+  echo "VX86-GUEST-DONE"
+  poweroff -f
+fi
 if grep -q 'vx86.bench' /proc/cmdline; then
   # In-guest workloads for scripts/bench-guest.py, which times them from the host by these lines.
   dd if=/dev/zero bs=1k count=8192 2>/dev/null | tr '\0' 'y' > /tmp/big

@@ -1,11 +1,12 @@
 // Virtual clock: deterministic and realtime time, timer events, snapshot of the time.
+#include "emu/clock.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
 #include "devices/snapshot.h"
-#include "emu/clock.h"
 
 using namespace vx86;
 
@@ -112,6 +113,78 @@ TEST(Clock, RealtimeFollowsHostAndPauses) {
   EXPECT_FALSE(ran);
   host += 990;
   c.run_due();
+  EXPECT_TRUE(ran);
+}
+
+// Realtime with an instruction counter (a machine's clock): smooth between syncs, steered to the
+// host's clock across them, caught up while idle.
+struct SmoothClock {
+  uint64_t host = 1'000'000'000, icount = 0;
+  Clock c{Clock::Mode::Realtime, &icount};
+  SmoothClock() {
+    c.set_host_clock([this] { return host; });
+  }
+  // One run-loop slice: `insns` instructions that took `host_ns` of host time, then a sync.
+  uint64_t slice(uint64_t insns, uint64_t host_ns) {
+    const uint64_t t0 = c.now();
+    icount += insns;
+    host += host_ns;
+    const uint64_t dt = c.now() - t0;
+    c.sync();
+    return dt;
+  }
+};
+
+TEST(Clock, SmoothRealtimeHidesHostHiccupsBetweenSyncs) {
+  SmoothClock s;
+  const uint64_t t0 = s.c.now();
+  s.host += 5'000'000;  // the host stalls 5 ms with no instruction retired
+  EXPECT_EQ(s.c.now(), t0);
+  s.icount += 1000;
+  EXPECT_EQ(s.c.now(), t0 + 1000);  // 1000 instructions at the initial 1 ns each
+}
+
+TEST(Clock, SmoothRealtimeConvergesOnTheHostsClock) {
+  SmoothClock s;
+  const uint64_t v0 = s.c.now(), h0 = s.host;
+  // The emulator runs at 100 MIPS (10 ns an instruction), in 1 ms slices, with host jitter:
+  // the slices alternate between 0.5 and 1.5 ms of host time.
+  uint64_t lo = UINT64_MAX, hi = 0, prev = v0;
+  for (int k = 0; k < 400; ++k) {
+    const uint64_t dt = s.slice(100'000, k % 2 ? 1'500'000 : 500'000);
+    EXPECT_GE(s.c.now(), prev);
+    prev = s.c.now();
+    if (k >= 200) {
+      lo = std::min(lo, dt);
+      hi = std::max(hi, dt);
+    }
+  }
+  const double virt = static_cast<double>(s.c.now() - v0), host = static_cast<double>(s.host - h0);
+  EXPECT_NEAR(virt, host, 1e6) << "within 1 ms of the host after 400 ms";
+  // Each slice's virtual duration stays near the mean (1 ms), far steadier than the host's.
+  EXPECT_GT(lo, 800'000u);
+  EXPECT_LT(hi, 1'200'000u);
+}
+
+TEST(Clock, SmoothRealtimeCatchesUpWhileIdleAndAfterAStall) {
+  SmoothClock s;
+  for (int k = 0; k < 50; ++k) s.slice(100'000, 1'000'000);
+  s.host += 30'000'000;  // HLT: 30 ms idle
+  s.c.catch_up();
+  const uint64_t host_elapsed = s.host - 1'000'000'000;
+  EXPECT_NEAR(static_cast<double>(s.c.now()), static_cast<double>(host_elapsed), 1e6);
+  // Busy through a 2 s host stall (a suspended process): one jump, no race of tiny steps.
+  s.slice(1000, 2'000'000'000);
+  EXPECT_NEAR(static_cast<double>(s.c.now() + 1000), static_cast<double>(s.host - 1'000'000'000), 2e6);
+  // Events: the slice to the next deadline is exact at the current rate.
+  bool ran = false;
+  s.c.schedule(s.c.now() + 1'000'000, [&] { ran = true; });
+  const uint64_t n = s.c.insns_until_next_event(UINT64_MAX);
+  s.icount += n - 1;
+  s.c.run_due();
+  EXPECT_FALSE(ran);
+  s.icount += 1;
+  s.c.run_due();
   EXPECT_TRUE(ran);
 }
 
