@@ -81,8 +81,7 @@ const Insn* aam(Cpu& c, const Insn* i) {
       c.software_interrupt(VEC_DE, next_eip(c, i));
       return nullptr;
     }
-    set_arith(c, F_PF);  // as the 80286 captures show: SF = ZF = 0, PF = 1 (the rest undefined)
-    raise_fault(VEC_DE);
+    raise_fault(VEC_DE);  // a fault: the flags stay as they were (the 286 leaves others behind)
   }
   const uint8_t a = al(c);
   const uint8_t lo = static_cast<uint8_t>(a % base);

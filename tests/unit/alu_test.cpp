@@ -448,11 +448,18 @@ TEST(AluEdge, DivideByZeroIsPrecise) {
   EXPECT_EQ(vm.r(EAX), 0x1234u);
 }
 
+// AAM 0: #DE, a fault, so the flags stay as they were (SDM); the pushed FLAGS image shows them.
 TEST(AluEdge, AamZero) {
-  Vm vm;
-  vm.run({0xD4, 0x00}, 0);
-  EXPECT_TRUE(vm.faulted());
-  EXPECT_EQ(vm.pushed_ip(), CODE);
+  for (uint32_t status : {uint32_t{0}, uint32_t{F_CF | F_PF | F_AF | F_ZF | F_SF | F_OF}}) {
+    Vm vm;
+    vm.r(EAX) = 0x1234;
+    vm.run({0xD4, 0x00}, status);
+    EXPECT_TRUE(vm.faulted());
+    EXPECT_EQ(vm.pushed_ip(), CODE);
+    EXPECT_EQ(vm.r(EAX), 0x1234u);
+    const uint16_t pushed = static_cast<uint16_t>(vm.mem.ram()[0x8000 - 2] | vm.mem.ram()[0x8000 - 1] << 8);
+    EXPECT_EQ(pushed & F_ARITH, status);
+  }
 }
 
 TEST(AluEdge, MemoryRmwAndLock) {
