@@ -25,6 +25,7 @@
 
 #include "devices/port_bus.h"
 #include "emu/cpu.h"
+#include "emu/decoder.h"
 #include "jit/jit.h"
 #include "mmu/physical_memory.h"
 
@@ -86,6 +87,22 @@ Parsed parse(const std::vector<uint8_t>& b) {
   return p;
 }
 
+// The instruction's whole length, prefixes included, as a 286 decodes it: the captured bytes run
+// past the instruction (random bytes, then the HLT), so their count is not its length. 62 (BOUND)
+// and C4/C5 (LES/LDS) with a register operand are two-byte #UD forms there, which a VEX/EVEX-aware
+// decoder would read as longer instructions.
+size_t instruction_length(const std::vector<uint8_t>& b) {
+  static const Decoder decoder;
+  size_t k = 0;
+  while (k < b.size() && is_prefix(b[k])) ++k;
+  if (k + 1 < b.size() && (b[k] == 0x62 || b[k] == 0xC4 || b[k] == 0xC5) && (b[k + 1] >> 6) == 3)
+    return k + 2;
+  ZydisDecodedInstruction zi;
+  ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+  if (!decoder.decode_raw(b.data(), b.size(), false, zi, ops)) return b.size();
+  return zi.length;
+}
+
 // Does the instruction touch the stack segment: implicitly (stack operations) or through an
 // SS-based ModR/M memory operand (BP-based without an override, or an SS: override)?
 bool uses_ss(const Parsed& p) {
@@ -107,7 +124,7 @@ bool rule_matches(const std::string& rule, const json& t) {
   uint8_t reg = (p.modrm >> 3) & 7;
   if (rule == "lock-invalid") return lock_invalid(bytes);
   // The 286 faults on instructions longer than 10 bytes; the 386 and later allow 15.
-  if (rule == "longer-than-10") return bytes.size() > 11;  // + the HLT that follows
+  if (rule == "longer-than-10") return instruction_length(bytes) > 10;
   // The 286 reports a real-mode stack-segment overrun as #GP (13); the 386 as #SS (12).
   if (rule == "ss-overrun-gp")
     return t.contains("exception") && t["exception"]["number"].get<int>() == 13 && uses_ss(p);
