@@ -10,6 +10,7 @@
 
 #include <cstring>
 #include <map>
+#include <string>
 #include <vector>
 
 #include "devices/port_bus.h"
@@ -274,6 +275,47 @@ TEST(EnterLeave, FinalStackPointerPastTheLimitRaisesSs) {
     EXPECT_EQ(g.cpu.s.regs[ESP], 0u);
     EXPECT_EQ(g.cpu.s.regs[EBP], 0xCAFE0000u);
   }
+}
+
+}  // namespace
+
+namespace {
+
+// The same class of rule for every stack instruction: with a 16-bit stack (SS.B = 0) only SP moves
+// (the stack size, not the operand size, picks SP or ESP), whatever the operand size; with a
+// 32-bit stack all of ESP. Each sequence's net stack movement is given; ESP starts at
+// 0xABCD1000 (16-bit stack) or 0x1000 (32-bit stack).
+TEST(StackSize, EveryStackInstructionMovesOnlySpOnA16BitStack) {
+  struct Case {
+    const char* name;
+    std::vector<uint8_t> code;
+    int32_t moved;  // ESP change in bytes
+  };
+  const std::vector<Case> cases = {
+      {"push ax", {0x50}, -2},
+      {"o32 push eax", {0x66, 0x50}, -4},
+      {"o32 push imm", {0x66, 0x68, 1, 2, 3, 4}, -4},
+      {"pusha", {0x60}, -16},
+      {"o32 pushad", {0x66, 0x60}, -32},
+      {"o32 pushad; popad", {0x66, 0x60, 0x66, 0x61}, 0},
+      {"o32 pushfd", {0x66, 0x9C}, -4},
+      {"o32 push fs", {0x66, 0x0F, 0xA0}, -4},
+      {"o32 call +0", {0x66, 0xE8, 0, 0, 0, 0}, -4},
+      {"o32 push eax; o32 pop ecx", {0x66, 0x50, 0x66, 0x59}, 0},
+      {"o32 pushfd; o32 popfd", {0x66, 0x9C, 0x66, 0x9D}, 0},
+  };
+  for (bool stack32 : {false, true})
+    for (const Case& c : cases) {
+      SCOPED_TRACE(testing::Message() << c.name << (stack32 ? " (32-bit stack)" : " (16-bit stack)"));
+      Rig t(false, stack32);
+      t.code(c.code);
+      const uint32_t esp0 = stack32 ? 0x1000u : 0xABCD1000u;
+      t.cpu.s.regs[ESP] = esp0;
+      t.cpu.run(100);
+      ASSERT_TRUE(t.cpu.s.halted);
+      const uint32_t mask = stack32 ? 0xFFFFFFFFu : 0xFFFFu;
+      EXPECT_EQ(t.cpu.s.regs[ESP], (esp0 & ~mask) | ((esp0 + static_cast<uint32_t>(c.moved)) & mask));
+    }
 }
 
 }  // namespace
