@@ -16,6 +16,7 @@ SHORT_TSS equ 0x48      ; a 32-bit TSS with limit 0x60
 R         equ 0x0740    ; results written by task B
 TSS_C     equ 0x15000   ; a 16-bit TSS (0x2C bytes)
 TSS_C_SEL equ 0x50
+DATA16    equ 0x58      ; data, base 0, limit FFFF, B = 0: task C's 16-bit stack
 
 start:
         PM_ENTER
@@ -120,8 +121,9 @@ pm_main:
         mov dword [TSS_C + 0x1A], 0x5555B000       ; SP, BP
         mov dword [TSS_C + 0x1E], 0x77776666       ; SI, DI
         mov dword [TSS_C + 0x22], (CODE32 << 16) | DATA  ; ES, CS
-        mov dword [TSS_C + 0x26], (DATA << 16) | DATA    ; SS, DS
+        mov dword [TSS_C + 0x26], (DATA << 16) | DATA16  ; SS (16-bit), DS
         DESC TSS_C_SEL, TSS_C, 0x2B, 0x81, 0x0
+        DESC DATA16, 0, 0xFFFF, 0x92, 0x0
         mov eax, 0x12340000
         mov ecx, eax
         mov edx, eax
@@ -154,6 +156,33 @@ pm_main:
         CHECK32 eax, 0x0002, 6, "FLAGS saved without NT"
         OK32 "CALL to a 16-bit TSS, IRET back: FFFFh upper halves, 16-bit state saved"
 
+        ; ---- JMP to the 16-bit TSS: it loads what the IRET saved, no NT; it JMPs back ----
+        mov word [TSS_C + 0x0E], task_c2
+        mov eax, 0x12340000
+        jmp TSS_C_SEL:0
+        CHECK32 dword [R + 0x80], 0xFFFF9999, 7, "EAX in the 16-bit task after JMP (AX as saved)"
+        CHECK32 dword [R + 0x84], 0xFFFFC000, 7, "ESP in the 16-bit task after JMP (SP as saved)"
+        mov eax, [R + 0x88]
+        and eax, 0x4000
+        CHECK32 eax, 0, 7, "no NT after JMP"
+        CHECK32 dword [GDT + TSS_C_SEL + 4], 0x00008101, 7, "16-bit TSS not busy after it JMPed back"
+        OK32 "JMP to a 16-bit TSS and back"
+
+        ; ---- #GP through a task gate into the 16-bit TSS: the error code is a word ----
+        GATE IDT + 13 * 8, TSS_C_SEL, 0, 0x85
+        mov word [TSS_C + 0x0E], task_c3
+        mov word [TSS_C + 0x1A], 0xC000           ; SP
+        mov ax, 0x7FF8                            ; beyond the GDT's limit: #GP(0x7FF8)
+.gp:    mov ds, ax
+.after_gp:
+        CHECK32 dword [R + 0x90], 0x7FF8, 8, "error code: a word at SS:BFFE in the 16-bit task"
+        CHECK32 dword [R + 0x94], 0xFFFFBFFE, 8, "SP after the error code push"
+        CHECK32 dword [R + 0x98], .gp, 8, "EIP saved in the faulting task: the MOV"
+        mov eax, [R + 0x9C]
+        and eax, 0x4000
+        CHECK32 eax, 0x4000, 8, "NT in the exception's task"
+        OK32 "#GP through a task gate into a 16-bit TSS: word error code, NT, back link"
+
         PASS32
 
 task_b:
@@ -185,6 +214,27 @@ task_b:
         pop dword [R + 0x30]
         movzx eax, word [TSS_B]
         mov [R + 0x34], eax
+        iretd
+        jmp $
+
+task_c2: ; entered by JMP (no stack until ESP is set)
+        mov [R + 0x80], eax
+        mov [R + 0x84], esp
+        mov esp, 0xC000
+        pushfd
+        pop dword [R + 0x88]
+        jmp TSS_SEL:0
+        jmp $
+
+task_c3: ; entered through the #GP task gate: the error code on the 16-bit stack
+        movzx eax, word [0xBFFE]
+        mov [R + 0x90], eax
+        mov [R + 0x94], esp
+        mov eax, [TSS + 0x20]                     ; the faulting task's saved EIP
+        mov [R + 0x98], eax
+        mov dword [TSS + 0x20], pm_main.after_gp  ; resume it after the faulting MOV
+        pushfd
+        pop dword [R + 0x9C]
         iretd
         jmp $
 
