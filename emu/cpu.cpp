@@ -1,5 +1,7 @@
 #include "emu/cpu.h"
 
+#include <algorithm>
+
 #include "devices/port_bus.h"
 #include "emu/disasm.h"
 #include "emu/segmentation.h"
@@ -307,6 +309,32 @@ void Cpu::run_stepped(uint32_t lin, bool after_ss_load) {
   }
 }
 
+// The debugger's checks at an instruction boundary: a breakpoint at `lin` stops (unless execution
+// resumes there), a single step runs one instruction and stops, and a block that holds a
+// breakpoint further on runs one instruction at a time (step_mode_ set on return) so its
+// breakpoint is seen. Otherwise nothing: the block runs normally.
+std::optional<StopReason> Cpu::debug_boundary(uint32_t lin, bool after_ss_load) {
+  const bool resuming = debug_resume_at == lin;
+  debug_resume_at = UINT32_MAX;
+  if (!resuming &&
+      std::find(debug_breakpoints.begin(), debug_breakpoints.end(), lin) != debug_breakpoints.end())
+    return StopReason::Breakpoint;
+  if (debug_step) {
+    debug_step = false;
+    step_mode_ = true;
+    run_stepped(lin, after_ss_load);
+    return StopReason::Step;
+  }
+  // Does the block starting here reach a breakpoint? (Up to the block size limit's bytes.)
+  for (uint32_t bp : debug_breakpoints)
+    if (bp - lin < 15u * max_block_insns_) {
+      step_mode_ = true;
+      run_stepped(lin, after_ss_load);
+      return std::nullopt;
+    }
+  return std::nullopt;
+}
+
 StopReason Cpu::run(uint64_t max_insns) {
   const uint64_t end = s.icount + max_insns;
   for (;;) {
@@ -352,6 +380,10 @@ StopReason Cpu::run(uint64_t max_insns) {
     step_mode_ = (s.eflags & (F_TF | F_RF)) || (s.dr[7] & 0xFF);
     try {
       const uint32_t lin = s.seg[CS].base + s.eip;
+      if ((debug_step || !debug_breakpoints.empty()) && !step_mode_) [[unlikely]] {
+        if (const auto r = debug_boundary(lin, after_ss_load)) return *r;
+        if (step_mode_) continue;  // debug_boundary ran the instruction stepped
+      }
       if (step_mode_) [[unlikely]] {
         run_stepped(lin, after_ss_load);
         continue;
@@ -368,7 +400,8 @@ StopReason Cpu::run(uint64_t max_insns) {
         if (b->host) {
           // Translated code runs block after block until one of the checks above is due
           // (with -d trace, each translated block logs its own line as it starts).
-          s.jit_end = end;
+          // (With debugger breakpoints set, one block per entry: the run loop checks each.)
+          s.jit_end = debug_breakpoints.empty() ? end : s.icount;
           s.irq_pending = intr && intr->pending();
           if (!jit->run(b)) deliver_exception(jit->take_fault());
           continue;

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include "emu/block_cache.h"
 #include "emu/cpu_state.h"
@@ -28,7 +30,8 @@ class InterruptSource {
 
 enum LogFlags : uint32_t { LOG_IN_ASM = 1, LOG_CPU = 2, LOG_INT = 4, LOG_POST = 8, LOG_JIT = 16, LOG_TRACE = 32, LOG_OUT_ASM = 64 };
 
-enum class StopReason { Halted, ExitRequest, Budget, Shutdown };
+// Breakpoint and Step: a debugger's (Cpu::debug_breakpoints, Cpu::debug_step) stop.
+enum class StopReason { Halted, ExitRequest, Budget, Shutdown, Breakpoint, Step };
 
 class Cpu {
  public:
@@ -98,6 +101,15 @@ class Cpu {
     mmu.write<T>(s.seg[seg].base + off, v);
   }
 
+  // A debugger (frontend/gdb_stub): breakpoints on linear addresses that do not change guest memory
+  // (the run loop steps the blocks that hold one, and translated code runs one block per entry
+  // while any is set), and a single step: run() executes one instruction (an interrupt due first
+  // is delivered, so the step lands in its handler) and returns Step. `debug_resume_at` lets the
+  // instruction a breakpoint stopped at run once when execution resumes there.
+  std::vector<uint32_t> debug_breakpoints;
+  bool debug_step = false;
+  uint32_t debug_resume_at = UINT32_MAX;
+
   // Set by MOV SS and POP SS (with CpuState::int_shadow): debug exceptions, single-step traps and
   // instruction breakpoints wait for the end of the next instruction too (not after STI).
   bool ss_loaded = false;
@@ -155,6 +167,7 @@ class Cpu {
   void deliver_real(uint8_t vector, uint32_t return_eip);
   void deliver_pm(uint8_t vector, bool has_error, uint32_t error, bool software, uint32_t return_eip);
   void run_stepped(uint32_t lin, bool after_ss_load);
+  std::optional<StopReason> debug_boundary(uint32_t lin, bool after_ss_load);
   void dump_state();
 
   // Debug state (DR7 breakpoints, TF): the run loop then runs one instruction per block.

@@ -83,7 +83,8 @@ struct MachineConfig {
 // stop (-no-reboot). Halted: HLT that nothing can end (IF=0, or IF=1 with no timer event pending
 // in deterministic mode). Idle: realtime mode, the CPU waits in HLT for an interrupt; the caller
 // sleeps up to idle_host_ns() (or until host input arrives) and runs again.
-enum class MachineExit { GuestExit, Halted, Shutdown, Reset, Budget, Idle };
+// Debug: a debugger's breakpoint or single step stopped the CPU (Cpu::debug_breakpoints).
+enum class MachineExit { GuestExit, Halted, Shutdown, Reset, Budget, Idle, Debug };
 
 class Machine {
  public:

@@ -9,7 +9,8 @@ namespace vx86 {
 std::string cli_usage() {
   return "usage: vx86 -bios FILE [options]\n"
          "  -bios FILE             firmware image (64-256 KiB), mapped below 1 MiB and 4 GiB\n"
-         "                         (default: " VX86_DEFAULT_BIOS ", Debian's SeaBIOS)\n"
+         "                         (default: " VX86_DEFAULT_BIOS
+         ", Debian's SeaBIOS)\n"
          "  -kernel FILE           boot a Linux bzImage or a Multiboot kernel directly\n"
          "  -initrd FILE           Linux: the initrd; Multiboot: modules \"file args,file2\"\n"
          "  -append STRING         the kernel command line\n"
@@ -40,9 +41,12 @@ std::string cli_usage() {
          "  -jit on|off            translate guest code to host code (default on; off: the\n"
          "                         interpreter runs everything, the reference tier)\n"
          "  -jit-threshold N       interpreted runs of a block before it is translated (default 2)\n"
+         "  -gdb tcp:[HOST]:PORT   a gdb remote stub (HOST default 127.0.0.1); -s: tcp::1234\n"
+         "  -S                     do not start the CPU until gdb connects and continues\n"
          "  -perfmap               write /tmp/perf-PID.map naming each translated block by its\n"
          "                         guest address, so perf report attributes JIT samples\n"
-         "  -vga std|none          VGA adapter (default std, with " VX86_DEFAULT_VGABIOS "\n"
+         "  -vga std|none          VGA adapter (default std, with " VX86_DEFAULT_VGABIOS
+         "\n"
          "                         in its PCI ROM BAR when it exists)\n"
          "  -vga-dump FILE         vx86: write the VGA text screen to FILE when vx86 exits\n"
          "  -timeout SECONDS       stop after SECONDS of wall-clock time (exit status 124)\n"
@@ -321,6 +325,22 @@ std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOp
       if (ec != std::errc() || p != v.data() + v.size() || t > 1000000)
         return "invalid -jit-threshold value '" + v + "' (0-1000000)";
       o.jit_threshold = t;
+    } else if (a == "-s") {
+      o.gdb_port = 1234;
+    } else if (a == "-S") {
+      o.gdb_wait = true;
+    } else if (a == "-gdb") {
+      if (auto e = value(v)) return e;
+      const size_t colon = v.rfind(':');
+      if (v.rfind("tcp:", 0) != 0 || colon == std::string::npos || colon < 3)
+        return "invalid -gdb value '" + v + "' (tcp:[HOST]:PORT)";
+      const std::string host = v.substr(4, colon - 4), port = v.substr(colon + 1);
+      unsigned n = 0;
+      auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
+      if (ec != std::errc() || p != port.data() + port.size() || n == 0 || n > 65535)
+        return "invalid -gdb port '" + port + "' (1-65535)";
+      o.gdb_port = static_cast<uint16_t>(n);
+      if (!host.empty()) o.gdb_host = host;
     } else if (a == "-perfmap") {
       o.perfmap = true;
     } else if (a == "-no-reboot") {

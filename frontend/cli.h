@@ -34,6 +34,10 @@ struct CliOptions {
   bool no_reboot = false;
   bool jit = true;                       // -jit on|off: translate guest code (off: interpreter only)
   unsigned jit_threshold = 2;            // -jit-threshold N: runs in the interpreter before translation
+  // -s / -gdb tcp:[HOST]:PORT: a gdb remote stub (gdb_port 0: none); -S: start paused for it.
+  std::string gdb_host = "127.0.0.1";
+  uint16_t gdb_port = 0;
+  bool gdb_wait = false;
   bool perfmap = false;                  // -perfmap: name translated blocks for perf (/tmp/perf-PID.map)
   std::string vga = "std";               // -vga std|none
   std::string vga_bios;                  // default: Debian's vgabios-stdvga.bin when installed

@@ -14,7 +14,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <optional>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -24,11 +23,13 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <optional>
 
 #include "emu/linux_boot.h"
 #include "emu/machine.h"
-#include "jit/jit.h"
 #include "frontend/cli.h"
+#include "frontend/gdb_stub.h"
+#include "jit/jit.h"
 
 using namespace vx86;
 
@@ -271,6 +272,30 @@ int run(const CliOptions& o) {
     if (!err.empty()) die("'" + o.kernel + "': " + err);
   };
   load_boot();
+  // -s / -gdb: the gdb stub; -S waits for gdb before the first instruction.
+  std::unique_ptr<GdbStub> gdb;
+  if (o.gdb_wait && !o.gdb_port) die("-S needs a debugger to continue the CPU: add -s or -gdb tcp::PORT");
+  if (o.gdb_port) {
+    try {
+      gdb = std::make_unique<GdbStub>(m, o.gdb_host, o.gdb_port);
+    } catch (const std::runtime_error& e) {
+      die(e.what());
+    }
+  }
+  // Applies what gdb asked for when it let the stopped guest go on.
+  auto resume = [&](GdbStub::Resume r) {
+    Cpu& c = m.cpu();
+    const uint32_t lin = c.s.seg[CS].base + c.s.eip;
+    if (r == GdbStub::Resume::Continue || r == GdbStub::Resume::Step) c.debug_resume_at = lin;
+    if (r == GdbStub::Resume::Step) c.debug_step = true;
+    if (r == GdbStub::Resume::Detach) c.debug_breakpoints.clear();
+    return r != GdbStub::Resume::Kill;
+  };
+  if (gdb && o.gdb_wait) {
+    std::fprintf(stderr, "vx86: waiting for gdb on %s:%u\n", o.gdb_host.c_str(), unsigned{o.gdb_port});
+    gdb->accept_client();
+    if (!resume(gdb->stopped(5, false))) return 0;
+  }
   if (console) enter_raw_tty();
   const auto start = std::chrono::steady_clock::now();
   auto finish = [&](int status) {
@@ -308,7 +333,15 @@ int run(const CliOptions& o) {
       slice = std::min<uint64_t>(slice, o.insn_limit - done);
     }
     MachineExit r = m.run(slice);
+    if (gdb && r != MachineExit::Debug && r != MachineExit::Budget && r != MachineExit::Idle &&
+        !(r == MachineExit::Reset && !o.no_reboot)) {
+      const std::optional<int> st = m.guest_exit_status();
+      gdb->guest_exited(st ? *st : 0);  // the guest is gone: gdb hears why it stopped
+    }
     switch (r) {
+      case MachineExit::Debug:
+        if (gdb && !resume(gdb->stopped(5))) return finish(0);
+        break;
       case MachineExit::GuestExit:
         return finish(*m.guest_exit_status());
       case MachineExit::Shutdown:
@@ -356,6 +389,7 @@ int run(const CliOptions& o) {
       case MachineExit::Budget:
         break;
     }
+    if (gdb && gdb->interrupt_requested() && !resume(gdb->stopped(2))) return finish(0);
     if (console && console->quit) {
       restore_tty();
       std::fflush(stdout);

@@ -46,6 +46,17 @@ void Mmu::protect_code_page(uint32_t paddr) {
       if (e.phys_page == page) e.tag_write = 1;
 }
 
+bool Mmu::debug_translate(uint32_t lin, uint32_t& phys) const {
+  if (!mode_.enabled) {
+    phys = lin & a20_mask_;
+    return true;
+  }
+  const Translation t = walk(mem_, mode_, lin, Access::Read, false, false);
+  if (!t.ok) return false;
+  phys = t.phys & a20_mask_;
+  return true;
+}
+
 bool Mmu::try_translate(uint32_t lin, Access acc, uint32_t& phys) {
   if (!mode_.enabled) {
     phys = lin & a20_mask_;

@@ -65,6 +65,9 @@ class Mmu {
   uint32_t translate(uint32_t lin, Access acc);
   // Same, without faulting: false when the access would fault.
   bool try_translate(uint32_t lin, Access acc, uint32_t& phys);
+  // A debugger's translation: the page tables only (supervisor rights, no TLB fill, no accessed
+  // or dirty bits written). False if nothing is mapped there.
+  bool debug_translate(uint32_t lin, uint32_t& phys) const;
   uint32_t translate_exec(uint32_t lin) {
     const TlbEntry& e = cur_[(lin >> PAGE_SHIFT) & (TLB_SIZE - 1)];
     if (e.tag_exec == (lin & ~PAGE_MASK)) [[likely]]

@@ -23,7 +23,8 @@ uint32_t access_bits(Access acc, bool user, bool nx_active) {
 
 }  // namespace
 
-Translation walk(PhysicalMemory& mem, const PagingMode& mode, uint32_t lin, Access acc, bool user) {
+Translation walk(PhysicalMemory& mem, const PagingMode& mode, uint32_t lin, Access acc, bool user,
+                 bool set_bits) {
   const bool nx_active = mode.pae && mode.nxe;
   const uint32_t base_err = access_bits(acc, user, nx_active);
   uint64_t entries[3];  // the entries on the path, for permission checks and A/D updates
@@ -91,7 +92,7 @@ Translation walk(PhysicalMemory& mem, const PagingMode& mode, uint32_t lin, Acce
   if (acc == Access::Exec && any_nx) return fail(base_err | PF_P);
 
   // Accessed bits on every level; dirty on the leaf for writes.
-  for (unsigned k = 0; k < levels; ++k) {
+  for (unsigned k = 0; set_bits && k < levels; ++k) {
     uint64_t want = entries[k] | A;
     if (k == levels - 1 && acc == Access::Write) want |= D;
     if (want != entries[k]) mem.write(addrs[k], static_cast<uint32_t>(want), 4);

@@ -34,7 +34,9 @@ struct Translation {
 };
 
 // Walks the tables for `lin`; sets accessed (and, for writes, dirty) bits when the access is
-// allowed. `user` is CPL 3 for ordinary accesses.
-Translation walk(PhysicalMemory& mem, const PagingMode& mode, uint32_t lin, Access acc, bool user);
+// allowed, unless `set_bits` is false (a debugger's look, which the guest must not see). `user`
+// is CPL 3 for ordinary accesses.
+Translation walk(PhysicalMemory& mem, const PagingMode& mode, uint32_t lin, Access acc, bool user,
+                 bool set_bits = true);
 
 }  // namespace vx86
