@@ -311,9 +311,9 @@ void Cpu::run_stepped(uint32_t lin, bool after_ss_load) {
 
 // The debugger's checks at an instruction boundary: a breakpoint at `lin` stops (unless execution
 // resumes there), a single step runs one instruction and stops, and a block that holds a
-// breakpoint further on runs one instruction at a time (step_mode_ set on return) so its
-// breakpoint is seen. Otherwise nothing: the block runs normally.
-std::optional<StopReason> Cpu::debug_boundary(uint32_t lin, bool after_ss_load) {
+// breakpoint further on runs one instruction at a time (`ran`) so its breakpoint is seen.
+// Otherwise nothing: the block runs normally.
+std::optional<StopReason> Cpu::debug_boundary(uint32_t lin, bool after_ss_load, bool& ran) {
   const bool resuming = debug_resume_at == lin;
   debug_resume_at = UINT32_MAX;
   if (!resuming &&
@@ -321,14 +321,14 @@ std::optional<StopReason> Cpu::debug_boundary(uint32_t lin, bool after_ss_load) 
     return StopReason::Breakpoint;
   if (debug_step) {
     debug_step = false;
-    step_mode_ = true;
+    ran = step_mode_ = true;  // (step_mode_: run_stepped's one-instruction blocks)
     run_stepped(lin, after_ss_load);
     return StopReason::Step;
   }
   // Does the block starting here reach a breakpoint? (Up to the block size limit's bytes.)
   for (uint32_t bp : debug_breakpoints)
     if (bp - lin < 15u * max_block_insns_) {
-      step_mode_ = true;
+      ran = step_mode_ = true;
       run_stepped(lin, after_ss_load);
       return std::nullopt;
     }
@@ -380,9 +380,10 @@ StopReason Cpu::run(uint64_t max_insns) {
     step_mode_ = (s.eflags & (F_TF | F_RF)) || (s.dr[7] & 0xFF);
     try {
       const uint32_t lin = s.seg[CS].base + s.eip;
-      if ((debug_step || !debug_breakpoints.empty()) && !step_mode_) [[unlikely]] {
-        if (const auto r = debug_boundary(lin, after_ss_load)) return *r;
-        if (step_mode_) continue;  // debug_boundary ran the instruction stepped
+      if (debug_step || !debug_breakpoints.empty()) [[unlikely]] {
+        bool ran = false;
+        if (const auto r = debug_boundary(lin, after_ss_load, ran)) return *r;
+        if (ran) continue;  // debug_boundary ran the instruction stepped
       }
       if (step_mode_) [[unlikely]] {
         run_stepped(lin, after_ss_load);

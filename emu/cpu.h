@@ -167,7 +167,7 @@ class Cpu {
   void deliver_real(uint8_t vector, uint32_t return_eip);
   void deliver_pm(uint8_t vector, bool has_error, uint32_t error, bool software, uint32_t return_eip);
   void run_stepped(uint32_t lin, bool after_ss_load);
-  std::optional<StopReason> debug_boundary(uint32_t lin, bool after_ss_load);
+  std::optional<StopReason> debug_boundary(uint32_t lin, bool after_ss_load, bool& ran);
   void dump_state();
 
   // Debug state (DR7 breakpoints, TF): the run loop then runs one instruction per block.
