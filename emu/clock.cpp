@@ -187,11 +187,13 @@ uint64_t Clock::insns_until_next_event(uint64_t cap, uint64_t insns_per_ms) cons
     if (q > cap / 1000) return cap;
     n = q * 1000 + (r * 1000 + ps_per_insn_ - 1) / ps_per_insn_;
   } else if (smooth()) {
-    // Exact at the current rate, and at most kMaxSliceNs, so sync() steers often.
+    // Exact at the current rate, and at most kMaxSliceNs, so sync() steers often (and, until the
+    // host's speed is known, a few measuring windows of instructions: the first guess may be far off).
     constexpr uint64_t kMaxSliceNs = 2'000'000;
     const unsigned __int128 want =
         (static_cast<unsigned __int128>(std::min(delta, kMaxSliceNs)) * 1'000'000 + rate_fs_ - 1) / rate_fs_;
     n = want > cap ? cap : static_cast<uint64_t>(want);
+    if (!speed_learnt_) n = std::min<uint64_t>(n, 2 * kMinSpeedInsns);
   } else {
     uint64_t ms = delta / 1000000;
     if (insns_per_ms != 0 && ms > cap / insns_per_ms) return cap;

@@ -3,7 +3,7 @@
 ; 10 ms in mode 0 while the CPU polls it with a different instruction mix between the polls each
 ; time: nothing, a chain of IMULs, a 1 KiB REP MOVSB, and HLT-free I/O to the POST port. Each
 ; gives the TSC ticks in 10 ms. Then the TSC ticks between two RTC update-ended interrupts (one
-; second, waited for with HLT). The guest-visible clocks share one time base, so every measure
+; second, waited for with HLT, after a first update to start in step with the RTC). The guest-visible clocks share one time base, so every measure
 ; must give the same TSC frequency within 1%, whatever the instruction rate and whether the CPU
 ; ran or idled: in realtime and in deterministic (-icount) mode alike.
 %define TEST_NAME "tsc_calibration"
@@ -54,8 +54,9 @@ start:
         out 0x70, al
         in al, 0x71
         sti
-        hlt                              ; an update: the second starts
-        rdtsc
+        hlt                              ; an update (the first may come late: an emulator's clock
+        hlt                              ; may catch up while the CPU idles), then one in time:
+        rdtsc                            ; the second starts
         mov [T0], eax
         mov [T0 + 4], edx
         hlt                              ; the next update
