@@ -167,34 +167,7 @@ rtc_seconds:
         in al, 0x71
         ret
 
-; Prints EAX in decimal to the debug console and COM1.
-print_dec:
-        push eax
-        push ebx
-        push ecx
-        push edx
-        mov ebx, 10
-        xor ecx, ecx
-.div:   xor edx, edx
-        div ebx
-        push dx
-        inc cx
-        test eax, eax
-        jnz .div
-.out:   pop ax
-        add al, '0'
-        out DEBUGCON, al
-        mov dx, COM1
-        out dx, al
-        loop .out
-        mov al, 10
-        mov dx, COM1
-        out dx, al
-        pop edx
-        pop ecx
-        pop ebx
-        pop eax
-        ret
+        PRINT_DEC_LIB COM1               ; print_dec: EAX in decimal to the debug console and COM1
 
 irq0:
         push ax

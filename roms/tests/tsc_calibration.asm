@@ -149,22 +149,6 @@ irq8:
         pop ax
         iret
 
-; Prints EAX in decimal to the debug console.
-print_dec:
-        pushad
-        mov ebx, 10
-        xor cx, cx
-.div:   xor edx, edx
-        div ebx
-        push dx
-        inc cx
-        test eax, eax
-        jnz .div
-.out:   pop ax
-        add al, '0'
-        out DEBUGCON, al
-        loop .out
-        popad
-        ret
+        PRINT_DEC_LIB                    ; print_dec: EAX in decimal to the debug console
 
         ROM_END
