@@ -36,26 +36,18 @@ uint64_t Clock::insns_to_ns(uint64_t n) const {
 }
 
 uint64_t Clock::raw_now() const {
-  if (mode_ == Mode::Deterministic) {
-    uint64_t ic = icount_ ? *icount_ : 0;
-    if (ic < last_icount_) {
-      // The counter went backwards (something zeroed it): keep time continuous from here.
-      base_ns_ = last_now_;
-      base_icount_ = ic;
-    }
-    last_icount_ = ic;
-    return base_ns_ + insns_to_ns(ic - base_icount_);
-  }
-  if (paused_) return base_ns_;
-  if (!icount_) return host_time();
+  if (paused_) return base_ns_;      // (realtime only: pause() does nothing in deterministic mode)
+  if (!icount_) return host_time();  // a realtime clock without a CPU (deterministic needs one)
   const uint64_t ic = *icount_;
   if (ic < last_icount_) {
+    // The counter went backwards (something zeroed it): keep time continuous from here.
     base_ns_ = last_now_;
     base_icount_ = ic;
   }
   last_icount_ = ic;
-  return base_ns_ +
-         static_cast<uint64_t>(static_cast<unsigned __int128>(ic - base_icount_) * rate_fs_ / 1'000'000);
+  const uint64_t n = ic - base_icount_;
+  if (mode_ == Mode::Deterministic) return base_ns_ + insns_to_ns(n);
+  return base_ns_ + static_cast<uint64_t>(static_cast<unsigned __int128>(n) * rate_fs_ / 1'000'000);
 }
 
 uint64_t Clock::host_time() const {
