@@ -335,9 +335,32 @@ std::optional<StopReason> Cpu::debug_boundary(uint32_t lin, bool after_ss_load, 
   return std::nullopt;
 }
 
+// After a watchpoint hit: the instruction it undid runs again with the watchpoints recording
+// (one instruction, stepped), then run() stops for the debugger if a hit was recorded there or
+// in an event delivery before.
+std::optional<StopReason> Cpu::watch_stop() {
+  if (watch_rerun_) {
+    watch_rerun_ = false;
+    const bool was = mmu.watch_recording(true);
+    try {
+      step_mode_ = true;
+      run_stepped(s.seg[CS].base + s.eip, false);
+    } catch (const CpuFault& f) {
+      deliver_exception(f);
+    }
+    mmu.watch_recording(was);
+  }
+  debug_watch_hit = mmu.take_watch_hit();
+  if (debug_watch_hit) return StopReason::Watchpoint;
+  return std::nullopt;
+}
+
 StopReason Cpu::run(uint64_t max_insns) {
   const uint64_t end = s.icount + max_insns;
   for (;;) {
+    if ((watch_rerun_ || mmu.watch_hit()) && !s.shutdown) [[unlikely]] {
+      if (const auto r = watch_stop()) return *r;
+    }
     if (s.shutdown) return StopReason::Shutdown;
     if (s.exit_request) {
       s.exit_request = false;
@@ -352,6 +375,7 @@ StopReason Cpu::run(uint64_t max_insns) {
       s.halted = false;
       s.nmi_pending = false;
       s.nmi_blocked = true;
+      const bool was = mmu.watch_recording(true);  // a watchpoint on the stack stops after delivery
       try {
         fault_ext = 1;
         deliver(VEC_NMI, false, 0, false, s.eip);
@@ -360,9 +384,11 @@ StopReason Cpu::run(uint64_t max_insns) {
         fault_ext = 0;
         deliver_exception(f);
       }
+      mmu.watch_recording(was);
       continue;
     } else if ((s.eflags & F_IF) && intr && intr->pending()) {
       s.halted = false;
+      const bool was = mmu.watch_recording(true);
       try {
         fault_ext = 1;
         deliver(intr->acknowledge(), false, 0, false, s.eip);
@@ -371,6 +397,7 @@ StopReason Cpu::run(uint64_t max_insns) {
         fault_ext = 0;
         deliver_exception(f);
       }
+      mmu.watch_recording(was);
       continue;
     }
     if (s.halted) return StopReason::Halted;

@@ -30,8 +30,9 @@ class InterruptSource {
 
 enum LogFlags : uint32_t { LOG_IN_ASM = 1, LOG_CPU = 2, LOG_INT = 4, LOG_POST = 8, LOG_JIT = 16, LOG_TRACE = 32, LOG_OUT_ASM = 64 };
 
-// Breakpoint and Step: a debugger's (Cpu::debug_breakpoints, Cpu::debug_step) stop.
-enum class StopReason { Halted, ExitRequest, Budget, Shutdown, Breakpoint, Step };
+// Breakpoint, Step and Watchpoint: a debugger's stop (Cpu::debug_breakpoints, Cpu::debug_step,
+// Mmu::add_watchpoint).
+enum class StopReason { Halted, ExitRequest, Budget, Shutdown, Breakpoint, Step, Watchpoint };
 
 class Cpu {
  public:
@@ -109,6 +110,9 @@ class Cpu {
   std::vector<uint32_t> debug_breakpoints;
   bool debug_step = false;
   uint32_t debug_resume_at = UINT32_MAX;
+  // The watchpoint that stopped run() with Watchpoint, right after the instruction (or the event
+  // delivery) that accessed it.
+  std::optional<Watchpoint> debug_watch_hit;
 
   // Set by MOV SS and POP SS (with CpuState::int_shadow): debug exceptions, single-step traps and
   // instruction breakpoints wait for the end of the next instruction too (not after STI).
@@ -168,6 +172,8 @@ class Cpu {
   void deliver_pm(uint8_t vector, bool has_error, uint32_t error, bool software, uint32_t return_eip);
   void run_stepped(uint32_t lin, bool after_ss_load);
   std::optional<StopReason> debug_boundary(uint32_t lin, bool after_ss_load, bool& ran);
+  std::optional<StopReason> watch_stop();
+  bool watch_rerun_ = false;  // a watchpoint hit undid an instruction: run it again, recording
   void dump_state();
 
   // Debug state (DR7 breakpoints, TF): the run loop then runs one instruction per block.

@@ -7,9 +7,24 @@
 namespace vx86 {
 
 enum Vector : uint8_t {
-  VEC_DE = 0, VEC_DB = 1, VEC_NMI = 2, VEC_BP = 3, VEC_OF = 4, VEC_BR = 5, VEC_UD = 6, VEC_NM = 7,
-  VEC_DF = 8, VEC_TS = 10, VEC_NP = 11, VEC_SS = 12, VEC_GP = 13, VEC_PF = 14, VEC_MF = 16,
+  VEC_DE = 0,
+  VEC_DB = 1,
+  VEC_NMI = 2,
+  VEC_BP = 3,
+  VEC_OF = 4,
+  VEC_BR = 5,
+  VEC_UD = 6,
+  VEC_NM = 7,
+  VEC_DF = 8,
+  VEC_TS = 10,
+  VEC_NP = 11,
+  VEC_SS = 12,
+  VEC_GP = 13,
+  VEC_PF = 14,
+  VEC_MF = 16,
   VEC_AC = 17,
+  // Not the guest's: a debugger's watchpoint hit (Mmu::check_watch); the CPU stops for the debugger.
+  VEC_WATCHPOINT = 0xFF,
 };
 
 struct CpuFault {

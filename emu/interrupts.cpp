@@ -210,6 +210,16 @@ bool fault_class(uint8_t v) {
 }  // namespace
 
 void Cpu::deliver_exception(const CpuFault& f) {
+  if (f.vector == VEC_WATCHPOINT) {  // not the guest's: run() re-runs the instruction and stops
+    watch_rerun_ = true;
+    return;
+  }
+  // A watchpoint hit while delivering is noted (the stop comes after the delivery).
+  struct Recording {
+    Mmu& m;
+    bool was;
+    ~Recording() { m.watch_recording(was); }
+  } recording{mmu, mmu.watch_recording(true)};
   CpuFault cur = f;
   const uint32_t saved_ext = fault_ext;
   for (int guard = 0; guard < 8; ++guard) {

@@ -308,7 +308,8 @@ MachineExit Machine::run(uint64_t max_insns) {
     if (debug_.exit_status()) return MachineExit::GuestExit;
     if (reset_requested_) return MachineExit::Reset;
     if (r == StopReason::Shutdown) return MachineExit::Shutdown;
-    if (r == StopReason::Breakpoint || r == StopReason::Step) return MachineExit::Debug;
+    if (r == StopReason::Breakpoint || r == StopReason::Step || r == StopReason::Watchpoint)
+      return MachineExit::Debug;
     if (r != StopReason::Halted) continue;
     // HLT. Only an interrupt ends it: with IF=0 (and no NMI source on this board) never. (Realtime:
     // idle time is where virtual time catches up with the host's.)

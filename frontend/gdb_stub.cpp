@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
+#include <utility>
 
 #include "emu/machine.h"
 
@@ -226,11 +227,21 @@ void GdbStub::send_packet(const std::string& payload) {
 }
 
 GdbStub::Resume GdbStub::stopped(int signal, bool report) {
+  Cpu& c = m_.cpu();
   if (report && !fresh_) {
-    char buf[8];
-    std::snprintf(buf, sizeof buf, "S%02x", signal & 0xFF);
+    char buf[40];
+    if (const auto w = std::exchange(c.debug_watch_hit, std::nullopt)) {
+      // A watchpoint: gdb finds it by its kind and address (stopped after the accessing instruction).
+      const char* what = w->kind == WatchKind::Write  ? "watch"
+                         : w->kind == WatchKind::Read ? "rwatch"
+                                                      : "awatch";
+      std::snprintf(buf, sizeof buf, "T%02x%s:%x;", signal & 0xFF, what, w->addr);
+    } else {
+      std::snprintf(buf, sizeof buf, "S%02x", signal & 0xFF);
+    }
     send_packet(buf);
   }
+  c.debug_watch_hit.reset();
   fresh_ = false;
   std::string payload;
   while (client_ >= 0) {
@@ -413,7 +424,14 @@ std::string GdbStub::handle(const std::string& p, std::optional<Resume>& resume)
       if (!parse_hex32(p, pos, type, ",") || pos >= p.size() || !parse_hex32(p, ++pos, addr, ",") ||
           pos >= p.size() || !parse_hex32(p, ++pos, kind, ";"))
         return "E01";
-      if (type > 1) return "";  // watchpoints: not yet (gdb then single-steps its own)
+      if (type > 4) return "";  // unknown kinds: unsupported (empty reply)
+      if (type >= 2) {
+        // Watchpoints: `kind` is the length in bytes.
+        if (kind == 0 || kind > 4096 || addr + (kind - 1) < addr) return "E01";
+        const Watchpoint w{addr, kind, static_cast<WatchKind>(type)};
+        if (cmd == 'z') return c.mmu.remove_watchpoint(w), "OK";
+        return c.mmu.add_watchpoint(w) ? "OK" : "E0c";
+      }
       auto& bps = c.debug_breakpoints;
       const auto it = std::find(bps.begin(), bps.end(), addr);
       if (cmd == 'Z' && it == bps.end()) {
@@ -429,6 +447,7 @@ std::string GdbStub::handle(const std::string& p, std::optional<Resume>& resume)
       return "";
     case 'D':
       c.debug_breakpoints.clear();
+      c.mmu.clear_watchpoints();
       resume = Resume::Detach;
       return "OK";
     case 'H':

@@ -288,7 +288,10 @@ int run(const CliOptions& o) {
     const uint32_t lin = c.s.seg[CS].base + c.s.eip;
     if (r == GdbStub::Resume::Continue || r == GdbStub::Resume::Step) c.debug_resume_at = lin;
     if (r == GdbStub::Resume::Step) c.debug_step = true;
-    if (r == GdbStub::Resume::Detach) c.debug_breakpoints.clear();
+    if (r == GdbStub::Resume::Detach) {
+      c.debug_breakpoints.clear();
+      c.mmu.clear_watchpoints();
+    }
     return r != GdbStub::Resume::Kill;
   };
   if (gdb && o.gdb_wait) {

@@ -1,5 +1,7 @@
 #include "mmu/mmu.h"
 
+#include <algorithm>
+
 namespace vx86 {
 
 void Mmu::set_a20(bool enabled) {
@@ -111,14 +113,56 @@ TlbEntry& Mmu::fill(uint32_t lin, Access acc) {
     return e;
   }
   e.addend = reinterpret_cast<uintptr_t>(host) - lpage;
-  e.tag_read = lpage;
   if (exec) e.tag_exec = lpage;
+  if (!watches_.empty() && watched_page(lpage)) [[unlikely]]
+    return e;  // data accesses take the slow path, which checks the watchpoints
+  e.tag_read = lpage;
   // Writes stay on the slow path until the page is dirty (so D gets set) and while it holds code.
   if (writable && dirty && mem_.page_writable(ppage) && !mem_.page_has_code(ppage)) e.tag_write = lpage;
   return e;
 }
 
+bool Mmu::add_watchpoint(const Watchpoint& w) {
+  if (std::find(watches_.begin(), watches_.end(), w) != watches_.end()) return true;
+  if (watches_.size() >= 64) return false;
+  watches_.push_back(w);
+  flush();  // the pages it touches lose their fast-path tags
+  return true;
+}
+
+bool Mmu::remove_watchpoint(const Watchpoint& w) {
+  const auto it = std::find(watches_.begin(), watches_.end(), w);
+  if (it == watches_.end()) return false;
+  watches_.erase(it);
+  flush();
+  return true;
+}
+
+void Mmu::clear_watchpoints() {
+  watches_.clear();
+  watch_hit_.reset();
+  flush();
+}
+
+bool Mmu::watched_page(uint32_t lpage) const {
+  for (const Watchpoint& w : watches_)
+    if (lpage <= w.addr + (w.len - 1) && w.addr <= lpage + PAGE_MASK) return true;
+  return false;
+}
+
+void Mmu::check_watch(uint32_t lin, unsigned size, bool write) {
+  for (const Watchpoint& w : watches_) {
+    if (!(lin <= w.addr + (w.len - 1) && w.addr <= lin + (size - 1))) continue;
+    if (w.kind == (write ? WatchKind::Read : WatchKind::Write)) continue;
+    if (!watch_record_) throw CpuFault{VEC_WATCHPOINT, false, 0, lin};
+    if (!watch_hit_) watch_hit_ = w;
+    return;
+  }
+}
+
 uint32_t Mmu::read_slow(uint32_t lin, unsigned size) {
+  if (!watches_.empty()) [[unlikely]]
+    check_watch(lin, size, false);
   if ((lin & PAGE_MASK) + size > PAGE_SIZE) {  // crosses a page: byte by byte
     uint32_t v = 0;
     for (unsigned i = 0; i < size; ++i) v |= read_slow(lin + i, 1) << (8 * i);
@@ -139,6 +183,8 @@ void Mmu::write_phys(uint32_t paddr, uint32_t value, unsigned size) {
 }
 
 void Mmu::write_slow(uint32_t lin, uint32_t value, unsigned size) {
+  if (!watches_.empty()) [[unlikely]]
+    check_watch(lin, size, true);
   if ((lin & PAGE_MASK) + size > PAGE_SIZE) {
     // Both pages must allow the write before any byte is written.
     const unsigned first = PAGE_SIZE - (lin & PAGE_MASK);

@@ -6,6 +6,9 @@
 #pragma once
 #include <cstdint>
 #include <cstring>
+#include <optional>
+#include <utility>
+#include <vector>
 
 #include "emu/fault.h"
 #include "mmu/page_walker.h"
@@ -19,6 +22,15 @@ class CodeWriteListener {
  public:
   virtual ~CodeWriteListener() = default;
   virtual void code_page_written(uint32_t paddr, unsigned size) = 0;
+};
+
+// A debugger's watchpoint (gdb's Z2/Z3/Z4): `len` bytes at linear `addr`, stopping on writes,
+// reads or both.
+enum class WatchKind : uint8_t { Write = 2, Read = 3, Access = 4 };
+struct Watchpoint {
+  uint32_t addr, len;
+  WatchKind kind;
+  bool operator==(const Watchpoint&) const = default;
 };
 
 struct TlbEntry {
@@ -121,7 +133,22 @@ class Mmu {
   uint32_t read_slow(uint32_t lin, unsigned size);
   void write_slow(uint32_t lin, uint32_t value, unsigned size);
 
+  // Watchpoints: the pages they touch get no fast-path tags, so every access to those pages (and
+  // no other) reaches the slow path, which checks them. A hit throws CpuFault{VEC_WATCHPOINT}
+  // before the access, so the instruction is undone like a fault and the CPU runs it again with
+  // recording on (also on while the CPU delivers an event): then the hit is noted, the access done.
+  bool add_watchpoint(const Watchpoint& w);  // false: too many
+  bool remove_watchpoint(const Watchpoint& w);
+  void clear_watchpoints();
+  bool watch_recording(bool on) { return std::exchange(watch_record_, on); }
+  // The first watchpoint hit while recording, then forgotten; null: none.
+  std::optional<Watchpoint> take_watch_hit() { return std::exchange(watch_hit_, std::nullopt); }
+  bool watch_hit() const { return watch_hit_.has_value(); }
+
  private:
+  bool watched_page(uint32_t lpage) const;
+  void check_watch(uint32_t lin, unsigned size, bool write);
+
   // Fills the TLB entry for `lin` for an access of kind `acc` (throws #PF).
   TlbEntry& fill(uint32_t lin, Access acc);
   void write_phys(uint32_t paddr, uint32_t value, unsigned size);
@@ -132,6 +159,9 @@ class Mmu {
   PagingMode mode_;
   bool user_ = false;
   uint64_t generation_ = 0;
+  std::vector<Watchpoint> watches_;
+  bool watch_record_ = false;
+  std::optional<Watchpoint> watch_hit_;
   TlbEntry tlb_[2][TLB_SIZE];
   TlbEntry* cur_ = tlb_[0];
 };
