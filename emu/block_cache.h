@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -49,6 +50,9 @@ struct Block {
   uint32_t jit_flat = ~0u;
   std::vector<JitExit> exits;      // its chainable exits (capacity fixed when translated)
   std::vector<JitExit*> incoming;  // other blocks' exits chained to it
+  // -d exec: its instructions' disassembly, made when it first ran at `exec_eip` (log_block).
+  std::unique_ptr<std::vector<std::string>> exec_text;
+  uint32_t exec_eip = 0;
 };
 
 class BlockCache : public CodeWriteListener {

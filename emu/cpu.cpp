@@ -238,7 +238,7 @@ Block* Cpu::translate_block(uint32_t lin, uint32_t phys) {
     }
     b->pages[0] = pages[0];
     b->pages[1] = pages[1];
-    if (log_mask & LOG_IN_ASM) log_insn(*this, cs_base, ip, bytes, r.length);
+    if ((log_mask & LOG_IN_ASM) && log_wanted(cs_base + ip)) log_insn(*this, cs_base, ip, bytes, r.length);
     b->insns.push_back(insn);
     uint32_t next = (ip + insn.len) & s.ip_mask;
     if (r.end_block || r.length == 0) break;
@@ -288,7 +288,7 @@ void Cpu::run_stepped(uint32_t lin, bool after_ss_load) {
   if (!b) b = translate_block(lin, phys);
   else if (b->pages[1] != b->pages[0]) b = check_second_page(b, lin, phys);
   if (log_mask & LOG_CPU) [[unlikely]] dump_cpu_state(*this);
-  if (log_mask & LOG_TRACE) [[unlikely]] trace_state(*this);
+  if (log_mask & (LOG_TRACE | LOG_EXEC)) [[unlikely]] log_block(*this, *b);
   s.icount += b->ninsn;
   const Insn* i = b->insns.data();
   do {
@@ -435,7 +435,7 @@ StopReason Cpu::run(uint64_t max_insns) {
           continue;
         }
       }
-      if (log_mask & LOG_TRACE) [[unlikely]] trace_state(*this);
+      if (log_mask & (LOG_TRACE | LOG_EXEC)) [[unlikely]] log_block(*this, *b);
       s.icount += b->ninsn;
       const Insn* i = b->insns.data();
       do {

@@ -28,7 +28,8 @@ class InterruptSource {
   virtual uint8_t acknowledge() = 0; // INTA cycle: the vector
 };
 
-enum LogFlags : uint32_t { LOG_IN_ASM = 1, LOG_CPU = 2, LOG_INT = 4, LOG_POST = 8, LOG_JIT = 16, LOG_TRACE = 32, LOG_OUT_ASM = 64 };
+enum LogFlags : uint32_t { LOG_IN_ASM = 1, LOG_CPU = 2, LOG_INT = 4, LOG_POST = 8, LOG_JIT = 16, LOG_TRACE = 32, LOG_OUT_ASM = 64,
+                        LOG_EXEC = 128 };
 
 // Breakpoint, Step and Watchpoint: a debugger's stop (Cpu::debug_breakpoints, Cpu::debug_step,
 // Mmu::add_watchpoint).
@@ -53,6 +54,15 @@ class Cpu {
   std::function<uint64_t()> tsc_clock;
   uint32_t log_mask = 0;
   FILE* log_file = stderr;
+  // -dfilter: the per-block logs (in_asm, cpu, trace, exec) only for blocks that start in one of
+  // these inclusive linear ranges; empty = everywhere.
+  std::vector<std::pair<uint32_t, uint32_t>> log_filter;
+  bool log_wanted(uint32_t lin) const {
+    if (log_filter.empty()) return true;
+    for (const auto& [lo, hi] : log_filter)
+      if (lin >= lo && lin <= hi) return true;
+    return false;
+  }
   // The translation tier (jit/); null = the interpreter runs everything.
   std::unique_ptr<Jit> jit;
   // cache_bytes: the code cache's size (0 = the default); tests use small ones to force flushes.

@@ -51,12 +51,47 @@ void log_interrupt(Cpu& cpu, uint8_t vector, bool has_error, uint32_t error, boo
 
 void dump_cpu_state(Cpu& cpu) {
   const CpuState& s = cpu.s;
+  if (!cpu.log_wanted(s.seg[CS].base + s.eip)) return;
   std::fprintf(cpu.log_file,
                "EAX=%08x EBX=%08x ECX=%08x EDX=%08x ESI=%08x EDI=%08x EBP=%08x ESP=%08x\n"
                "EIP=%08x EFL=%08x ES=%04x CS=%04x SS=%04x DS=%04x FS=%04x GS=%04x icount=%" PRIu64 "\n",
                s.regs[EAX], s.regs[EBX], s.regs[ECX], s.regs[EDX], s.regs[ESI], s.regs[EDI], s.regs[EBP],
                s.regs[ESP], s.eip, s.eflags, s.seg[ES].sel, s.seg[CS].sel, s.seg[SS].sel, s.seg[DS].sel,
                s.seg[FS].sel, s.seg[GS].sel, s.icount);
+}
+
+void log_block(Cpu& cpu, Block& b) {
+  const CpuState& s = cpu.s;
+  if (!cpu.log_wanted(s.seg[CS].base + s.eip)) return;
+  if (cpu.log_mask & LOG_TRACE) trace_state(cpu);
+  if (!(cpu.log_mask & LOG_EXEC)) return;
+  // The text is made once per block and EIP (the same bytes may run at another address: the
+  // branch targets it shows would differ), from the block's bytes in physical memory.
+  if (!b.exec_text || b.exec_eip != s.eip) {
+    auto text = std::make_unique<std::vector<std::string>>();
+    PhysicalMemory& mem = cpu.mmu.memory();
+    uint32_t off = 0, eip = s.eip;
+    for (uint32_t k = 0; k < b.ninsn; ++k) {
+      const unsigned len = b.insns[k].len;
+      uint8_t bytes[15] = {};
+      for (unsigned j = 0; j < len && j < 15; ++j) {
+        const uint32_t at = (b.phys & PAGE_MASK) + off + j;  // past the page end: the second page
+        const uint32_t phys = at < PAGE_SIZE ? (b.pages[0] << PAGE_SHIFT) + at : (b.pages[1] << PAGE_SHIFT) + at - PAGE_SIZE;
+        bytes[j] = mem.read8(phys);
+      }
+      text->push_back(disassemble(bytes, len, s.code32, eip));
+      off += len;
+      eip = (eip + len) & s.ip_mask;
+    }
+    b.exec_text = std::move(text);
+    b.exec_eip = s.eip;
+  }
+  uint32_t eip = s.eip;
+  for (uint32_t k = 0; k < b.ninsn; ++k) {
+    std::fprintf(cpu.log_file, "E %" PRIu64 " %04x:%08x  %s\n", s.icount + k, s.seg[CS].sel, eip,
+                 (*b.exec_text)[k].c_str());
+    eip = (eip + b.insns[k].len) & s.ip_mask;
+  }
 }
 
 void trace_state(Cpu& cpu) {

@@ -7,6 +7,7 @@
 
 namespace vx86 {
 class Cpu;
+struct Block;
 std::string disassemble(const uint8_t* bytes, unsigned len, bool code32, uint32_t eip);
 // -d out_asm: the host (x86-64) code at `host`, `len` bytes, one "OUT:" line per instruction.
 void log_host_code(FILE* out, const uint8_t* host, size_t len);
@@ -16,4 +17,8 @@ void dump_cpu_state(Cpu& cpu);
 // One line per block for the differential trace (-d trace; scripts/trace-diff.py compares two):
 // "T icount EAX ECX EDX EBX ESP EBP ESI EDI linear-EIP eip= efl= ES CS SS DS FS GS cr0= cr3=".
 void trace_state(Cpu& cpu);
+// -d trace and -d exec for block `b` about to run at the current CS:EIP (-dfilter applied).
+// exec: one line per instruction of the block, "E icount CS:EIP  disassembly"; a block that
+// faults part-way lists instructions that did not complete (the next line's count tells).
+void log_block(Cpu& cpu, Block& b);
 }  // namespace vx86

@@ -40,6 +40,7 @@ Machine::Machine(const MachineConfig& cfg)
   cpu_ = std::make_unique<Cpu>(mem_, ports_);
   cpu_->log_mask = cfg.log_mask;
   cpu_->log_file = cfg.log_file;
+  cpu_->log_filter = cfg.log_filter;
   cpu_->enable_jit(cfg.jit);
   if (cpu_->jit) {
     cpu_->jit->threshold = cfg.jit_threshold;

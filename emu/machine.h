@@ -38,6 +38,7 @@ struct MachineConfig {
   FILE* post_log = nullptr;    // port 0x80 (-d post)
   uint32_t log_mask = 0;
   FILE* log_file = stderr;
+  std::vector<std::pair<uint32_t, uint32_t>> log_filter;  // -dfilter (Cpu::log_filter)
   // The translation tier (-jit on|off) and how often a block runs before it is translated.
   bool jit = true;
   unsigned jit_threshold = 2;

@@ -37,11 +37,14 @@ std::string cli_usage() {
          "                         int (interrupts and exceptions), post (port 0x80 writes),\n"
          "                         jit (translation statistics at exit); -d help lists them\n"
          "  -D FILE                write the -d log to FILE instead of stderr\n"
+         "  -dfilter RANGE[,...]   log blocks (in_asm, cpu, trace, exec) only at these linear\n"
+         "                         addresses: START..END, START+SIZE or END-SIZE\n"
          "  -no-reboot             exit instead of resetting on a triple fault\n"
          "  -jit on|off            translate guest code to host code (default on; off: the\n"
          "                         interpreter runs everything, the reference tier)\n"
          "  -jit-threshold N       interpreted runs of a block before it is translated (default 2)\n"
          "  -gdb tcp:[HOST]:PORT   a gdb remote stub (HOST default 127.0.0.1); -s: tcp::1234\n"
+         "  -gdb unix:PATH         the same on a Unix socket (gdb: target remote PATH)\n"
          "  -S                     do not start the CPU until gdb connects and continues\n"
          "  -perfmap               write /tmp/perf-PID.map naming each translated block by its\n"
          "                         guest address, so perf report attributes JIT samples\n"
@@ -67,7 +70,52 @@ std::string cli_debug_help() {
          "  post     writes to POST port 0x80 (\"POST:\")\n"
          "  jit      translation statistics when vx86 exits (\"jit:\")\n"
          "  trace    one line of state per block (\"T \"), the same with -jit on and off;\n"
-         "           scripts/trace-diff.py names the first difference of two such logs\n";
+         "           scripts/trace-diff.py names the first difference of two such logs\n"
+         "  exec     each executed instruction: \"E count CS:EIP  disassembly\" (the lines of a\n"
+         "           block are written as it starts); -dfilter limits both to address ranges\n";
+}
+
+namespace {
+// One address of -dfilter: hex with 0x, or decimal; up to 32 bits.
+bool parse_address(const std::string& s, uint64_t& v) {
+  const bool hex = s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+  const char* first = s.data() + (hex ? 2 : 0);
+  const auto r = std::from_chars(first, s.data() + s.size(), v, hex ? 16 : 10);
+  return r.ec == std::errc() && r.ptr == s.data() + s.size() && first != r.ptr && v <= 0xFFFFFFFFu;
+}
+}  // namespace
+
+// -dfilter RANGE[,RANGE...], as QEMU's: START..END (inclusive), START+SIZE, END-SIZE (the SIZE
+// bytes that end at END).
+std::optional<std::string> parse_dfilter(const std::string& v, std::vector<std::pair<uint32_t, uint32_t>>& out) {
+  size_t start = 0;
+  while (start <= v.size()) {
+    const size_t comma = v.find(',', start);
+    const std::string r = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    const std::string bad = "invalid -dfilter range '" + r + "' (START..END, START+SIZE or END-SIZE)";
+    uint64_t a, b;
+    size_t op;
+    if ((op = r.find("..")) != std::string::npos) {
+      if (!parse_address(r.substr(0, op), a) || !parse_address(r.substr(op + 2), b) || b < a) return bad;
+    } else if ((op = r.find_first_of("+-", 2)) != std::string::npos) {
+      uint64_t n;
+      if (!parse_address(r.substr(0, op), a) || !parse_address(r.substr(op + 1), n) || n == 0) return bad;
+      if (r[op] == '+') {
+        b = a + n - 1;
+      } else {
+        b = a;
+        a = n - 1 > b ? 0 : b - (n - 1);
+      }
+      if (b > 0xFFFFFFFFu) b = 0xFFFFFFFFu;
+    } else {
+      if (!parse_address(r, a)) return bad;
+      b = a;
+    }
+    out.emplace_back(static_cast<uint32_t>(a), static_cast<uint32_t>(b));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return std::nullopt;
 }
 
 namespace {
@@ -284,14 +332,17 @@ std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOp
         size_t comma = v.find(',', start);
         std::string item = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
         if (item != "in_asm" && item != "out_asm" && item != "cpu" && item != "int" && item != "post" &&
-            item != "jit" && item != "trace")
-          return "unknown -d item '" + item + "' (in_asm, out_asm, cpu, int, post, jit, trace)";
+            item != "jit" && item != "trace" && item != "exec")
+          return "unknown -d item '" + item + "' (in_asm, out_asm, cpu, int, post, jit, trace, exec)";
         o.debug_items.push_back(item);
         if (comma == std::string::npos) break;
         start = comma + 1;
       }
     } else if (a == "-D") {
       if (auto e = value(o.log_path)) return e;
+    } else if (a == "-dfilter") {
+      if (auto e = value(v)) return e;
+      if (auto e = parse_dfilter(v, o.log_filter)) return e;
     } else if (a == "-hda" || a == "-hdb" || a == "-hdc" || a == "-hdd" || a == "-cdrom") {
       DriveOption d;
       if (auto e = value(d.file)) return e;
@@ -331,9 +382,16 @@ std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOp
       o.gdb_wait = true;
     } else if (a == "-gdb") {
       if (auto e = value(v)) return e;
+      if (v.rfind("unix:", 0) == 0) {
+        // QEMU's spelling may add ",server=on,wait=off": vx86 is always the server and never waits.
+        o.gdb_unix = v.substr(5, v.find(',') == std::string::npos ? std::string::npos : v.find(',') - 5);
+        if (o.gdb_unix.empty() || o.gdb_unix.size() > 100)
+          return "invalid -gdb socket path '" + o.gdb_unix + "' (1-100 characters)";
+        continue;
+      }
       const size_t colon = v.rfind(':');
       if (v.rfind("tcp:", 0) != 0 || colon == std::string::npos || colon < 3)
-        return "invalid -gdb value '" + v + "' (tcp:[HOST]:PORT)";
+        return "invalid -gdb value '" + v + "' (tcp:[HOST]:PORT or unix:PATH)";
       const std::string host = v.substr(4, colon - 4), port = v.substr(colon + 1);
       unsigned n = 0;
       auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), n);

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace vx86 {
@@ -24,6 +25,7 @@ struct CliOptions {
   bool nographic = false;
   std::vector<std::string> debug_items;  // -d in_asm,cpu,int,post,jit
   std::string log_path;                  // -D
+  std::vector<std::pair<uint32_t, uint32_t>> log_filter;  // -dfilter: inclusive linear ranges
   std::string debugcon = "stdio";        // -debugcon stdio|file:PATH|none
   std::string bioslog = "none";          // -bioslog stdio|file:PATH|none
   std::string serial;                    // -serial stdio|file:PATH|none|null ("" = the default)
@@ -37,6 +39,7 @@ struct CliOptions {
   // -s / -gdb tcp:[HOST]:PORT: a gdb remote stub (gdb_port 0: none); -S: start paused for it.
   std::string gdb_host = "127.0.0.1";
   uint16_t gdb_port = 0;
+  std::string gdb_unix;  // -gdb unix:PATH (instead of a TCP port)
   bool gdb_wait = false;
   bool perfmap = false;                  // -perfmap: name translated blocks for perf (/tmp/perf-PID.map)
   std::string vga = "std";               // -vga std|none
@@ -54,5 +57,7 @@ struct CliOptions {
 std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOptions& out);
 std::string cli_usage();
 std::string cli_debug_help();  // the -d items, for `-d help`
+// -dfilter's ranges (inclusive), appended to `out`; an error message if malformed.
+std::optional<std::string> parse_dfilter(const std::string& v, std::vector<std::pair<uint32_t, uint32_t>>& out);
 
 }  // namespace vx86

@@ -6,6 +6,8 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +18,7 @@
 #include <utility>
 
 #include "emu/machine.h"
+#include "frontend/gdb_monitor.h"
 
 namespace vx86 {
 
@@ -118,9 +121,31 @@ GdbStub::GdbStub(Machine& m, const std::string& host, uint16_t port) : m_(m) {
   }
 }
 
+GdbStub::GdbStub(Machine& m, const std::string& path) : m_(m) {
+  sockaddr_un a{};
+  if (path.empty() || path.size() >= sizeof a.sun_path)
+    throw std::runtime_error("gdb: socket path '" + path + "' is empty or too long");
+  struct stat st;
+  if (lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) throw std::runtime_error("gdb: '" + path + "' exists and is not a socket");
+    unlink(path.c_str());  // a stale socket of an earlier run
+  }
+  listen_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listen_ < 0) throw std::runtime_error(std::string("gdb: socket: ") + std::strerror(errno));
+  a.sun_family = AF_UNIX;
+  std::memcpy(a.sun_path, path.c_str(), path.size());
+  if (bind(listen_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(listen_, 1) != 0) {
+    const std::string why = std::strerror(errno);
+    close(listen_);
+    throw std::runtime_error("gdb: cannot listen on " + path + ": " + why);
+  }
+  unix_path_ = path;
+}
+
 GdbStub::~GdbStub() {
   close_client();
   if (listen_ >= 0) close(listen_);
+  if (!unix_path_.empty()) unlink(unix_path_.c_str());
 }
 
 void GdbStub::accept_client() {
@@ -271,6 +296,12 @@ void GdbStub::guest_exited(int status) {
   char buf[8];
   std::snprintf(buf, sizeof buf, "W%02x", status & 0xFF);
   send_packet(buf);
+  // Wait (briefly) for gdb's ack: closing first can cost it the packet on a Unix socket.
+  pollfd p{client_, POLLIN, 0};
+  if (client_ >= 0 && poll(&p, 1, 1000) == 1) {
+    char ack;
+    [[maybe_unused]] const ssize_t n = read(client_, &ack, 1);
+  }
   close_client();
 }
 
@@ -331,8 +362,9 @@ bool GdbStub::read_memory(uint32_t lin, uint32_t len, std::string& hex) {
   PhysicalMemory& mem = m_.memory();
   for (uint32_t k = 0; k < len; ++k) {
     uint32_t phys;
-    if (!c.mmu.debug_translate(lin + k, phys)) return k > 0;  // a partial read is a short reply
-    const uint8_t b = static_cast<uint8_t>(mem.read(phys, 1));
+    // A partial read is a short reply. Device memory is not read: it can have side effects.
+    if (!c.mmu.debug_translate(lin + k, phys) || !mem.host_page(phys)) return k > 0;
+    const uint8_t b = mem.host_page(phys)[phys & PAGE_MASK];
     hex += kHex[b >> 4];
     hex += kHex[b & 15];
   }
@@ -345,6 +377,7 @@ bool GdbStub::write_memory(uint32_t lin, const std::string& bytes) {
   for (size_t k = 0; k < bytes.size(); ++k) {
     uint32_t phys;
     if (!c.mmu.debug_translate(lin + static_cast<uint32_t>(k), phys)) return false;
+    if (!mem.host_page(phys) || !mem.page_writable(phys)) return false;  // RAM only
     mem.write(phys, static_cast<uint8_t>(bytes[k]), 1);
     c.blocks.invalidate_range(phys, 1);  // code there is decoded again
   }
@@ -454,6 +487,18 @@ std::string GdbStub::handle(const std::string& p, std::optional<Resume>& resume)
     case 'T':
       return "OK";
     case 'q':
+      if (p.rfind("qRcmd,", 0) == 0) {
+        // `monitor ...`: the output goes to gdb's console as O packets, then OK.
+        std::string line;
+        if (p.size() > 6 + 2 * 1024 || !from_hex(p, 6, (p.size() - 6) / 2, line)) return "E01";
+        const std::string out = monitor_command(m_, line);
+        for (size_t at = 0; at < out.size(); at += kMaxPacket / 4) {
+          std::string packet(1, 'O');
+          packet += to_hex(reinterpret_cast<const uint8_t*>(out.data()) + at, std::min(kMaxPacket / 4, out.size() - at));
+          send_packet(packet);
+        }
+        return "OK";
+      }
       if (p.rfind("qSupported", 0) == 0) return "PacketSize=4000;qXfer:features:read+;vContSupported+";
       if (p == "qAttached") return "1";
       if (p == "qC") return "QC1";

@@ -1,5 +1,6 @@
 // GdbStub: the GDB remote serial protocol, so Debian's gdb can debug the guest (`target remote`):
-// `-s` / `-gdb tcp:HOST:PORT` (127.0.0.1 unless HOST is given), `-S` to start paused.
+// `-s` / `-gdb tcp:HOST:PORT` (127.0.0.1 unless HOST is given) or `-gdb unix:PATH`, `-S` to start
+// paused.
 //
 // What it serves (docs/debugging.md): the i386 registers with a target description (general,
 // segment and x87 registers), memory at linear addresses (the guest's page tables read without
@@ -19,6 +20,8 @@ class GdbStub {
  public:
   // Listens on host:port; throws std::runtime_error naming the problem.
   GdbStub(Machine& m, const std::string& host, uint16_t port);
+  // Listens on a Unix socket at `path` (replacing a stale socket there, removed again at exit).
+  GdbStub(Machine& m, const std::string& path);
   ~GdbStub();
   GdbStub(const GdbStub&) = delete;
   GdbStub& operator=(const GdbStub&) = delete;
@@ -54,6 +57,7 @@ class GdbStub {
 
   Machine& m_;
   int listen_ = -1, client_ = -1;
+  std::string unix_path_;  // the Unix socket to remove at exit
   bool fresh_ = false;  // connected, no stop reported yet
   std::string in_;      // bytes received and not yet parsed
 };

@@ -180,7 +180,9 @@ int run(const CliOptions& o) {
   if (!o.log_path.empty()) {
     cfg.log_file = std::fopen(o.log_path.c_str(), "w");
     if (!cfg.log_file) die("cannot open log file '" + o.log_path + "': " + std::strerror(errno));
+    std::setvbuf(cfg.log_file, nullptr, _IOFBF, 1 << 20);  // -d exec writes a line per instruction
   }
+  cfg.log_filter = o.log_filter;
   for (const auto& d : o.debug_items) {
     if (d == "in_asm") cfg.log_mask |= LOG_IN_ASM;
     if (d == "out_asm") cfg.log_mask |= LOG_OUT_ASM;
@@ -188,6 +190,7 @@ int run(const CliOptions& o) {
     if (d == "int") cfg.log_mask |= LOG_INT;
     if (d == "jit") cfg.log_mask |= LOG_JIT;
     if (d == "trace") cfg.log_mask |= LOG_TRACE;
+    if (d == "exec") cfg.log_mask |= LOG_EXEC;
     if (d == "post") {
       cfg.log_mask |= LOG_POST;
       cfg.post_log = cfg.log_file;
@@ -274,10 +277,12 @@ int run(const CliOptions& o) {
   load_boot();
   // -s / -gdb: the gdb stub; -S waits for gdb before the first instruction.
   std::unique_ptr<GdbStub> gdb;
-  if (o.gdb_wait && !o.gdb_port) die("-S needs a debugger to continue the CPU: add -s or -gdb tcp::PORT");
-  if (o.gdb_port) {
+  if (o.gdb_wait && !o.gdb_port && o.gdb_unix.empty())
+    die("-S needs a debugger to continue the CPU: add -s or -gdb tcp::PORT");
+  if (o.gdb_port || !o.gdb_unix.empty()) {
     try {
-      gdb = std::make_unique<GdbStub>(m, o.gdb_host, o.gdb_port);
+      gdb = o.gdb_unix.empty() ? std::make_unique<GdbStub>(m, o.gdb_host, o.gdb_port)
+                               : std::make_unique<GdbStub>(m, o.gdb_unix);
     } catch (const std::runtime_error& e) {
       die(e.what());
     }
@@ -295,7 +300,10 @@ int run(const CliOptions& o) {
     return r != GdbStub::Resume::Kill;
   };
   if (gdb && o.gdb_wait) {
-    std::fprintf(stderr, "vx86: waiting for gdb on %s:%u\n", o.gdb_host.c_str(), unsigned{o.gdb_port});
+    if (o.gdb_unix.empty())
+      std::fprintf(stderr, "vx86: waiting for gdb on %s:%u\n", o.gdb_host.c_str(), unsigned{o.gdb_port});
+    else
+      std::fprintf(stderr, "vx86: waiting for gdb on %s\n", o.gdb_unix.c_str());
     gdb->accept_client();
     if (!resume(gdb->stopped(5, false))) return 0;
   }

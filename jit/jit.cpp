@@ -77,12 +77,12 @@ x86::Mem st(size_t off, unsigned size) { return x86::ptr(x86::rbx, static_cast<i
 
 }  // namespace
 
-void jit_trace_block(Cpu* c) {
+void jit_trace_block(Cpu* c, Block* b) {
   materialize_flags(c->s);
-  trace_state(*c);
+  log_block(*c, *b);
 }
 
-bool Jit::trace() const { return cpu_.log_mask & LOG_TRACE; }
+bool Jit::trace() const { return cpu_.log_mask & (LOG_TRACE | LOG_EXEC); }
 
 // The dispatcher's slow path (r10 = an exit asking to be chained, or null).
 bool Jit::fits(const Block* b, uint32_t jit_mode) { return (b->jit_flat & ~jit_mode) == 0; }

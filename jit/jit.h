@@ -126,7 +126,7 @@ class Jit {
   void set_exception(std::exception_ptr e) { foreign_ = std::move(e); }
   JitStats& mutable_stats() { return stats_; }
   JitHistogram& histogram() { return *hist_; }
-  // -d trace is on: translated blocks log their entry state.
+  // -d trace or exec is on: translated blocks log their entry state.
   bool trace() const;
   // Chains exit `e` to block `t` if that stays correct (called by the dispatcher).
   void link(JitExit* e, Block* t);

@@ -40,7 +40,7 @@ namespace vx86 {
 // Defined in jit/jit.cpp: runs an interpreter handler and reports how the block goes on.
 uint32_t jit_call_handler(Cpu* c, const Insn* i);
 uint32_t jit_call_handler_lazy(Cpu* c, const Insn* i);
-void jit_trace_block(Cpu* c);
+void jit_trace_block(Cpu* c, Block* b);
 
 namespace {
 
@@ -402,9 +402,10 @@ class Emitter {
     plan_ = plan_lazy_flags(info, live_after);
 
     if (jit_.trace()) {
-      // -d trace: the line the run loop prints before an interpreted block, for every block run
-      // here, chained ones included.
+      // -d trace / exec: the lines the run loop prints before an interpreted block, for every
+      // block run here, chained ones included.
       a_.mov(x86::rdi, x86::rbx);
+      a_.mov(x86::rsi, imm(reinterpret_cast<uintptr_t>(&b_)));
       a_.call(imm(reinterpret_cast<uintptr_t>(&jit_trace_block)));
     }
     a_.add(state(kIcount, 8), static_cast<int32_t>(n));

@@ -4,7 +4,11 @@ names the first block boundary where the two states differ, with both states and
 of the block that led there. Exit status: 0 = identical traces, 1 = a divergence, 2 = error.
 
 usage: scripts/trace-diff.py [--vx86 build/vx86] [--keep DIR] [--require FILE] -- VX86-ARGS...
-   or: scripts/trace-diff.py --logs A.log B.log   (compare two existing -d trace,in_asm logs)
+   or: scripts/trace-diff.py --logs A.log B.log   (compare two existing logs)
+Existing logs may hold -d trace lines ("T ...": registers per block), -d exec lines ("E count
+CS:EIP disassembly": one per instruction) or both, e.g. from two hosts, two versions of vx86 or
+two runs under -icount; the first line that differs is named, with the code that led there
+(from "IN:" or "E" lines).
 Without --keep the logs go through named pipes and never reach the disk; use -insn-limit N (with
 -icount) to bound the runs.
 """
@@ -18,9 +22,11 @@ FIELDS = ["icount", "EAX", "ECX", "EDX", "EBX", "ESP", "EBP", "ESI", "EDI", "lin
           "ES", "CS", "SS", "DS", "FS", "GS", "cr0", "cr3"]
 
 
-def read_trace(path, blocks):
-    """Yields the trace lines' fields; fills `blocks` (linear address -> latest disassembly, from
-    runs of "IN:" lines) as it goes. Streams: logs of whole boots are gigabytes."""
+def read_trace(path, blocks, recent):
+    """Yields the trace lines' fields ("T" lines: the registers; "E" lines: "E", count, CS:EIP and
+    the disassembly); fills `blocks` (linear address -> latest disassembly, from runs of "IN:"
+    lines) and `recent` (the last "E" lines) as it goes. Streams: logs of whole boots are
+    gigabytes."""
     current = None
     with open(path, errors="replace") as f:
         for line in f:
@@ -34,15 +40,23 @@ def read_trace(path, blocks):
             current = None
             if line.startswith("T "):
                 yield line.split()[1:]
+            elif line.startswith("E "):
+                parts = line.rstrip("\n").split(None, 3)
+                if recent is not None:
+                    recent.append(line.rstrip())
+                    del recent[:-16]
+                yield ["E", parts[1], parts[2], parts[3] if len(parts) > 3 else ""]
 
 
 def describe(fields):
+    if fields[0] == "E":
+        return f"instruction {fields[1]} at {fields[2]}: {fields[3]}"
     return " ".join(f"{n}={v.split('=')[-1]}" for n, v in zip(FIELDS, fields))
 
 
 def compare(a_path, b_path, a_name="jit off", b_name="jit on"):
-    blocks = {}
-    a_iter, b_iter = read_trace(a_path, blocks), read_trace(b_path, None)
+    blocks, recent = {}, []
+    a_iter, b_iter = read_trace(a_path, blocks, recent), read_trace(b_path, None, None)
     prev, k = None, 0
     while True:
         a, b = next(a_iter, None), next(b_iter, None)
@@ -56,9 +70,18 @@ def compare(a_path, b_path, a_name="jit off", b_name="jit on"):
             print(f"trace-diff: identical for {k} blocks, then the {a_name if a is None else b_name} trace ends")
             return 1
         if a != b:
+            if a[0] == "E" or b[0] == "E":
+                print(f"trace-diff: first divergence at line {k} of the trace")
+                if recent[:-1]:
+                    print(f"  the instructions before ({a_name}):")
+                    for line in recent[:-1]:
+                        print("    " + line)
+                print(f"  {a_name}: {describe(a)}")
+                print(f"  {b_name}: {describe(b)}")
+                return 1
             diff = [FIELDS[j] for j in range(min(len(a), len(b))) if a[j] != b[j]]
             print(f"trace-diff: first divergence at block {k} (differs: {', '.join(diff)})")
-            if prev:
+            if prev and prev[0] != "E":
                 print(f"  the block before: {describe(prev)}")
                 lines = blocks.get(int(prev[9], 16), [])
                 if lines:
