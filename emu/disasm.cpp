@@ -2,6 +2,7 @@
 
 #include <Zydis/Zydis.h>
 
+#include <charconv>
 #include <cinttypes>
 
 #include "emu/cpu.h"
@@ -60,6 +61,14 @@ void dump_cpu_state(Cpu& cpu) {
                s.seg[FS].sel, s.seg[GS].sel, s.icount);
 }
 
+namespace {
+char* put_hex(char* p, uint32_t v, int digits) {
+  static const char hex[] = "0123456789abcdef";
+  for (int k = digits - 1; k >= 0; --k, v >>= 4) p[k] = hex[v & 15];
+  return p + digits;
+}
+}  // namespace
+
 void log_block(Cpu& cpu, Block& b) {
   const CpuState& s = cpu.s;
   if (!cpu.log_wanted(s.seg[CS].base + s.eip)) return;
@@ -86,22 +95,56 @@ void log_block(Cpu& cpu, Block& b) {
     b.exec_text = std::move(text);
     b.exec_eip = s.eip;
   }
+  // Formatted by hand into one buffer per block: fprintf per line would cost more than the
+  // instructions it logs (a whole boot is billions of lines).
+  static thread_local std::string out;
+  out.clear();
   uint32_t eip = s.eip;
   for (uint32_t k = 0; k < b.ninsn; ++k) {
-    std::fprintf(cpu.log_file, "E %" PRIu64 " %04x:%08x  %s\n", s.icount + k, s.seg[CS].sel, eip,
-                 (*b.exec_text)[k].c_str());
+    char line[40];
+    char* p = line;
+    *p++ = 'E';
+    *p++ = ' ';
+    p = std::to_chars(p, line + 24, s.icount + k).ptr;
+    *p++ = ' ';
+    p = put_hex(p, s.seg[CS].sel, 4);
+    *p++ = ':';
+    p = put_hex(p, eip, 8);
+    *p++ = ' ';
+    *p++ = ' ';
+    out.append(line, p);
+    out += (*b.exec_text)[k];
+    out += '\n';
     eip = (eip + b.insns[k].len) & s.ip_mask;
   }
+  std::fwrite(out.data(), 1, out.size(), cpu.log_file);
 }
 
 void trace_state(Cpu& cpu) {
   const CpuState& s = cpu.s;
-  std::fprintf(cpu.log_file,
-               "T %" PRIu64 " %08x %08x %08x %08x %08x %08x %08x %08x %08x eip=%08x efl=%08x"
-               " %04x %04x %04x %04x %04x %04x cr0=%08x cr3=%08x\n",
-               s.icount, s.regs[EAX], s.regs[ECX], s.regs[EDX], s.regs[EBX], s.regs[ESP], s.regs[EBP],
-               s.regs[ESI], s.regs[EDI], s.seg[CS].base + s.eip, s.eip, s.eflags, s.seg[ES].sel, s.seg[CS].sel,
-               s.seg[SS].sel, s.seg[DS].sel, s.seg[FS].sel, s.seg[GS].sel, s.cr[0], s.cr[3]);
+  char line[256];
+  char* p = line;
+  *p++ = 'T';
+  *p++ = ' ';
+  p = std::to_chars(p, line + 24, s.icount).ptr;
+  const uint32_t regs[9] = {s.regs[EAX], s.regs[ECX], s.regs[EDX], s.regs[EBX],           s.regs[ESP],
+                            s.regs[EBP], s.regs[ESI], s.regs[EDI], s.seg[CS].base + s.eip};
+  for (uint32_t v : regs) {
+    *p++ = ' ';
+    p = put_hex(p, v, 8);
+  }
+  auto field = [&p](const char* name, uint32_t v, int digits) {
+    *p++ = ' ';
+    while (*name) *p++ = *name++;
+    p = put_hex(p, v, digits);
+  };
+  field("eip=", s.eip, 8);
+  field("efl=", s.eflags, 8);
+  for (unsigned seg : {ES, CS, SS, DS, FS, GS}) field("", s.seg[seg].sel, 4);
+  field("cr0=", s.cr[0], 8);
+  field("cr3=", s.cr[3], 8);
+  *p++ = '\n';
+  std::fwrite(line, 1, static_cast<size_t>(p - line), cpu.log_file);
 }
 
 }  // namespace vx86

@@ -41,9 +41,9 @@ std::string info_registers(const Cpu& c) {
           s.regs[EBX], s.regs[ECX], s.regs[EDX], s.regs[ESI], s.regs[EDI], s.regs[EBP], s.regs[ESP]);
   const uint32_t f = s.eflags;
   appendf(o, "EIP=%08x EFL=%08x [%c%c%c%c%c%c%c%c%c] CPL=%u IOPL=%u%s%s\n", s.eip, f, f & F_OF ? 'O' : '-',
-          f & F_DF ? 'D' : '-', f & F_IF ? 'I' : '-', f & F_TF ? 'T' : '-', f & F_SF ? 'S' : '-', f & F_ZF ? 'Z' : '-',
-          f & F_AF ? 'A' : '-', f & F_PF ? 'P' : '-', f & F_CF ? 'C' : '-', s.cpl, (f >> 12) & 3,
-          f & F_VM ? " VM86" : "", s.halted ? " HLT" : "");
+          f & F_DF ? 'D' : '-', f & F_IF ? 'I' : '-', f & F_TF ? 'T' : '-', f & F_SF ? 'S' : '-',
+          f & F_ZF ? 'Z' : '-', f & F_AF ? 'A' : '-', f & F_PF ? 'P' : '-', f & F_CF ? 'C' : '-', s.cpl,
+          (f >> 12) & 3, f & F_VM ? " VM86" : "", s.halted ? " HLT" : "");
   static const char* const names[SEG_COUNT] = {"ES", "CS", "SS", "DS", "FS", "GS"};
   auto seg = [&](const char* name, const SegReg& r) {
     appendf(o, "%-3s=%04x %08x %08x %04x\n", name, r.sel, r.base, r.limit, r.attr);
@@ -71,7 +71,8 @@ struct Mapping {
 
 // Every present mapping in ascending linear order, read from the tables as they are in memory
 // (a table in MMIO or beyond RAM reads as absent).
-void for_each_mapping(PhysicalMemory& mem, const PagingMode& mode, const std::function<void(const Mapping&)>& f) {
+void for_each_mapping(PhysicalMemory& mem, const PagingMode& mode,
+                      const std::function<void(const Mapping&)>& f) {
   const unsigned esz = mode.pae ? 8 : 4, entries = mode.pae ? 512 : 1024;
   const uint64_t addr_mask = 0xFFFFF000ull;  // physical addresses below 4 GiB (no PAE beyond)
   auto table = [&](uint32_t base, const std::function<void(unsigned, uint64_t)>& g) {
@@ -115,9 +116,10 @@ std::string info_tlb(Machine& m, bool ranges) {
     // As QEMU's `info tlb`: linear: physical and the leaf entry's flags.
     for_each_mapping(m.memory(), mode, [&](const Mapping& p) {
       const uint64_t e = p.leaf;
-      appendf(o, "%08x: %08x %c%c%c%c%c%c%c%c%c%s\n", p.lin, p.phys, (e >> 63) ? 'X' : '-', e & 0x100 ? 'G' : '-',
-              p.size > 4096 ? 'P' : '-', e & 0x40 ? 'D' : '-', e & 0x20 ? 'A' : '-', e & 0x10 ? 'C' : '-',
-              e & 0x8 ? 'T' : '-', e & 4 ? 'U' : '-', e & 2 ? 'W' : '-', p.size > 4096 ? " (large page)" : "");
+      appendf(o, "%08x: %08x %c%c%c%c%c%c%c%c%c%s\n", p.lin, p.phys, (e >> 63) ? 'X' : '-',
+              e & 0x100 ? 'G' : '-', p.size > 4096 ? 'P' : '-', e & 0x40 ? 'D' : '-', e & 0x20 ? 'A' : '-',
+              e & 0x10 ? 'C' : '-', e & 0x8 ? 'T' : '-', e & 4 ? 'U' : '-', e & 2 ? 'W' : '-',
+              p.size > 4096 ? " (large page)" : "");
     });
     return o.empty() ? "no page is mapped\n" : o;
   }
@@ -151,17 +153,23 @@ std::string examine(Machine& m, const std::string& args, bool physical) {
   std::string first, addr_text;
   in >> first;
   const bool has_fmt = !first.empty() && first[0] == '/';
-  if (has_fmt) in >> addr_text;
-  else addr_text = first;
+  if (has_fmt)
+    in >> addr_text;
+  else
+    addr_text = first;
   const std::string fmt = has_fmt ? first : std::string();
   unsigned count = 0, size = 4;
   char format = 'x';
   for (size_t k = 1; k < fmt.size(); ++k) {  // (after the '/')
     const char ch = fmt[k];
-    if (ch >= '0' && ch <= '9' && count < 100000) count = count * 10 + unsigned(ch - '0');
-    else if (ch == 'b' || ch == 'h' || ch == 'w' || ch == 'g') size = ch == 'b' ? 1 : ch == 'h' ? 2 : ch == 'w' ? 4 : 8;
-    else if (ch == 'x' || ch == 'd' || ch == 'u') format = ch;
-    else return "bad format '" + fmt + "' (/Nfu: N items, f = x, d or u, u = b, h, w or g)\n";
+    if (ch >= '0' && ch <= '9' && count < 100000)
+      count = count * 10 + unsigned(ch - '0');
+    else if (ch == 'b' || ch == 'h' || ch == 'w' || ch == 'g')
+      size = ch == 'b' ? 1 : ch == 'h' ? 2 : ch == 'w' ? 4 : 8;
+    else if (ch == 'x' || ch == 'd' || ch == 'u')
+      format = ch;
+    else
+      return "bad format '" + fmt + "' (/Nfu: N items, f = x, d or u, u = b, h, w or g)\n";
   }
   if (count == 0) count = 1;
   if (count > 4096) count = 4096;
@@ -185,9 +193,12 @@ std::string examine(Machine& m, const std::string& args, bool physical) {
       appendf(o, " (cannot read %08x)", at);
       break;
     }
-    if (format == 'x') appendf(o, " 0x%0*" PRIx64, static_cast<int>(2 * size), v);
-    else if (format == 'u') appendf(o, " %" PRIu64, v);
-    else appendf(o, " %" PRId64, static_cast<int64_t>(v << (64 - 8 * size)) >> (64 - 8 * size));
+    if (format == 'x')
+      appendf(o, " 0x%0*" PRIx64, static_cast<int>(2 * size), v);
+    else if (format == 'u')
+      appendf(o, " %" PRIu64, v);
+    else
+      appendf(o, " %" PRId64, static_cast<int64_t>(v << (64 - 8 * size)) >> (64 - 8 * size));
   }
   return o + "\n";
 }

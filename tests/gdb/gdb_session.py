@@ -111,7 +111,10 @@ def main():
         s.close()  # vanishes, maybe mid-packet
     # A well-formed packet with hostile fields, checksummed: the reply is an error, not a crash.
     s = socket.create_connection(("127.0.0.1", port), timeout=2)
-    for pkt in [b"m100000,ffffffff", b"Gzz", b"p99", b"Z5,0,0", b"qXfer:features:read:target.xml:0,ffffffff"]:
+    monitor = b"qRcmd," + b"xp /99999999xg 0xfffffff0".hex().encode()
+    for pkt in [b"m100000,ffffffff", b"Gzz", b"p99", b"Z5,0,0", b"qXfer:features:read:target.xml:0,ffffffff",
+                b"Z2,ffffffff,ffff", b"Z3,0,0", b"Z4,1000,ffffffff", b"qRcmd,zz", b"qRcmd," + b"ab" * 5000, monitor,
+                b"qRcmd," + b"info tlb".hex().encode(), b"qRcmd," + b"x /4xw 0xfffffffe".hex().encode()]:
         s.sendall(b"$" + pkt + b"#" + b"%02x" % (sum(pkt) & 0xFF))
         time.sleep(0.05)
     reply = s.recv(65536)
@@ -122,6 +125,19 @@ def main():
     check(re.search(r"^cs\s+0xf000", out3, re.M) is not None and "0xffff0:" in out3,
           "after the garbage, gdb attaches to the running guest and reads it")
     check(p.returncode == 0, f"gdb's kill ends vx86 (status {p.returncode})")
+
+    # 4. A Unix socket (-gdb unix:PATH): gdb connects to the path; the socket is gone afterwards.
+    path = os.path.abspath(f"gdb_session_{os.getpid()}.sock")
+    p = subprocess.Popen([vx86, "-bios", loop_rom, "-nographic", "-S", "-gdb", f"unix:{path}", "-timeout", "60"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p.stderr.readline()
+    args = ["gdb", "-batch", "-nx", "-ex", "set architecture i8086", "-ex", f"target remote {path}",
+            "-ex", "monitor info registers", "-ex", "kill"]
+    r4 = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    out4 = r4.stdout + r4.stderr
+    p.wait(timeout=60)
+    check(re.search(r"EIP=0000fff0 .*\nES =0000", out4) is not None, "gdb on a Unix socket: monitor info registers")
+    check(p.returncode == 0 and not os.path.exists(path), "the Unix socket is removed at exit")
     return 0 if ok else 1
 
 
