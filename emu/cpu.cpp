@@ -355,6 +355,15 @@ std::optional<StopReason> Cpu::watch_stop() {
   return std::nullopt;
 }
 
+void Cpu::set_debug_breakpoints(std::vector<uint32_t> bps) {
+  debug_breakpoints = std::move(bps);
+  std::vector<uint32_t> holes;
+  for (uint32_t bp : debug_breakpoints)
+    for (uint32_t page : {bp & ~PAGE_MASK, (bp & ~PAGE_MASK) - PAGE_SIZE})
+      if (std::find(holes.begin(), holes.end(), page) == holes.end()) holes.push_back(page);
+  mmu.set_exec_holes(std::move(holes));
+}
+
 StopReason Cpu::run(uint64_t max_insns) {
   const uint64_t end = s.icount + max_insns;
   for (;;) {
@@ -425,11 +434,11 @@ StopReason Cpu::run(uint64_t max_insns) {
         if (b->host && !jit->fits(b, s.jit_mode)) [[unlikely]]
           jit->drop(b);  // translated while a segment was flat that is not now
         if (!b->host && ++b->runs >= jit->threshold) jit->translate(b);
-        if (b->host) {
+        // (Not on a breakpoint's exec hole: interpreted there, so each block start is checked.)
+        if (b->host && (debug_breakpoints.empty() || !mmu.exec_hole(lin))) {
           // Translated code runs block after block until one of the checks above is due
           // (with -d trace, each translated block logs its own line as it starts).
-          // (With debugger breakpoints set, one block per entry: the run loop checks each.)
-          s.jit_end = debug_breakpoints.empty() ? end : s.icount;
+          s.jit_end = end;
           s.irq_pending = intr && intr->pending();
           if (!jit->run(b)) deliver_exception(jit->take_fault());
           continue;

@@ -117,7 +117,11 @@ class Cpu {
   // while any is set), and a single step: run() executes one instruction (an interrupt due first
   // is delivered, so the step lands in its handler) and returns Step. `debug_resume_at` lets the
   // instruction a breakpoint stopped at run once when execution resumes there.
+  // Breakpoints only cost where they are: their page and the one before (where a block reaching
+  // them may start) are exec holes (Mmu::set_exec_holes), interpreted block by block; translated
+  // code elsewhere runs and chains as usual. Change them through set_debug_breakpoints.
   std::vector<uint32_t> debug_breakpoints;
+  void set_debug_breakpoints(std::vector<uint32_t> bps);
   bool debug_step = false;
   uint32_t debug_resume_at = UINT32_MAX;
   // The watchpoint that stopped run() with Watchpoint, right after the instruction (or the event

@@ -127,12 +127,12 @@ void trace_state(Cpu& cpu) {
   *p++ = 'T';
   *p++ = ' ';
   p = std::to_chars(p, line + 24, s.icount).ptr;
-  const uint32_t regs[9] = {s.regs[EAX], s.regs[ECX], s.regs[EDX], s.regs[EBX],           s.regs[ESP],
-                            s.regs[EBP], s.regs[ESI], s.regs[EDI], s.seg[CS].base + s.eip};
-  for (uint32_t v : regs) {
+  for (Reg r : {EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI}) {
     *p++ = ' ';
-    p = put_hex(p, v, 8);
+    p = put_hex(p, s.regs[r], 8);
   }
+  *p++ = ' ';
+  p = put_hex(p, s.seg[CS].base + s.eip, 8);
   auto field = [&p](const char* name, uint32_t v, int digits) {
     *p++ = ' ';
     while (*name) *p++ = *name++;

@@ -25,7 +25,8 @@ namespace vx86 {
 namespace {
 
 constexpr size_t kMaxPacket = 16384;  // what qSupported announces (PacketSize, hex)
-constexpr unsigned kRegCount = 32;    // i386 core: 16 general/segment, 8 x87 data, 8 x87 control
+// i386 core: 16 general/segment, 8 x87 data, 8 x87 control; then CR0, CR2, CR3, CR4, EFER (low half).
+constexpr unsigned kCoreRegs = 32, kRegCount = 37;
 
 // The target description gdb reads (qXfer:features:read:target.xml): i386's core registers.
 const char kTargetXml[] =
@@ -52,6 +53,12 @@ const char kTargetXml[] =
     "<reg name=\"foseg\" bitsize=\"32\" type=\"int\" group=\"float\"/>"
     "<reg name=\"fooff\" bitsize=\"32\" type=\"int\" group=\"float\"/>"
     "<reg name=\"fop\" bitsize=\"32\" type=\"int\" group=\"float\"/>"
+    "</feature><feature name=\"org.vx86.i386.sys\">"
+    "<reg name=\"cr0\" bitsize=\"32\" type=\"int32\" group=\"system\"/>"
+    "<reg name=\"cr2\" bitsize=\"32\" type=\"int32\" group=\"system\"/>"
+    "<reg name=\"cr3\" bitsize=\"32\" type=\"int32\" group=\"system\"/>"
+    "<reg name=\"cr4\" bitsize=\"32\" type=\"int32\" group=\"system\"/>"
+    "<reg name=\"efer\" bitsize=\"32\" type=\"int32\" group=\"system\"/>"
     "</feature></target>";
 
 const char kHex[] = "0123456789abcdef";
@@ -322,6 +329,9 @@ std::string GdbStub::read_register(unsigned n) {
     const unsigned top = (s.fpu.sw >> 11) & 7;
     std::memcpy(b, s.fpu.st[(top + n - 16) & 7], 10);
     return to_hex(b, 10);
+  } else if (n >= kCoreRegs) {
+    const uint32_t sys[5] = {s.cr[0], s.cr[2], s.cr[3], s.cr[4], static_cast<uint32_t>(s.msr.efer)};
+    v = sys[n - kCoreRegs];
   } else {
     uint32_t tag = 0;
     for (unsigned r = 0; r < 8; ++r) tag |= ((s.fpu.tags >> r) & 1 ? 0u : 3u) << (2 * r);
@@ -420,6 +430,23 @@ std::string GdbStub::handle(const std::string& p, std::optional<Resume>& resume)
       if (!read_memory(addr, len, hex)) return "E14";
       return hex;
     }
+    case 'X': {  // binary write: 0x7d escapes the next byte (XOR 0x20); a zero length is gdb's probe
+      uint32_t addr, len;
+      if (!parse_hex32(p, pos, addr, ",") || pos >= p.size() || !parse_hex32(p, ++pos, len, ":") ||
+          pos >= p.size() || len > kMaxPacket)
+        return "E01";
+      std::string bytes;
+      for (size_t k = pos + 1; k < p.size(); ++k) {
+        char ch = p[k];
+        if (ch == 0x7d) {
+          if (++k >= p.size()) return "E01";
+          ch = static_cast<char>(p[k] ^ 0x20);
+        }
+        bytes += ch;
+      }
+      if (bytes.size() != len) return "E01";
+      return len == 0 || write_memory(addr, bytes) ? "OK" : "E14";
+    }
     case 'M': {
       uint32_t addr, len;
       std::string bytes;
@@ -465,21 +492,24 @@ std::string GdbStub::handle(const std::string& p, std::optional<Resume>& resume)
         if (cmd == 'z') return c.mmu.remove_watchpoint(w), "OK";
         return c.mmu.add_watchpoint(w) ? "OK" : "E0c";
       }
-      auto& bps = c.debug_breakpoints;
+      std::vector<uint32_t> bps = c.debug_breakpoints;
       const auto it = std::find(bps.begin(), bps.end(), addr);
       if (cmd == 'Z' && it == bps.end()) {
         if (bps.size() >= 256) return "E0c";
         bps.push_back(addr);
       } else if (cmd == 'z' && it != bps.end()) {
         bps.erase(it);
+      } else {
+        return "OK";
       }
+      c.set_debug_breakpoints(std::move(bps));
       return "OK";
     }
     case 'k':
       resume = Resume::Kill;
       return "";
     case 'D':
-      c.debug_breakpoints.clear();
+      c.set_debug_breakpoints({});
       c.mmu.clear_watchpoints();
       resume = Resume::Detach;
       return "OK";

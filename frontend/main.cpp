@@ -294,7 +294,7 @@ int run(const CliOptions& o) {
     if (r == GdbStub::Resume::Continue || r == GdbStub::Resume::Step) c.debug_resume_at = lin;
     if (r == GdbStub::Resume::Step) c.debug_step = true;
     if (r == GdbStub::Resume::Detach) {
-      c.debug_breakpoints.clear();
+      c.set_debug_breakpoints({});
       c.mmu.clear_watchpoints();
     }
     return r != GdbStub::Resume::Kill;

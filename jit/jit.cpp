@@ -103,6 +103,7 @@ const void* Jit::lookup(JitExit* request) {
   } catch (...) {
     return nullptr;  // the run loop raises the fault
   }
+  if (!cpu_.debug_breakpoints.empty() && cpu_.mmu.exec_hole(lin)) return nullptr;  // breakpoints there
   Block* b = cpu_.blocks.find(phys, s.code32);
   if (!b || !b->host || !fits(b, s.jit_mode)) return nullptr;
   const bool two_pages = b->pages[1] != b->pages[0];

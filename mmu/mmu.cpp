@@ -109,11 +109,11 @@ TlbEntry& Mmu::fill(uint32_t lin, Access acc) {
   uint8_t* host = mem_.host_page(ppage);
   if (!host) {
     // MMIO or open bus: keep the translation for translate(), but no fast-path tags.
-    if (exec) e.tag_exec = lpage;
+    if (exec && !exec_hole(lpage)) e.tag_exec = lpage;
     return e;
   }
   e.addend = reinterpret_cast<uintptr_t>(host) - lpage;
-  if (exec) e.tag_exec = lpage;
+  if (exec && !exec_hole(lpage)) e.tag_exec = lpage;
   if (!watches_.empty() && watched_page(lpage)) [[unlikely]]
     return e;  // data accesses take the slow path, which checks the watchpoints
   e.tag_read = lpage;
@@ -141,6 +141,11 @@ bool Mmu::remove_watchpoint(const Watchpoint& w) {
 void Mmu::clear_watchpoints() {
   watches_.clear();
   watch_hit_.reset();
+  flush();
+}
+
+void Mmu::set_exec_holes(std::vector<uint32_t> pages) {
+  exec_holes_ = std::move(pages);
   flush();
 }
 

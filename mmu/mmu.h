@@ -145,6 +145,16 @@ class Mmu {
   std::optional<Watchpoint> take_watch_hit() { return std::exchange(watch_hit_, std::nullopt); }
   bool watch_hit() const { return watch_hit_.has_value(); }
 
+  // Linear pages whose fetch translations get no fast-path tag (a debugger's breakpoints are
+  // there): translated code's own lookups (the dispatcher, far exits, returns) then never enter
+  // code on them, and the run loop interprets it, checking each block.
+  void set_exec_holes(std::vector<uint32_t> pages);
+  bool exec_hole(uint32_t lin) const {
+    for (uint32_t p : exec_holes_)
+      if (p == (lin & ~PAGE_MASK)) return true;
+    return false;
+  }
+
  private:
   bool watched_page(uint32_t lpage) const;
   void check_watch(uint32_t lin, unsigned size, bool write);
@@ -160,6 +170,7 @@ class Mmu {
   bool user_ = false;
   uint64_t generation_ = 0;
   std::vector<Watchpoint> watches_;
+  std::vector<uint32_t> exec_holes_;
   bool watch_record_ = false;
   std::optional<Watchpoint> watch_hit_;
   TlbEntry tlb_[2][TLB_SIZE];

@@ -3,7 +3,8 @@
 (roms/tests/multiboot_kernel.asm, flat protected mode at 1 MiB), started with -S:
 
 1. gdb connects, single-steps ten instructions (each stop's EIP recorded), reads the registers
-   and the Multiboot header from memory, and detaches.
+   (CR0 among them) and the Multiboot header from memory, writes memory and reads it back
+   (also with `monitor xp`), and detaches.
 2. In a new run, a breakpoint at the tenth step's address, continue: the stop is there, with the
    registers the stepping run had there; then continue to the guest's exit (gdb sees it exit with
    the guest's status). Runs 1 and 2 go under -jit on and -jit off: the same EIPs and registers.
@@ -71,12 +72,17 @@ def main():
         # 1. Ten single steps, registers, memory, detach.
         port = free_port()
         p = start_vx86(vx86, rom, kernel, jit, port)
-        out = gdb(port, ["p/x $eip"] + ["stepi", "p/x $eip"] * 10 + ["x/2xw 0x100000", "info registers", "detach"])
+        out = gdb(port, ["p/x $eip"] + ["stepi", "p/x $eip"] * 10 + ["x/2xw 0x100000", "info registers", "info registers cr0",
+                                                                     "set {int}0x200000 = 0x12345678", "x/xw 0x200000",
+                                                                     "monitor xp /1xw 0x200000", "detach"])
         p.wait(timeout=60)
         eips = [int(v, 16) for v in re.findall(r"^\$\d+ = (0x[0-9a-f]+)", out, re.M)]
         check(len(eips) == 11 and eips[0] == entry, f"jit {jit}: stopped at the entry {entry:#x}, then ten steps")
         check(len(set(eips)) == len(eips), f"jit {jit}: each step moved EIP")
         check("0x1badb002" in out, f"jit {jit}: memory at 0x100000 holds the Multiboot magic")
+        check(re.search(r"^cr0\s+0x11\s", out, re.M) is not None, f"jit {jit}: CR0 from the target description")
+        check(re.search(r"^0x200000:\s+0x12345678$", out, re.M) is not None and "00200000: 0x12345678" in out,
+              f"jit {jit}: a memory write (X packet) read back by gdb and by monitor xp")
         regs = registers(out)
         check(regs.get("eip") == (hex(eips[-1]) if eips else None), f"jit {jit}: info registers after the steps")
         check(p.returncode in (1, 3, 5), f"jit {jit}: the guest ran on to its exit after detach (status {p.returncode})")
@@ -99,7 +105,8 @@ def main():
     rng = random.Random(7)
     junk = [b"$g#00", b"$" + b"m" * 70000, b"$m100000,zz#00", b"$m1000000000,10#" + b"%02x" % (
         sum(b"m1000000000,10") & 0xFF), b"$Z0,notanumber,1#00", b"$qXfer:features:read:target.xml:ffffffff,1#00",
-        b"\x03\x03+-", b"$P99=00#00", b"$M100000,ffffffff:00#00"]
+        b"\x03\x03+-", b"$P99=00#00", b"$M100000,ffffffff:00#00",
+        b"$X100000,4:\x7d#00", b"$X100000,ffffffff:ab#00"]
     junk += [bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 400))) for _ in range(30)]
     for j in junk:
         s = socket.create_connection(("127.0.0.1", port), timeout=2)
@@ -114,7 +121,8 @@ def main():
     monitor = b"qRcmd," + b"xp /99999999xg 0xfffffff0".hex().encode()
     for pkt in [b"m100000,ffffffff", b"Gzz", b"p99", b"Z5,0,0", b"qXfer:features:read:target.xml:0,ffffffff",
                 b"Z2,ffffffff,ffff", b"Z3,0,0", b"Z4,1000,ffffffff", b"qRcmd,zz", b"qRcmd," + b"ab" * 5000, monitor,
-                b"qRcmd," + b"info tlb".hex().encode(), b"qRcmd," + b"x /4xw 0xfffffffe".hex().encode()]:
+                b"qRcmd," + b"info tlb".hex().encode(), b"qRcmd," + b"x /4xw 0xfffffffe".hex().encode(),
+                b"X100000,4:\x7d", b"X100000,2:abc", b"Xfec00000,1:a", b"X0,ffffffff:"]:
         s.sendall(b"$" + pkt + b"#" + b"%02x" % (sum(pkt) & 0xFF))
         time.sleep(0.05)
     reply = s.recv(65536)

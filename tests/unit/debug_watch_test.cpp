@@ -147,3 +147,43 @@ TEST(DebugWatchpoints, ImplicitAndStringWrites) {
 }
 
 }  // namespace
+
+namespace {
+
+// A breakpoint costs only where it is: a hot loop on another page keeps running as chained
+// translated code (few entries from the run loop), and the breakpoint still stops exactly at its
+// address, in both tiers.
+TEST(DebugBreakpoints, OnlyTheirPagesLeaveTranslatedCode) {
+  constexpr uint32_t FAR_CODE = 0x6000;
+  for (bool jit : {false, true}) {
+    PmGuest g(jit);
+    g.load([&](asmjit::x86::Assembler& a) {
+      using namespace asmjit;
+      Label top = a.newLabel(), skip = a.newLabel();
+      a.mov(x86::ecx, 20000);
+      a.bind(top);
+      a.add(x86::esi, x86::ecx);
+      a.test(x86::ecx, 1);
+      a.jz(skip);  // two blocks per iteration, chained into each other
+      a.inc(x86::edi);
+      a.bind(skip);
+      a.dec(x86::ecx);
+      a.jnz(top);
+      a.mov(x86::eax, FAR_CODE);
+      a.jmp(x86::eax);
+    });
+    const uint8_t far_code[] = {0x90, 0x90, 0xF4};  // nop; nop; hlt
+    std::memcpy(g.mem.ram() + FAR_CODE, far_code, sizeof far_code);
+    g.cpu.set_debug_breakpoints({FAR_CODE + 1});
+    EXPECT_EQ(g.cpu.run(10'000'000), StopReason::Breakpoint) << tier(jit);
+    EXPECT_EQ(g.cpu.s.eip, FAR_CODE + 1) << tier(jit);
+    EXPECT_EQ(g.cpu.s.regs[EDI], 10000u) << tier(jit);
+    if (jit) EXPECT_LT(g.cpu.jit->stats().entries, 100u) << "the loop left translated code per block";
+    g.cpu.set_debug_breakpoints({});
+    g.cpu.debug_resume_at = FAR_CODE + 1;
+    g.cpu.run(1000);
+    EXPECT_TRUE(g.cpu.s.halted) << tier(jit);
+  }
+}
+
+}  // namespace
