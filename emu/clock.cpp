@@ -78,7 +78,20 @@ void Clock::sync() {
   const uint64_t v = now();
   base_ns_ = v;
   base_icount_ = last_icount_ = ic;
+  const uint64_t guess = speed_fs_;
   learn_speed(ic, host);
+  if (!warmed_up_) {
+    // The first window of instructions is not the guest's time: set-up before the CPU started,
+    // cold translations. Its host time is no error to steer away (nor a jump the guest sees), and
+    // its speed is not the CPU's: the next window gives the first one.
+    host_base_ns_ = v;
+    base_host_ = host;
+    if (speed_learnt_) {
+      warmed_up_ = true;
+      speed_learnt_ = false;
+      speed_fs_ = guess;
+    }
+  }
   int64_t err = static_cast<int64_t>(host_time() - v);  // > 0: virtual time is behind
   if (err > kMaxLagNs) {
     base_ns_ = last_now_ = v + static_cast<uint64_t>(err);  // the host stalled: jump, do not race

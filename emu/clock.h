@@ -130,6 +130,7 @@ class Clock {
   uint64_t speed_icount_ = 0, speed_host_ = 0;
   uint64_t acc_insns_ = 0, acc_host_ = 0;  // the running time since the speed was last learnt
   bool speed_learnt_ = false;
+  bool warmed_up_ = false;  // the first window of instructions has run (sync)
   void learn_speed(uint64_t icount, uint64_t host);
   bool paused_ = false;
   mutable uint64_t last_now_ = 0;  // keeps now() monotonic across rebases

@@ -50,6 +50,10 @@ class Cpu {
   // FERR#: called when an x87 error is reported the legacy way (CR0.NE = 0); the board latches it
   // onto IRQ13. Rare, so a std::function is fine.
   std::function<void()> on_ferr;
+  // The local APIC (devices/local_apic): told when the IA32_APIC_BASE MSR changes; CPUID reports
+  // the APIC while one is attached and enabled in that MSR.
+  std::function<void()> on_apic_base;
+  bool has_apic = false;
   // The TSC's time base in ns (the board's clock); unset (a bare Cpu): the TSC counts icount.
   std::function<uint64_t()> tsc_clock;
   uint32_t log_mask = 0;

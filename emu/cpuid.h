@@ -18,6 +18,7 @@ enum : uint32_t {
   CPUID_MSR = 1u << 5,
   CPUID_PAE = 1u << 6,
   CPUID_CX8 = 1u << 8,
+  CPUID_APIC = 1u << 9,  // added by the CPUID instruction while a local APIC is on (Cpu::has_apic)
   CPUID_SEP = 1u << 11,
   CPUID_PGE = 1u << 13,
   CPUID_CMOV = 1u << 15,

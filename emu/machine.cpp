@@ -59,10 +59,22 @@ Machine::Machine(const MachineConfig& cfg)
   // Dual 8259A: the CPU's INTR.
   pic_ = std::make_unique<Pic8259>();
   pic_->attach(ports_);
-  cpu_->intr = pic_.get();
-  // Mirrored INTR: translated code checks it between blocks without calling the PIC.
-  pic_->on_intr_change = [cpu = cpu_.get()](bool level) { cpu->s.irq_pending = level; };
   Pic8259* pic = pic_.get();
+  // Mirrored INTR: translated code checks it between blocks without asking the controllers.
+  auto set_intr = [cpu = cpu_.get()](bool level) { cpu->s.irq_pending = level; };
+  if (cfg.apic) {
+    // The local APIC (FEE00000h): the CPU's interrupt source, with the 8259s on LINT0 (virtual wire).
+    lapic_ = std::make_unique<LocalApic>(*clock_, mem_, *cpu_, pic);
+    LocalApic* lapic = lapic_.get();
+    cpu_->intr = lapic;
+    cpu_->has_apic = true;
+    cpu_->on_apic_base = [lapic] { lapic->base_changed(); };
+    pic_->on_intr_change = [lapic](bool) { lapic->extint_changed(); };
+    lapic_->on_intr_change = set_intr;
+  } else {
+    cpu_->intr = pic;
+    pic_->on_intr_change = set_intr;
+  }
 
   // 8254 PIT on IRQ0 (and port 0x61).
   pit_ = std::make_unique<Pit8254>(*clock_);
@@ -271,6 +283,7 @@ void Machine::reset() {
   debug_.reset();
   reset_requested_ = false;
   cpu_->reset();
+  if (lapic_) lapic_->reset();  // (after the CPU's: the APIC base MSR is reset there)
   pic_->reset();
   pit_->reset();
   rtc_->reset();
@@ -317,7 +330,7 @@ MachineExit Machine::run(uint64_t max_insns) {
     clock.catch_up();
     clock.run_due();
     if (!(cpu.s.eflags & F_IF) && !cpu.s.nmi_pending) return MachineExit::Halted;
-    if (pic_->pending() && (cpu.s.eflags & F_IF)) continue;
+    if (cpu.intr->pending() && (cpu.s.eflags & F_IF)) continue;
     const uint64_t dl = clock.next_deadline();
     if (!cfg_.deterministic || dl == Clock::kNever) return MachineExit::Idle;
     // Deterministic: nothing happens until the next event, so jump virtual time there. Bounded,

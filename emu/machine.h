@@ -15,6 +15,7 @@
 #include "devices/fpu_error_latch.h"
 #include "devices/i440fx.h"
 #include "devices/i8042.h"
+#include "devices/local_apic.h"
 #include "devices/pci_bus.h"
 #include "devices/pic8259.h"
 #include "devices/piix3.h"
@@ -41,6 +42,9 @@ struct MachineConfig {
   std::vector<std::pair<uint32_t, uint32_t>> log_filter;  // -dfilter (Cpu::log_filter)
   // The translation tier (-jit on|off) and how often a block runs before it is translated.
   bool jit = true;
+  // A local APIC (-apic on): CPUID reports it, Linux runs it in virtual-wire mode. Off until the
+  // I/O APIC and the MP/ACPI tables exist (issue 13): SeaBIOS's MP table names an I/O APIC.
+  bool apic = false;
   unsigned jit_threshold = 2;
   bool perfmap = false;  // the JIT names its blocks in /tmp/perf-PID.map
 
@@ -110,6 +114,7 @@ class Machine {
   Cpu& cpu() { return *cpu_; }
   Clock& clock() { return *clock_; }
   Pic8259& pic() { return *pic_; }
+  LocalApic* lapic() { return lapic_.get(); }  // null without -apic on
   Pit8254& pit() { return *pit_; }
   CmosRtc& rtc() { return *rtc_; }
   I8042& kbc() { return *kbc_; }
@@ -139,6 +144,7 @@ class Machine {
   std::unique_ptr<Clock> clock_;
   // Devices hold events on the clock: declared after it, destroyed before it.
   std::unique_ptr<Pic8259> pic_;
+  std::unique_ptr<LocalApic> lapic_;
   std::unique_ptr<Pit8254> pit_;
   std::unique_ptr<CmosRtc> rtc_;
   std::unique_ptr<I8042> kbc_;

@@ -81,6 +81,7 @@ bool msr_write(Cpu& c, uint32_t index, uint64_t v) {
       // Base (bits 12-35) and the global enable (bit 11) are writable; BSP (bit 8) is read-only.
       if (v & ~(PHYS_MASK_36 | 0x900)) return false;
       m.apic_base = (v & (PHYS_MASK_36 | 0x800)) | (m.apic_base & 0x100);
+      if (c.on_apic_base) c.on_apic_base();
       return true;
     case MSR_BIOS_SIGN_ID: return true;  // "load the microcode revision": there is none (0)
     case MSR_SYSENTER_CS: m.sysenter_cs = static_cast<uint32_t>(v); return true;

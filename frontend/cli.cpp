@@ -40,6 +40,7 @@ std::string cli_usage() {
          "  -dfilter RANGE[,...]   log blocks (in_asm, cpu, trace, exec) only at these linear\n"
          "                         addresses: START..END, START+SIZE or END-SIZE\n"
          "  -no-reboot             exit instead of resetting on a triple fault\n"
+         "  -apic on|off           a local APIC at FEE00000h (CPUID reports it; default off)\n"
          "  -jit on|off            translate guest code to host code (default on; off: the\n"
          "                         interpreter runs everything, the reference tier)\n"
          "  -jit-threshold N       interpreted runs of a block before it is translated (default 2)\n"
@@ -365,6 +366,10 @@ std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOp
       o.vga = v;
     } else if (a == "-vga-dump") {
       if (auto e = value(o.vga_dump)) return e;
+    } else if (a == "-apic") {
+      if (auto e = value(v)) return e;
+      if (v != "on" && v != "off") return "invalid -apic value '" + v + "' (on or off)";
+      o.apic = v == "on";
     } else if (a == "-jit") {
       if (auto e = value(v)) return e;
       if (v != "on" && v != "off") return "invalid -jit value '" + v + "' (on or off)";

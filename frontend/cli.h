@@ -35,6 +35,7 @@ struct CliOptions {
   std::optional<int64_t> rtc_date;       // the parsed date of -rtc base=DATE (Unix seconds, as given)
   bool no_reboot = false;
   bool jit = true;                       // -jit on|off: translate guest code (off: interpreter only)
+  bool apic = false;                     // -apic on|off: a local APIC
   unsigned jit_threshold = 2;            // -jit-threshold N: runs in the interpreter before translation
   // -s / -gdb tcp:[HOST]:PORT: a gdb remote stub (gdb_port 0: none); -S: start paused for it.
   std::string gdb_host = "127.0.0.1";

@@ -171,6 +171,7 @@ int run(const CliOptions& o) {
   MachineConfig cfg;
   cfg.ram_mb = o.ram_mb;
   cfg.jit = o.jit;
+  cfg.apic = o.apic;
   cfg.jit_threshold = o.jit_threshold;
   cfg.perfmap = o.perfmap;
   cfg.bios = read_image(o.bios);

@@ -225,7 +225,9 @@ Handler select_sysexit(DecodeCtx& x) {
 
 // ---- CPUID: the data lives in emu/cpuid.cpp ----
 const Insn* cpuid(Cpu& c, const Insn* i) {
-  const CpuidResult r = cpuid_leaf(c.s.regs[EAX]);
+  CpuidResult r = cpuid_leaf(c.s.regs[EAX]);
+  // The APIC bit follows the APIC: present on the board and enabled in IA32_APIC_BASE (as a P6's).
+  if (c.s.regs[EAX] == 1 && c.has_apic && (c.s.msr.apic_base & 0x800)) r.edx |= CPUID_APIC;
   c.s.regs[EAX] = r.eax;
   c.s.regs[EBX] = r.ebx;
   c.s.regs[ECX] = r.ecx;
