@@ -177,8 +177,13 @@ void LocalApic::write_reg(uint32_t off, uint32_t v) {
     case EOI: {
       const int s = highest(isr_);
       if (s >= 0) {
-        isr_[static_cast<size_t>(s) / 32] &= ~(1u << (s % 32));
-        tmr_[static_cast<size_t>(s) / 32] &= ~(1u << (s % 32));  // (level EOI goes to the I/O APIC, later)
+        const size_t w = static_cast<size_t>(s) / 32;
+        const uint32_t bit = 1u << (s % 32);
+        isr_[w] &= ~bit;
+        if (tmr_[w] & bit) {
+          tmr_[w] &= ~bit;
+          if (on_level_eoi) on_level_eoi(static_cast<uint8_t>(s));  // to the I/O APIC
+        }
       }
       break;
     }

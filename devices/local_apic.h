@@ -73,6 +73,8 @@ class LocalApic : public InterruptSource, public MmioHandler {
   uint8_t acknowledge() override;
   // Told whenever what pending() answers may have changed (the board sets CpuState::irq_pending).
   std::function<void(bool)> on_intr_change;
+  // The EOI of a level-triggered vector (TMR set): the I/O APIC clears its remote IRR.
+  std::function<void(uint8_t)> on_level_eoi;
   // The 8259's INTR changed.
   void extint_changed() { notify(); }
   // A fixed interrupt for this CPU (an LVT entry, an IPI, later the I/O APIC).

@@ -124,7 +124,15 @@ void Clock::learn_speed(uint64_t ic, uint64_t host) {
 void Clock::catch_up() {
   if (!smooth() || paused_) return;
   const uint64_t ic = *icount_;
-  learn_speed(ic, host_());  // the CPU ran until it halted just now
+  const uint64_t host = host_();
+  learn_speed(ic, host);  // the CPU ran until it halted just now
+  if (!warmed_up_) {
+    // The CPU idles before its first full window (see sync): the host's time so far (set-up, cold
+    // translations) is not the guest's to catch up. From here on it is.
+    host_base_ns_ = now();
+    base_host_ = host;
+    warmed_up_ = true;
+  }
   // Idle: virtual time may jump to the host's; from here on, no error to steer away.
   base_ns_ = last_now_ = std::max(now(), host_time());
   base_icount_ = last_icount_ = ic;

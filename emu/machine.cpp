@@ -71,6 +71,9 @@ Machine::Machine(const MachineConfig& cfg)
     cpu_->on_apic_base = [lapic] { lapic->base_changed(); };
     pic_->on_intr_change = [lapic](bool) { lapic->extint_changed(); };
     lapic_->on_intr_change = set_intr;
+    // The I/O APIC (FEC00000h): ISA IRQ n on pin n, beside the 8259's input n.
+    ioapic_ = std::make_unique<IoApic>(mem_, *lapic, *cpu_);
+    lapic_->on_level_eoi = [io = ioapic_.get()](uint8_t vector) { io->eoi(vector); };
   } else {
     cpu_->intr = pic;
     pic_->on_intr_change = set_intr;
@@ -79,22 +82,22 @@ Machine::Machine(const MachineConfig& cfg)
   // 8254 PIT on IRQ0 (and port 0x61).
   pit_ = std::make_unique<Pit8254>(*clock_);
   pit_->attach(ports_);
-  pit_->irq0 = [pic](bool l) { pic->set_irq(0, l); };
+  pit_->irq0 = [this](bool l) { isa_irq(0, l); };
 
   // MC146818 RTC/CMOS on IRQ8; the memory-size bytes SeaBIOS reads without fw_cfg.
   std::optional<int64_t> epoch = cfg.rtc_epoch;
   if (!epoch && cfg.deterministic) epoch = CmosRtc::kDefaultEpoch;
   rtc_ = std::make_unique<CmosRtc>(*clock_, epoch);
   rtc_->attach(ports_);
-  rtc_->irq = [pic](bool l) { pic->set_irq(8, l); };
+  rtc_->irq = [this](bool l) { isa_irq(8, l); };
   rtc_->set_memory(uint64_t{cfg.ram_mb} * 1024 * 1024, 0);
   rtc_->set_cpu_count(1);
 
   // i8042 on IRQ1/IRQ12; its output port drives A20 and the reset line.
   kbc_ = std::make_unique<I8042>();
   kbc_->attach(ports_);
-  kbc_->irq1 = [pic](bool l) { pic->set_irq(1, l); };
-  kbc_->irq12 = [pic](bool l) { pic->set_irq(12, l); };
+  kbc_->irq1 = [this](bool l) { isa_irq(1, l); };
+  kbc_->irq12 = [this](bool l) { isa_irq(12, l); };
   kbc_->on_a20 = [this](bool on) {
     a20_kbc_ = on;
     update_a20();
@@ -105,7 +108,7 @@ Machine::Machine(const MachineConfig& cfg)
   if (cfg.com1) {
     com1_ = std::make_unique<Uart16550>(*clock_, 0x3F8, cfg.com1_backend);
     com1_->attach(ports_);
-    com1_->irq = [pic](bool l) { pic->set_irq(4, l); };
+    com1_->irq = [this](bool l) { isa_irq(4, l); };
   }
 
   // Port 0x92: fast A20 (ORed with the i8042's) and the fast reset.
@@ -120,7 +123,7 @@ Machine::Machine(const MachineConfig& cfg)
   // The x87 error latch: FERR# (CR0.NE = 0) -> IRQ13, cleared by a write to port 0xF0.
   ferr_ = std::make_unique<FpuErrorLatch>();
   ferr_->attach(ports_);
-  ferr_->irq13 = [pic](bool l) { pic->set_irq(13, l); };
+  ferr_->irq13 = [this](bool l) { isa_irq(13, l); };
   cpu_->on_ferr = [this] { ferr_->ferr(); };
 
   // VGA (-vga std): ports 0x3B0-0x3DF and Bochs VBE 0x1CE/0x1CF, the window 0xA0000-0xBFFFF
@@ -149,7 +152,7 @@ Machine::Machine(const MachineConfig& cfg)
   pci_->add(isa_.get(), 1, 0);
   Piix3* isa = isa_.get();
   pci_->on_pirq = [isa](unsigned pirq, bool level) { isa->set_pirq(pirq, level); };
-  isa_->irq_out = [pic](unsigned irq, bool level) { pic->set_irq(irq, level); };
+  isa_->irq_out = [this](unsigned irq, bool level) { isa_irq(irq, level); };
 
   // PIIX3 IDE at 00:01.1, legacy mode: primary 0x1F0/0x3F6 on IRQ14, secondary 0x170/0x376 on
   // IRQ15; bus-master DMA into RAM drops the translated code it overwrites.
@@ -160,7 +163,7 @@ Machine::Machine(const MachineConfig& cfg)
   for (unsigned ch = 0; ch < 2; ++ch) {
     IdeChannel& c = ide_->channel(ch);
     const unsigned irq = ch ? 15 : 14;
-    c.irq = [pic, irq](bool l) { pic->set_irq(irq, l); };
+    c.irq = [this, irq](bool l) { isa_irq(irq, l); };
     c.on_dma_write = [this](uint32_t addr, uint32_t len) { dma_written(addr, len); };
   }
   // VGA at 00:02.0 (QEMU's -vga std: 1234:1111): BAR0 is the linear framebuffer, the expansion
@@ -272,6 +275,11 @@ void Machine::update_a20() {
   cpu_->a20_changed();
 }
 
+void Machine::isa_irq(unsigned irq, bool level) {
+  pic_->set_irq(irq, level);
+  if (ioapic_) ioapic_->set_irq(irq, level);
+}
+
 void Machine::reset() {
   // The PCI functions first: the host bridge's reset maps the BIOS ROM back at 0xE0000-0xFFFFF
   // (PAM 0) before the CPU reset, which drops every decoded block.
@@ -284,6 +292,7 @@ void Machine::reset() {
   reset_requested_ = false;
   cpu_->reset();
   if (lapic_) lapic_->reset();  // (after the CPU's: the APIC base MSR is reset there)
+  if (ioapic_) ioapic_->reset();
   pic_->reset();
   pit_->reset();
   rtc_->reset();

@@ -15,6 +15,7 @@
 #include "devices/fpu_error_latch.h"
 #include "devices/i440fx.h"
 #include "devices/i8042.h"
+#include "devices/io_apic.h"
 #include "devices/local_apic.h"
 #include "devices/pci_bus.h"
 #include "devices/pic8259.h"
@@ -145,6 +146,9 @@ class Machine {
   // Devices hold events on the clock: declared after it, destroyed before it.
   std::unique_ptr<Pic8259> pic_;
   std::unique_ptr<LocalApic> lapic_;
+  std::unique_ptr<IoApic> ioapic_;
+  // An ISA interrupt line (and a PCI one the PIIX3 routed to it): to the 8259s and the I/O APIC.
+  void isa_irq(unsigned irq, bool level);
   std::unique_ptr<Pit8254> pit_;
   std::unique_ptr<CmosRtc> rtc_;
   std::unique_ptr<I8042> kbc_;

@@ -15,6 +15,7 @@
 %define TEST_NAME "apic_timer"
 %include "rom_common.inc"
 %include "tests/pm_common.inc"
+%include "tests/pm_timing.inc"
 
 APIC       equ 0xFEE00000
 APIC_EOI   equ APIC + 0xB0
@@ -27,21 +28,6 @@ TMR_DIV    equ APIC + 0x3E0
 TICKS      equ 0x0700          ; APIC timer interrupts
 IRQ0S      equ 0x0704          ; PIT channel 0 interrupts through the 8259
 RATE1      equ 0x0708          ; timer counts in 10 ms, divide 1
-PIT_1MS    equ 1193            ; 1193182 Hz
-
-; RANGE32 value, lo, hi, "what": fails unless lo <= value <= hi (unsigned).
-%macro RANGE32 4
-        mov eax, %1
-        cmp eax, %2
-        jb %%bad
-        cmp eax, %3
-        jbe %%ok
-%%bad:  PRINT32 {"FAIL: ", %4, ": got "}
-        call print_dec
-        PRINT32 {10}
-        EXIT 2
-%%ok:
-%endmacro
 
 start:
         PM_ENTER
@@ -181,58 +167,6 @@ pm_main:
         OK32 "APIC disabled"
         PASS32
 
-; Waits ECX PIT ticks (up to 65535) on channel 2 in mode 0, polling its output (port 61h bit 5).
-pit_wait:
-        push eax
-        in al, 0x61
-        and al, 0xFC                           ; gate off, speaker off
-        out 0x61, al
-        mov al, 0xB0                           ; channel 2, LSB then MSB, mode 0
-        out 0x43, al
-        mov eax, ecx
-        out 0x42, al
-        mov al, ah
-        out 0x42, al
-        in al, 0x61
-        or al, 1                               ; gate on: the count starts
-        out 0x61, al
-.poll:  in al, 0x61
-        test al, 0x20
-        jz .poll
-        pop eax
-        ret
-
-; Zeroes dword [ESI] and waits with HLT until it reaches EDI; returns in EAX the PIT ticks that
-; took (channel 2 counting down from FFFFh in mode 0: up to 54 ms). Waiting in HLT lets each timer
-; event come in its time, whatever the host does meanwhile.
-hlt_until:
-        in al, 0x61
-        and al, 0xFC
-        out 0x61, al
-        mov al, 0xB0
-        out 0x43, al
-        mov al, 0xFF
-        out 0x42, al
-        out 0x42, al
-        mov dword [esi], 0
-        in al, 0x61
-        or al, 1
-        out 0x61, al
-        sti
-.h:     hlt
-        cmp [esi], edi
-        jb .h
-        mov al, 0x80                           ; latch channel 2
-        out 0x43, al
-        in al, 0x42
-        mov cl, al
-        in al, 0x42
-        mov ch, al
-        movzx ecx, cx
-        mov eax, 0xFFFF
-        sub eax, ecx
-        ret
-
 apic_isr:
         inc dword [TICKS]
         mov dword [APIC_EOI], 0
@@ -246,6 +180,7 @@ irq0_isr:
         pop eax
         iretd
 
+        PM_TIMING_LIB
         PRINT_DEC_LIB
 
         bits 16

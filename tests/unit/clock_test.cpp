@@ -205,6 +205,20 @@ TEST(Clock, SmoothRealtimeForgetsTheWarmUp) {
   EXPECT_NEAR(static_cast<double>(s.c.now() - v0), static_cast<double>(s.host - h0), 1e6);
 }
 
+// The same when the CPU idles (HLT) before its first full window: the set-up time is not caught
+// up in one jump (a ROM that halts at once saw 70 ms vanish); idle time after that is.
+TEST(Clock, SmoothRealtimeForgetsTheWarmUpWhenIdleFirst) {
+  SmoothClock s;
+  s.icount += 10;
+  s.host += 70'000'000;
+  s.c.catch_up();
+  EXPECT_LT(s.c.now(), 1'000u);
+  const uint64_t v0 = s.c.now();
+  s.host += 5'000'000;  // then 5 ms idle
+  s.c.catch_up();
+  EXPECT_NEAR(static_cast<double>(s.c.now() - v0), 5e6, 1e3);
+}
+
 TEST(Clock, SnapshotRestoresTimeAndDropsEvents) {
   uint64_t icount = 99;
   Clock a(Clock::Mode::Deterministic, &icount);  // time starts at 0 at construction
