@@ -133,8 +133,12 @@ void Clock::catch_up() {
     base_host_ = host;
     warmed_up_ = true;
   }
-  // Idle: virtual time may jump to the host's; from here on, no error to steer away.
-  base_ns_ = last_now_ = std::max(now(), host_time());
+  // Idle: virtual time moves up to the host's, but no further than the next timer event: when it
+  // is several periods behind (the CPU fell behind while busy), a periodic interrupt is delivered
+  // each period, one idle step at a time, instead of merging into one (lost ticks, which Linux's
+  // clocksource watchdog counts against the TSC).
+  const uint64_t v = now(), target = std::max(v, host_time()), dl = next_deadline();
+  base_ns_ = last_now_ = dl > v && dl < target ? dl : target;
   base_icount_ = last_icount_ = ic;
   rate_fs_ = speed_fs_;
 }
@@ -160,6 +164,10 @@ Clock::EventId Clock::schedule(uint64_t deadline_ns, Callback cb) {
   EventId id = next_seq_++;
   events_.emplace(Key{deadline_ns, id}, std::move(cb));
   ids_.emplace(id, deadline_ns);
+  if (deadline_ns < horizon_) {
+    horizon_ = deadline_ns;
+    if (on_earlier_event) on_earlier_event();
+  }
   return id;
 }
 

@@ -62,6 +62,11 @@ class Clock {
   // Timer events. schedule() returns an id for cancel(); a callback may schedule and cancel events.
   EventId schedule(uint64_t deadline_ns, Callback cb);
   EventId schedule_in(uint64_t delay_ns, Callback cb) { return schedule(now() + delay_ns, std::move(cb)); }
+  // While the CPU runs a slice planned up to `deadline` (set_horizon; 0 = none running): an event
+  // scheduled before it calls on_earlier_event, so the run loop can end the slice at the next
+  // block boundary instead of running past the new deadline (a device reprogrammed mid-slice).
+  void set_horizon(uint64_t deadline) { horizon_ = deadline; }
+  std::function<void()> on_earlier_event;
   // Cancels a pending event; returns false if it already ran, was cancelled, or id is 0.
   bool cancel(EventId id);
   bool is_pending(EventId id) const { return id != 0 && ids_.count(id) != 0; }
@@ -130,7 +135,8 @@ class Clock {
   uint64_t speed_icount_ = 0, speed_host_ = 0;
   uint64_t acc_insns_ = 0, acc_host_ = 0;  // the running time since the speed was last learnt
   bool speed_learnt_ = false;
-  bool warmed_up_ = false;  // the first window of instructions has run (sync)
+  bool warmed_up_ = false;
+  uint64_t horizon_ = 0;  // the first window of instructions has run (sync)
   void learn_speed(uint64_t icount, uint64_t host);
   bool paused_ = false;
   mutable uint64_t last_now_ = 0;  // keeps now() monotonic across rebases

@@ -51,6 +51,9 @@ Machine::Machine(const MachineConfig& cfg)
   // The TSC is the board's virtual time (a fixed 1 GHz), in both modes: consistent with the PIT and
   // the RTC whatever the instruction rate, and across HLT (deterministic mode skips time there).
   cpu_->tsc_clock = [clock = clock_.get()] { return clock->now(); };
+  // A device that schedules an event before the end of the running slice ends the slice at the
+  // next block boundary, so the event is not late (a one-shot timer reprogrammed mid-slice).
+  clock_->on_earlier_event = [cpu = cpu_.get()] { cpu->s.exit_request = true; };
 
   // Debug ports: 0xe9, 0x402, 0x80, 0xf4 (isa-debug-exit stops the run loop).
   debug_.attach(ports_);
@@ -327,7 +330,10 @@ MachineExit Machine::run(uint64_t max_insns) {
     clock.run_due();
     if (cpu.s.icount >= end) return MachineExit::Budget;
     // Run to the next timer deadline (exact in deterministic mode), then let the events fire.
-    StopReason r = cpu.run(clock.insns_until_next_event(end - cpu.s.icount));
+    const uint64_t budget = clock.insns_until_next_event(end - cpu.s.icount);
+    clock.set_horizon(clock.next_deadline());
+    StopReason r = cpu.run(budget);
+    clock.set_horizon(0);
     if (debug_.exit_status()) return MachineExit::GuestExit;
     if (reset_requested_) return MachineExit::Reset;
     if (r == StopReason::Shutdown) return MachineExit::Shutdown;

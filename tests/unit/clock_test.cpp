@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -217,6 +218,49 @@ TEST(Clock, SmoothRealtimeForgetsTheWarmUpWhenIdleFirst) {
   s.host += 5'000'000;  // then 5 ms idle
   s.c.catch_up();
   EXPECT_NEAR(static_cast<double>(s.c.now() - v0), 5e6, 1e3);
+}
+
+// Idle after falling behind: virtual time reaches the host's one timer event at a time, so a
+// periodic timer (rescheduling itself one period after it ran, as the local APIC's) fires once per
+// period it was due, not once for all of them.
+TEST(Clock, SmoothRealtimeCatchesUpOneEventAtATime) {
+  SmoothClock s;
+  for (int k = 0; k < 300; ++k) s.slice(100'000, 1'000'000);  // settled on the host's clock
+  int fired = 0;
+  std::function<void()> tick = [&] {
+    ++fired;
+    s.c.schedule(s.c.now() + 1'000'000, tick);
+  };
+  s.c.schedule(s.c.now() + 1'000'000, tick);
+  s.host += 10'500'000;  // HLT while the host moves 10.5 ms on
+  uint64_t prev = UINT64_MAX;
+  for (int k = 0; k < 40 && s.c.now() != prev; ++k) {
+    prev = s.c.now();
+    s.c.catch_up();  // the run loop: idle, run the due events (the CPU takes the interrupt), HLT
+    s.c.run_due();
+  }
+  EXPECT_GE(fired, 10);  // one jump would have fired it once
+  EXPECT_LE(fired, 11);
+}
+
+// A slice planned up to a deadline: an event scheduled before it (a device reprogrammed mid-slice)
+// asks the run loop to end the slice; later ones, and any outside a slice, do not.
+TEST(Clock, AnEarlierEventDuringASliceEndsIt) {
+  uint64_t icount = 0;
+  Clock c(Clock::Mode::Deterministic, &icount);
+  int asked = 0;
+  c.on_earlier_event = [&] { ++asked; };
+  c.schedule(1000, [] {});
+  c.set_horizon(c.next_deadline());
+  c.schedule(2000, [] {});
+  EXPECT_EQ(asked, 0);
+  c.schedule(500, [] {});
+  EXPECT_EQ(asked, 1);
+  c.schedule(700, [] {});  // before the first planned deadline, after the new one
+  EXPECT_EQ(asked, 1);
+  c.set_horizon(0);  // between slices (run_due's callbacks): nothing to end
+  c.schedule(10, [] {});
+  EXPECT_EQ(asked, 1);
 }
 
 TEST(Clock, SnapshotRestoresTimeAndDropsEvents) {
