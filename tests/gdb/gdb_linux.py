@@ -21,21 +21,14 @@ Usage: gdb_linux.py VX86 GUEST_DIR. Exit status 77 (skipped) without gdb or the 
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
 import time
 
+from gdb_client import free_port, registers as gdb_registers, run_gdb
+
 APPEND = "console=ttyS0 nokaslr"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def guest_cmd(vx86, guest, append, extra):
@@ -99,7 +92,7 @@ def gdb_session(vx86, guest, jit, symbols):
     port = free_port()
     p = start_vx86(vx86, guest, jit, port, log)
     out1 = run_gdb(port, [f"break *{sk:#x}", "continue", "p/x $eip", "monitor info registers", "info registers",
-                          f"x/1xb {sk:#x}", "x/60i $eip", "kill"])
+                          f"x/1xb {sk:#x}", "x/60i $eip", "kill"], timeout=400)
     p.wait(timeout=60)
     m = re.search(r"^\s*(0x[0-9a-f]+):\s+movb\s+\$0x1,(0x[0-9a-f]+)\s*\n\s*(0x[0-9a-f]+):", out1, re.M)
     watch = (int(m.group(2), 16), int(m.group(1), 16), int(m.group(3), 16)) if m else None
@@ -111,7 +104,7 @@ def gdb_session(vx86, guest, jit, symbols):
     if watch:
         cmds += [f"watch *(char *){watch[0]:#x}", "continue", "p/x $eip", "delete"]
     cmds += [f"break *{marker:#x}", "continue", "p/x $eip", "monitor info mem", "delete", "detach"]
-    out2 = run_gdb(port, cmds)
+    out2 = run_gdb(port, cmds, timeout=400)
     try:
         p.wait(timeout=300)
     except subprocess.TimeoutExpired:
@@ -121,18 +114,6 @@ def gdb_session(vx86, guest, jit, symbols):
         serial_text = f.read()
     os.unlink(log)
     return out1, out2, watch, p.returncode, serial_text
-
-
-def run_gdb(port, commands):
-    args = ["gdb", "-batch", "-nx", "-ex", "set architecture i386", "-ex", f"target remote 127.0.0.1:{port}"]
-    for c in commands:
-        args += ["-ex", c]
-    r = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=400)
-    return r.stdout + r.stderr
-
-
-def gdb_registers(text):
-    return dict(re.findall(r"^(e[a-z]{2}|eflags|[cdefgs]s)\s+(0x[0-9a-f]+)", text, re.M))
 
 
 def main():

@@ -24,13 +24,7 @@ import subprocess
 import sys
 import time
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from gdb_client import free_port, registers, run_gdb as gdb
 
 
 def start_vx86(vx86, rom, kernel, jit, port):
@@ -39,18 +33,6 @@ def start_vx86(vx86, rom, kernel, jit, port):
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     p.stderr.readline()  # "vx86: waiting for gdb on ...": it listens (a probe connection would be gdb)
     return p
-
-
-def gdb(port, commands):
-    args = ["gdb", "-batch", "-nx", "-ex", "set architecture i386", "-ex", f"target remote 127.0.0.1:{port}"]
-    for c in commands:
-        args += ["-ex", c]
-    r = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
-    return r.stdout + r.stderr
-
-
-def registers(text):
-    return dict(re.findall(r"^(e[a-z]{2}|eflags|[cdefgs]s)\s+(0x[0-9a-f]+)", text, re.M))
 
 
 def main():
