@@ -4,6 +4,7 @@
 #   disk              guest/disk.img as -hda -snapshot: SeaBIOS -> syslinux MBR -> syslinux -> Linux,
 #                     which also mounts /dev/sda1 and prints HELLO.TXT (the VX86-DISK line)
 #   cdrom             guest/cdrom.iso as -cdrom with -boot d: SeaBIOS -> El Torito -> isolinux -> Linux
+# EXTRA: more vx86 arguments (separated by @@); REQUIRE: more strings the console must show (@@).
 if(NOT MODE)
   set(MODE direct)
 endif()
@@ -27,17 +28,19 @@ foreach(f ${files})
     cmake_language(EXIT 77)
   endif()
 endforeach()
+string(REPLACE "@@" ";" extra "${EXTRA}")
+string(REPLACE "@@" ";" require "${REQUIRE}")
 set(serial ${OUT}-serial.txt)
 file(REMOVE ${serial})
 execute_process(
-  COMMAND ${VX86} ${boot} -m 256 -serial file:${serial} -no-reboot -timeout 300
+  COMMAND ${VX86} ${boot} ${extra} -m 256 -serial file:${serial} -no-reboot -timeout 300
   RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(NOT EXISTS ${serial})
   message(FATAL_ERROR "no serial output (vx86 status ${status}): ${err}")
 endif()
 file(READ ${serial} console)
 file(STRINGS ${GUEST_DIR}/expected.txt expected REGEX "${expected_regex}")
-foreach(want "VX86-GUEST-UP" ${expected} "VX86-GUEST-DONE")
+foreach(want "VX86-GUEST-UP" ${expected} "VX86-GUEST-DONE" ${require})
   string(FIND "${console}" "${want}" at)
   if(at EQUAL -1)
     string(LENGTH "${console}" n)
