@@ -61,14 +61,20 @@ struct MemRange {
   uint32_t type;  // 1 = usable RAM, 2 = reserved (e820 / Multiboot numbering)
 };
 
-// The board's memory map: RAM below 640 KiB, the legacy hole reserved, RAM from 1 MiB up.
-std::vector<MemRange> memory_map(uint32_t ram) {
+// The board's memory map: RAM below 640 KiB, the legacy hole reserved, RAM from 1 MiB up; the
+// top `reserved_top` bytes of RAM reserved (the ACPI tables).
+std::vector<MemRange> memory_map(uint32_t ram, uint32_t reserved_top = 0) {
   std::vector<MemRange> map;
   map.push_back({0, std::min(ram, LOW_RAM_END), 1});
   map.push_back({LOW_RAM_END, HIGH_RAM_START - LOW_RAM_END, 2});
-  if (ram > HIGH_RAM_START) map.push_back({HIGH_RAM_START, ram - HIGH_RAM_START, 1});
+  if (ram > HIGH_RAM_START + reserved_top) map.push_back({HIGH_RAM_START, ram - reserved_top - HIGH_RAM_START, 1});
+  if (reserved_top && ram > HIGH_RAM_START + reserved_top) map.push_back({ram - reserved_top, reserved_top, 2});
   return map;
 }
+
+// The ACPI tables (when the board has them) go in the top ACPI_AREA bytes of RAM, reserved in the
+// e820 map; the kernel finds the RSDP through boot_params.acpi_rsdp_addr (protocol 2.14).
+constexpr uint32_t ACPI_AREA = 64 * KIB;
 
 bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen) {
   return alen && blen && a < b + blen && b < a + alen;
@@ -133,6 +139,7 @@ enum : uint32_t {
 // boot_params fields outside the setup header.
 enum : uint32_t {
   BP_SCREEN_INFO = 0x000,
+  BP_ACPI_RSDP_ADDR = 0x070,
   BP_ALT_MEM_K = 0x1E0,
   BP_E820_ENTRIES = 0x1E8,
   BP_E820_TABLE = 0x2D0,
@@ -144,6 +151,11 @@ constexpr uint8_t LOADED_HIGH = 0x01;
 std::string load_linux(Machine& m, const std::vector<uint8_t>& k, const std::vector<BootModule>& modules,
                        const std::string& cmdline) {
   Guest g(m.memory());
+  const AcpiTables* acpi = m.acpi_tables();
+  const uint32_t acpi_area = acpi && g.ram_size() >= 2 * HIGH_RAM_START ? ACPI_AREA : 0;
+  const uint32_t usable_top = g.ram_size() - acpi_area;  // the kernel and initrd stay below
+  if (acpi_area && acpi->tables.size() + 16 + acpi->rsdp.size() > acpi_area)
+    return "kernel: the ACPI tables do not fit in their area";
   const size_t size = k.size();
   if (size < HDR_END_MAX) return "kernel: file too small for a Linux bzImage (" + std::to_string(size) + " bytes)";
   if (rd32(k, HDR_MAGIC) != HDRS_MAGIC) return "kernel: no Linux setup header (\"HdrS\" missing at 0x202)";
@@ -199,7 +211,7 @@ std::string load_linux(Machine& m, const std::vector<uint8_t>& k, const std::vec
     if (relocatable) base = std::max<uint64_t>(pref, (uint64_t{LINUX_KERNEL_ADDR} + align - 1) & ~uint64_t{align - 1});
     if (pref >= (1ull << 32)) return "kernel: pref_address " + hex(pref) + " is above 4 GiB";
     needed_end = std::max(needed_end, base + init_size);
-    if (needed_end > g.ram_size())
+    if (needed_end > usable_top)
       return "kernel: needs " + std::to_string((needed_end + MIB - 1) / MIB) + " MiB of RAM to unpack (have " +
              std::to_string(g.ram_size() / MIB) + " MiB)";
   }
@@ -217,7 +229,7 @@ std::string load_linux(Machine& m, const std::vector<uint8_t>& k, const std::vec
   uint32_t initrd_addr = 0, initrd_size = 0;
   if (!modules.empty() && !modules[0].data.empty()) {
     const uint64_t isz = modules[0].data.size();
-    const uint64_t top = std::min<uint64_t>(initrd_max + 1, g.ram_size());
+    const uint64_t top = std::min<uint64_t>(initrd_max + 1, usable_top);
     if (isz > top || ((top - isz) & ~uint64_t{0xFFF}) < needed_end)
       return "initrd: " + std::to_string(isz) + " bytes do not fit between the kernel (up to " + hex(needed_end) +
              ") and " + hex(top) + " (RAM " + std::to_string(g.ram_size() / MIB) + " MiB, initrd_addr_max " +
@@ -251,13 +263,22 @@ std::string load_linux(Machine& m, const std::vector<uint8_t>& k, const std::vec
   g.put8(bp + BP_SCREEN_INFO + 0x0F, 1);    // orig_video_isVGA
   g.put16(bp + BP_SCREEN_INFO + 0x10, 16);  // orig_video_points
   g.put32(bp + BP_ALT_MEM_K, ext_kib);
-  const auto map = memory_map(g.ram_size());
+  const auto map = memory_map(g.ram_size(), acpi_area);
   g.put8(bp + BP_E820_ENTRIES, static_cast<uint8_t>(map.size()));
   for (size_t i = 0; i < map.size(); ++i) {
     const uint32_t e = bp + BP_E820_TABLE + static_cast<uint32_t>(i) * 20;
     g.put64(e, map[i].base);
     g.put64(e + 8, map[i].size);
     g.put32(e + 16, map[i].type);
+  }
+
+  if (acpi_area) {
+    AcpiTables t = *acpi;
+    t.link(usable_top);
+    const uint32_t rsdp = usable_top + ((static_cast<uint32_t>(t.tables.size()) + 15) & ~15u);
+    g.put(usable_top, t.tables.data(), t.tables.size());
+    g.put(rsdp, t.rsdp.data(), t.rsdp.size());
+    if (version >= 0x020E) g.put64(bp + BP_ACPI_RSDP_ADDR, rsdp);
   }
 
   enter_protected_mode(m, g, code32_start);

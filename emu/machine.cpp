@@ -198,6 +198,23 @@ Machine::Machine(const MachineConfig& cfg)
     };
   }
 
+  // PIIX4 power management at 00:01.3 (-acpi on): its I/O block where PMBA puts it, the SCI on
+  // IRQ 9 (level-triggered: the guest sets the ELCR or the I/O APIC entry), S5 ends the run.
+  if (cfg.acpi) {
+    pm_ = std::make_unique<Piix4Pm>(*clock_);
+    pci_->add(pm_.get(), 1, 3);
+    pm_->attach(ports_);
+    pm_->sci = [this](bool l) { isa_irq(9, l); };
+    pm_->on_power_off = [this] {
+      power_off_requested_ = true;
+      cpu_->s.exit_request = true;
+    };
+  }
+  // fw_cfg (0x510/0x511): what SeaBIOS asks QEMU for, the ACPI tables among it.
+  fw_cfg_ = std::make_unique<FwCfg>();
+  fw_cfg_->attach(ports_);
+  setup_fw_cfg();
+
   for (unsigned k = 0; k < cfg.drives.size(); ++k) {
     const auto& d = cfg.drives[k];
     if (d.cdrom)
@@ -222,6 +239,40 @@ Machine::Machine(const MachineConfig& cfg)
 }
 
 Machine::~Machine() = default;
+
+void Machine::setup_fw_cfg() {
+  auto le = [](uint64_t v, unsigned n) {
+    std::vector<uint8_t> b(n);
+    for (unsigned i = 0; i < n; ++i) b[i] = static_cast<uint8_t>(v >> (8 * i));
+    return b;
+  };
+  const uint64_t ram = uint64_t{cfg_.ram_mb} * 1024 * 1024;
+  FwCfg& f = *fw_cfg_;
+  f.set_item(FwCfg::UUID, std::vector<uint8_t>(16, 0));
+  f.set_item(FwCfg::RAM_SIZE, le(ram, 8));
+  f.set_item(FwCfg::NB_CPUS, le(1, 2));
+  f.set_item(FwCfg::MAX_CPUS, le(1, 2));
+  f.set_item(FwCfg::BOOT_MENU, le(0, 2));
+  f.set_item(FwCfg::ACPI_TABLES, le(0, 2));     // none beyond the table loader's
+  f.set_item(FwCfg::SMBIOS_ENTRIES, le(0, 2));  // SeaBIOS builds its own SMBIOS tables
+  f.set_item(FwCfg::IRQ0_OVERRIDE, le(0, 1));   // the PIT is I/O APIC pin 0 (IoApic)
+  f.set_item(FwCfg::E820_TABLE, le(0, 4));      // no reservations beyond "etc/e820"
+  // "etc/e820": RAM below 4 GiB (SeaBIOS also reads it from the CMOS).
+  std::vector<uint8_t> e820 = le(0, 8);
+  for (uint8_t b : le(ram, 8)) e820.push_back(b);
+  for (uint8_t b : le(1, 4)) e820.push_back(b);
+  f.add_file("etc/e820", std::move(e820));
+  if (!pm_) return;
+  AcpiConfig ac;
+  ac.ram_size = static_cast<uint32_t>(ram);
+  ac.apic = cfg_.apic;
+  ac.pm_base = kPmBase;
+  ac.com1 = cfg_.com1;
+  acpi_ = build_acpi_tables(ac);
+  f.add_file(AcpiTables::kTablesFile, acpi_->tables);
+  f.add_file(AcpiTables::kRsdpFile, acpi_->rsdp);
+  f.add_file(AcpiTables::kLoaderFile, acpi_->table_loader_commands());
+}
 
 void Machine::apply_pam(uint32_t base, uint32_t size, bool read_ram, bool write_ram) {
   if (mem_.ram_size() < base + size) return;  // -m is at least 1 MiB; never happens
@@ -260,6 +311,7 @@ void Machine::setup_pci_like_bios() {
   pci_->config_write(1, 0, 0x60, 0x0B0B0A0Au, 4);
   ports_.write(0x4D1, 0x0C, 1);
   // The VGA's framebuffer at the Bochs VBE default address, memory decoding on.
+  if (pm_) pm_->enable_like_bios(kPmBase);
   if (vga_pci_) {
     pci_->config_write(2, 0, 0x10, Vga::kLfbDefaultBase, 4);
     pci_->config_write(2, 0, 0x04, 0x0003, 2);
@@ -291,8 +343,11 @@ void Machine::reset() {
   isa_->reset();
   ide_->reset();
   if (vga_pci_) vga_pci_->reset();
+  if (pm_) pm_->reset();
+  fw_cfg_->reset();
   debug_.reset();
   reset_requested_ = false;
+  power_off_requested_ = false;
   cpu_->reset();
   if (lapic_) lapic_->reset();  // (after the CPU's: the APIC base MSR is reset there)
   if (ioapic_) ioapic_->reset();
@@ -335,6 +390,7 @@ MachineExit Machine::run(uint64_t max_insns) {
     StopReason r = cpu.run(budget);
     clock.set_horizon(0);
     if (debug_.exit_status()) return MachineExit::GuestExit;
+    if (power_off_requested_) return MachineExit::PowerOff;
     if (reset_requested_) return MachineExit::Reset;
     if (r == StopReason::Shutdown) return MachineExit::Shutdown;
     if (r == StopReason::Breakpoint || r == StopReason::Step || r == StopReason::Watchpoint)

@@ -11,6 +11,7 @@
 
 #include "devices/cmos_rtc.h"
 #include "devices/debug_ports.h"
+#include "devices/fw_cfg.h"
 #include "devices/disk_image.h"
 #include "devices/fpu_error_latch.h"
 #include "devices/i440fx.h"
@@ -20,12 +21,14 @@
 #include "devices/pci_bus.h"
 #include "devices/pic8259.h"
 #include "devices/piix3.h"
+#include "devices/piix4_pm.h"
 #include "devices/pit8254.h"
 #include "devices/port_bus.h"
 #include "devices/system_control_port.h"
 #include "devices/uart16550.h"
 #include "devices/vga.h"
 #include "devices/vga_pci.h"
+#include "emu/acpi_tables.h"
 #include "emu/clock.h"
 #include "emu/cpu.h"
 #include "mmu/physical_memory.h"
@@ -46,6 +49,9 @@ struct MachineConfig {
   // A local APIC (-apic on): CPUID reports it, Linux runs it in virtual-wire mode. Off until the
   // I/O APIC and the MP/ACPI tables exist (issue 13): SeaBIOS's MP table names an I/O APIC.
   bool apic = false;
+  // ACPI (-acpi on|off): the PIIX4 PM function at 00:01.3 (PM timer, SCI on IRQ 9, S5 soft-off)
+  // and the ACPI tables, handed to SeaBIOS through fw_cfg or placed in RAM by the direct loader.
+  bool acpi = true;
   unsigned jit_threshold = 2;
   bool perfmap = false;  // the JIT names its blocks in /tmp/perf-PID.map
 
@@ -90,10 +96,15 @@ struct MachineConfig {
 // in deterministic mode). Idle: realtime mode, the CPU waits in HLT for an interrupt; the caller
 // sleeps up to idle_host_ns() (or until host input arrives) and runs again.
 // Debug: a debugger's breakpoint or single step stopped the CPU (Cpu::debug_breakpoints).
-enum class MachineExit { GuestExit, Halted, Shutdown, Reset, Budget, Idle, Debug };
+// PowerOff: the guest entered S5 (ACPI soft-off).
+enum class MachineExit { GuestExit, Halted, Shutdown, Reset, Budget, Idle, Debug, PowerOff };
 
 class Machine {
  public:
+  // The PM function's I/O block: where SeaBIOS puts it when QEMU's table loader is present, and
+  // where the direct loader puts it.
+  static constexpr uint16_t kPmBase = 0x600;
+
   explicit Machine(const MachineConfig& cfg);
   ~Machine();
 
@@ -126,6 +137,10 @@ class Machine {
   I440fx& host_bridge() { return *host_; }
   Piix3& isa_bridge() { return *isa_; }
   PiixIde& ide() { return *ide_; }
+  Piix4Pm* pm() { return pm_.get(); }  // 00:01.3, null with -acpi off
+  FwCfg& fw_cfg() { return *fw_cfg_; }
+  // The ACPI tables as built for this board (unlinked), or null with -acpi off.
+  const AcpiTables* acpi_tables() const { return acpi_ ? &*acpi_ : nullptr; }
   // Direct kernel boot (no BIOS): program the PCI functions the way SeaBIOS leaves them for what
   // Linux checks (the IDE function's decode enables and bus-master BAR).
   void setup_pci_like_bios();
@@ -161,11 +176,16 @@ class Machine {
   std::unique_ptr<Piix3> isa_;                 // 00:01.0, PIRQ routing
   std::unique_ptr<PiixIde> ide_;               // 00:01.1, IRQ14/15
   std::unique_ptr<VgaPci> vga_pci_;            // 00:02.0 (-vga std): LFB BAR0, VGA BIOS ROM BAR
+  std::unique_ptr<Piix4Pm> pm_;                // 00:01.3 (-acpi on): PM timer, SCI, S5
+  std::unique_ptr<FwCfg> fw_cfg_;              // 0x510/0x511
+  std::optional<AcpiTables> acpi_;
+  void setup_fw_cfg();
   // What the PAM regions read when they are not RAM: the BIOS image's last 128 KiB at
   // 0x100000 - low_bios_.size() (the ISA BIOS alias; QEMU's "isa-bios").
   std::vector<uint8_t> low_bios_;
   bool a20_92_ = true, a20_kbc_ = true;
   bool reset_requested_ = false;
+  bool power_off_requested_ = false;
 };
 
 // Checks a BIOS image's size (64-256 KiB, a multiple of 64 KiB); returns an error message or "".

@@ -41,6 +41,8 @@ std::string cli_usage() {
          "                         addresses: START..END, START+SIZE or END-SIZE\n"
          "  -no-reboot             exit instead of resetting on a triple fault\n"
          "  -apic on|off           a local APIC at FEE00000h (CPUID reports it; default off)\n"
+         "  -acpi on|off           ACPI: the PIIX4 PM function (PM timer, SCI, S5 power-off) and\n"
+         "                         the ACPI tables (default on; -no-acpi is -acpi off)\n"
          "  -jit on|off            translate guest code to host code (default on; off: the\n"
          "                         interpreter runs everything, the reference tier)\n"
          "  -jit-threshold N       interpreted runs of a block before it is translated (default 2)\n"
@@ -370,6 +372,12 @@ std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOp
       if (auto e = value(v)) return e;
       if (v != "on" && v != "off") return "invalid -apic value '" + v + "' (on or off)";
       o.apic = v == "on";
+    } else if (a == "-acpi") {
+      if (auto e = value(v)) return e;
+      if (v != "on" && v != "off") return "invalid -acpi value '" + v + "' (on or off)";
+      o.acpi = v == "on";
+    } else if (a == "-no-acpi") {
+      o.acpi = false;
     } else if (a == "-jit") {
       if (auto e = value(v)) return e;
       if (v != "on" && v != "off") return "invalid -jit value '" + v + "' (on or off)";

@@ -172,6 +172,7 @@ int run(const CliOptions& o) {
   cfg.ram_mb = o.ram_mb;
   cfg.jit = o.jit;
   cfg.apic = o.apic;
+  cfg.acpi = o.acpi;
   cfg.jit_threshold = o.jit_threshold;
   cfg.perfmap = o.perfmap;
   cfg.bios = read_image(o.bios);
@@ -356,6 +357,8 @@ int run(const CliOptions& o) {
         break;
       case MachineExit::GuestExit:
         return finish(*m.guest_exit_status());
+      case MachineExit::PowerOff:  // ACPI S5, as QEMU: status 0
+        return finish(0);
       case MachineExit::Shutdown:
       case MachineExit::Reset:
         if (o.no_reboot) {

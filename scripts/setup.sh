@@ -11,7 +11,7 @@ BUILD_TYPE="${BUILD_TYPE:-Release}"
 PACKAGES=(
   libzydis-dev libzycore-dev libasmjit-dev libsdl2-dev libgtest-dev libbenchmark-dev libslirp-dev
   nlohmann-json3-dev zlib1g-dev nasm cmake ninja-build pkg-config seabios g++ clang clang-format
-  gdb python3
+  gdb python3 acpica-tools
 )
 
 missing=()
@@ -31,7 +31,8 @@ if ((${#missing[@]})); then
     exit 1
   fi
   export DEBIAN_FRONTEND=noninteractive
-  "${SUDO[@]}" apt-get update
+  # A mirror syncing one index makes `apt-get update` fail: carry on with the lists there are.
+  "${SUDO[@]}" apt-get update || echo "setup: apt-get update failed; installing from the package lists there are" >&2
   "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 

@@ -84,10 +84,12 @@ std::vector<uint8_t> make_data(size_t size, const std::string& head, const std::
 
 class BootTest : public ::testing::Test {
  protected:
-  void make_machine(uint32_t ram_mb = 32) {
+  // Without ACPI by default: the payload checks the plain three-entry memory map.
+  void make_machine(uint32_t ram_mb = 32, bool acpi = false) {
     if (!out_) out_ = std::tmpfile();
     MachineConfig cfg;
     cfg.ram_mb = ram_mb;
+    cfg.acpi = acpi;
     cfg.bios.assign(64 * 1024, 0xF4);  // never runs: the loader sets the CPU up directly
     cfg.debugcon = out_;
     m_ = std::make_unique<Machine>(cfg);
@@ -149,6 +151,34 @@ TEST_F(BootTest, LinuxPayloadSeesBootParams) {
   EXPECT_EQ(m_->run(1'000'000), MachineExit::GuestExit) << output();
   EXPECT_EQ(m_->guest_exit_status(), 1) << output();
   EXPECT_NE(output().find("linux_boot_payload: PASS"), std::string::npos) << output();
+}
+
+// With ACPI the tables take the top 64 KiB of RAM, reserved in the e820 map, the initrd goes below
+// them, and boot_params.acpi_rsdp_addr names the RSDP (checksum, RSDT inside the area).
+TEST_F(BootTest, LinuxAcpiTablesAtTheTopOfRam) {
+  make_machine(32, true);
+  const auto initrd = make_data(8192 + 100, "INITRD<<", ">>END");
+  ASSERT_EQ(load_kernel(*m_, make_bzimage(payload()), initrd, kCmdline), "");
+  const uint32_t bp = LINUX_BOOT_PARAMS_ADDR, top = 32u << 20, area = top - 64 * 1024;
+  EXPECT_EQ(rd32(bp + 0x218), (area - 8292) & ~0xFFFu);
+  ASSERT_EQ(rd8(bp + 0x1E8), 4);
+  const uint32_t e3 = bp + 0x2D0 + 3 * 20;
+  EXPECT_EQ(rd32(e3), area);
+  EXPECT_EQ(rd32(e3 + 8), 64u * 1024);
+  EXPECT_EQ(rd32(e3 + 16), 2u);  // reserved
+  EXPECT_EQ(rd32(bp + 0x2D0 + 2 * 20 + 8), area - 0x100000);  // RAM from 1 MiB ends there
+  const uint32_t rsdp = rd32(bp + 0x70);
+  ASSERT_GE(rsdp, area);
+  ASSERT_LT(rsdp + 20, top);
+  std::string sig;
+  uint8_t sum = 0;
+  for (uint32_t i = 0; i < 20; ++i) sum = static_cast<uint8_t>(sum + rd8(rsdp + i));
+  for (uint32_t i = 0; i < 8; ++i) sig += static_cast<char>(rd8(rsdp + i));
+  EXPECT_EQ(sig, "RSD PTR ");
+  EXPECT_EQ(sum, 0);
+  const uint32_t rsdt = rd32(rsdp + 16);
+  EXPECT_GE(rsdt, area);
+  EXPECT_EQ(rd32(rsdt), 0x54445352u);  // "RSDT"
 }
 
 TEST_F(BootTest, LinuxInitrdBelowInitrdAddrMax) {

@@ -1,0 +1,72 @@
+// QEMU's firmware configuration interface (fw_cfg) in its x86 I/O form, which Debian's SeaBIOS
+// reads: a 16-bit selector at 0x510 names an item, whose bytes are then read one by one from 0x511
+// (past the end, and for unknown items, zeros). Items are the numbered legacy ones (signature
+// "QEMU", the interface ID, RAM size, CPU counts, ...) and named files listed in the file
+// directory (item 0x19: a big-endian count, then size, selector and a 56-byte name per file;
+// files get selectors from 0x20 in the order they are added, the directory lists them sorted by
+// name, as QEMU does). The ID says "traditional interface only": no DMA interface yet.
+//
+// Everything here is built by the board from its configuration; the guest only selects and reads,
+// so a snapshot holds just the selector and the read position.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "devices/port_bus.h"
+
+namespace vx86 {
+
+class SnapshotWriter;
+class SnapshotReader;
+
+class FwCfg : public IoDevice {
+ public:
+  static constexpr uint16_t kSelectorPort = 0x510;
+  static constexpr uint16_t kDataPort = 0x511;
+  enum Key : uint16_t {
+    SIGNATURE = 0x00,
+    ID = 0x01,
+    UUID = 0x02,
+    RAM_SIZE = 0x03,
+    NB_CPUS = 0x05,
+    BOOT_MENU = 0x0E,
+    MAX_CPUS = 0x0F,
+    FILE_DIR = 0x19,
+    FILE_FIRST = 0x20,
+    ACPI_TABLES = 0x8000,
+    SMBIOS_ENTRIES = 0x8001,
+    IRQ0_OVERRIDE = 0x8002,
+    E820_TABLE = 0x8003,
+  };
+  static constexpr size_t kMaxNameLength = 55;  // the directory's 56-byte names end in a NUL
+  static constexpr unsigned kMaxFiles = 0x1000;
+
+  FwCfg();
+  void attach(PortBus& ports);  // 0x510-0x511
+  void reset();                 // selector 0 (the signature), position 0
+
+  void set_item(uint16_t key, std::vector<uint8_t> data);
+  // Adds a named file. Throws std::invalid_argument for a name that is empty, too long or taken.
+  void add_file(const std::string& name, std::vector<uint8_t> data);
+  const std::vector<uint8_t>* find_file(const std::string& name) const;
+
+  uint32_t io_read(uint16_t port, unsigned size) override;
+  void io_write(uint16_t port, uint32_t value, unsigned size) override;
+
+  void save(SnapshotWriter& w) const;
+  void load(SnapshotReader& r);
+
+ private:
+  const std::vector<uint8_t>* selected() const;
+  void rebuild_directory();
+
+  std::map<uint16_t, std::vector<uint8_t>> items_;
+  std::map<std::string, uint16_t> files_;  // name -> selector
+  uint16_t next_file_ = FILE_FIRST;
+  uint16_t selector_ = SIGNATURE;
+  uint32_t pos_ = 0;
+};
+
+}  // namespace vx86
