@@ -26,12 +26,27 @@ bool IoApic::to_this_cpu(uint64_t entry) const {
 
 void IoApic::service(unsigned pin) {
   uint64_t& e = redir_[pin];
-  if ((e & MASKED) || !((input_ >> pin) & 1) || !to_this_cpu(e)) return;
+  if ((e & MASKED) || !((input_ >> pin) & 1)) return;
+  if (bus_) {
+    bool named = false;
+    for (size_t i = 0; i < bus_->size(); ++i)
+      named |= bus_->apic(i)->enabled() &&
+               ApicBus::matches(*bus_->apic(i), static_cast<uint8_t>(e >> 56), e & LOGICAL);
+    if (!named) return;
+  } else if (!to_this_cpu(e)) {
+    return;
+  }
   if (e & LEVEL) {
     if (e & REMOTE_IRR) return;  // the last one is still in service
     e |= REMOTE_IRR;
   }
   const unsigned mode = (e >> 8) & 7;
+  if (bus_) {
+    if (mode == 0 || mode == 1 || mode == 4)
+      bus_->deliver(nullptr, ApicBus::NONE, static_cast<uint8_t>(e >> 56), e & LOGICAL, mode,
+                    static_cast<uint8_t>(e & 0xFF), (e & LEVEL) != 0);
+    return;
+  }
   if (mode == 0 || mode == 1)
     lapic_.accept(static_cast<uint8_t>(e & 0xFF), (e & LEVEL) != 0);
   else if (mode == 4)

@@ -8,6 +8,7 @@
 #pragma once
 #include <cstdint>
 
+#include "devices/apic_bus.h"
 #include "devices/local_apic.h"
 #include "mmu/physical_memory.h"
 
@@ -28,6 +29,9 @@ class IoApic : public MmioHandler {
   IoApic& operator=(const IoApic&) = delete;
 
   void reset();  // every entry masked, edge, vector 0; ID 0
+  // Several CPUs: messages go out on the APIC bus to the APICs an entry names (else only to the
+  // local APIC given at construction).
+  void set_bus(ApicBus* bus) { bus_ = bus; }
   // An interrupt input (true = asserted, whatever the entry's polarity: the wire is modelled
   // logically, as devices raise their lines).
   void set_irq(unsigned pin, bool level);
@@ -57,6 +61,7 @@ class IoApic : public MmioHandler {
   PhysicalMemory& mem_;
   LocalApic& lapic_;
   Cpu& cpu_;
+  ApicBus* bus_ = nullptr;
   uint32_t id_ = 0;
   uint8_t select_ = 0;
   uint64_t redir_[kPins] = {};

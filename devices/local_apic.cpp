@@ -1,3 +1,4 @@
+#include "devices/apic_bus.h"
 #include "devices/local_apic.h"
 
 #include "devices/snapshot.h"
@@ -12,8 +13,9 @@ constexpr uint32_t kLvtReset = LocalApic::LVT_MASKED;
 constexpr uint32_t kLint0VirtualWire = 0x700;  // ExtINT, unmasked
 }  // namespace
 
-LocalApic::LocalApic(Clock& clock, PhysicalMemory& mem, Cpu& cpu, InterruptSource* extint)
-    : clock_(clock), mem_(mem), cpu_(cpu), extint_(extint) {
+LocalApic::LocalApic(Clock& clock, PhysicalMemory& mem, Cpu& cpu, InterruptSource* extint, uint8_t id,
+                     bool map_self)
+    : clock_(clock), mem_(mem), cpu_(cpu), extint_(extint), initial_id_(id), map_self_(map_self) {
   reset();
 }
 
@@ -25,12 +27,12 @@ LocalApic::~LocalApic() {
 void LocalApic::reset() {
   clock_.cancel(timer_event_);
   timer_event_ = 0;
-  id_ = 0;
+  id_ = uint32_t{initial_id_} << 24;
   tpr_ = ldr_ = esr_ = esr_pending_ = icr_lo_ = icr_hi_ = 0;
   dfr_ = 0xFFFFFFFFu;
   svr_ = 0xFF;
   for (uint32_t& l : lvt_) l = kLvtReset;
-  lvt_[2] = kLint0VirtualWire;
+  if (cpu_.bsp) lvt_[2] = kLint0VirtualWire;
   isr_ = tmr_ = irr_ = Bits{};
   timer_initial_ = timer_divide_ = 0;
   timer_start_ns_ = 0;
@@ -38,7 +40,22 @@ void LocalApic::reset() {
   notify();
 }
 
+void LocalApic::receive_nmi() { cpu_.raise_nmi(); }
+
+void LocalApic::receive_init() {
+  const uint32_t id = id_;
+  cpu_.init();
+  reset();
+  id_ = id;  // INIT keeps the APIC ID
+}
+
+void LocalApic::receive_startup(uint8_t vector) { cpu_.sipi(vector); }
+
 void LocalApic::base_changed() {
+  if (!map_self_) {
+    notify();
+    return;
+  }
   const uint32_t base = static_cast<uint32_t>(cpu_.s.msr.apic_base) & ~0xFFFu;
   if (mapped_ && (!enabled() || base != mapped_base_)) {
     mem_.unmap_mmio(this);
@@ -208,6 +225,10 @@ void LocalApic::write_reg(uint32_t off, uint32_t v) {
       break;
     case ICR_LO: {
       icr_lo_ = v & 0x000CCFFFu;  // delivery status (bit 12) reads idle: sent at once
+      if (bus_) {
+        bus_->send_ipi(this, v, icr_hi_);
+        break;
+      }
       const unsigned mode = (v >> 8) & 7, shorthand = (v >> 18) & 3;
       // The only CPU: self, all-including-self, or a physical destination naming its own ID.
       const bool to_self = shorthand == 1 || shorthand == 2 ||

@@ -19,6 +19,8 @@
 
 namespace vx86 {
 
+class ApicBus;
+
 class SnapshotWriter;
 class SnapshotReader;
 
@@ -55,15 +57,29 @@ class LocalApic : public InterruptSource, public MmioHandler {
   };
   enum : uint32_t { LVT_MASKED = 1u << 16, LVT_PERIODIC = 1u << 17, SVR_ENABLE = 1u << 8 };
 
-  // `extint`: the 8259 pair (LINT0). `mem`: where the registers are mapped.
-  LocalApic(Clock& clock, PhysicalMemory& mem, Cpu& cpu, InterruptSource* extint);
+  // `extint`: the 8259 pair (LINT0). `mem`: where the registers are mapped (unless `map_self` is
+  // false: with several CPUs the board routes FEE00000h to the running CPU's APIC). `id`: its
+  // APIC ID after reset.
+  LocalApic(Clock& clock, PhysicalMemory& mem, Cpu& cpu, InterruptSource* extint, uint8_t id = 0,
+            bool map_self = true);
   ~LocalApic() override;
   LocalApic(const LocalApic&) = delete;
   LocalApic& operator=(const LocalApic&) = delete;
 
-  // Power-on state (the BSP's): ID 0, software-disabled (SVR FFh), LVTs masked but LINT0, which is
-  // ExtINT as a BIOS leaves it for the 8259 (as QEMU's), timer stopped.
+  // Power-on state: the ID it was made with, software-disabled (SVR FFh), LVTs masked but the
+  // BSP's LINT0, which is ExtINT as a BIOS leaves it for the 8259 (as QEMU's), timer stopped.
   void reset();
+  // Several CPUs: IPIs go out on the bus (without one, only to this APIC itself).
+  void set_bus(ApicBus* bus) { bus_ = bus; }
+  Cpu& cpu() { return cpu_; }
+  uint8_t apic_id() const { return static_cast<uint8_t>(id_ >> 24); }
+  uint8_t logical_id() const { return static_cast<uint8_t>(ldr_ >> 24); }
+  bool flat_model() const { return (dfr_ >> 28) == 0xF; }
+  uint32_t task_priority() const { return tpr_ & 0xFF; }
+  // Messages from the bus: NMI, INIT (the CPU and this APIC reset, the ID kept), STARTUP.
+  void receive_nmi();
+  void receive_init();
+  void receive_startup(uint8_t vector);
   // The IA32_APIC_BASE MSR changed (Cpu::on_apic_base): moves or unmaps the registers.
   void base_changed();
   bool enabled() const { return (cpu_.s.msr.apic_base & 0x800) != 0; }
@@ -107,6 +123,9 @@ class LocalApic : public InterruptSource, public MmioHandler {
   PhysicalMemory& mem_;
   Cpu& cpu_;
   InterruptSource* extint_;
+  ApicBus* bus_ = nullptr;
+  uint8_t initial_id_ = 0;
+  bool map_self_ = true;
   uint32_t mapped_base_ = 0;
   bool mapped_ = false;
 

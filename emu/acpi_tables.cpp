@@ -95,6 +95,7 @@ AcpiTables build_acpi_tables(const AcpiConfig& cfg) {
   patch_name(aml, "P32S", window_start);
   patch_name(aml, "P32E", kPciWindowEnd);
   patch_name(aml, "C1ST", cfg.com1 ? 0x0F : 0x00);
+  patch_name(aml, "NCPU", cfg.cpus);
   const uint32_t dsdt = b.reserve(static_cast<uint32_t>(aml.size()));
   std::copy(aml.begin(), aml.end(), t.tables.begin() + dsdt);
   table_checksum(dsdt, static_cast<uint32_t>(aml.size()));
@@ -131,14 +132,16 @@ AcpiTables build_acpi_tables(const AcpiConfig& cfg) {
   // PCI IRQs, LINT1 as NMI. (PCAT_COMPAT: the 8259s are there too.)
   uint32_t madt = 0;
   if (cfg.apic) {
-    const uint32_t len = 44 + 8 + 12 + 10 * sizeof kLevelIrqs + 6;
+    const uint32_t len = 44 + 8 * cfg.cpus + 12 + 10 * sizeof kLevelIrqs + 6;
     madt = b.reserve(len);
     put_header(b, madt, "APIC", len, 1, "VX86APIC");
     b.put(madt + 36, kLocalApicAddr, 4);
     b.put(madt + 40, 1, 4);
     uint32_t at = madt + 44;
-    b.put(at, 0, 1), b.put(at + 1, 8, 1), b.put(at + 2, 0, 1), b.put(at + 3, 0, 1), b.put(at + 4, 1, 4);
-    at += 8;
+    for (unsigned i = 0; i < cfg.cpus; ++i) {  // processor i: ACPI ID i, APIC ID i, enabled
+      b.put(at, 0, 1), b.put(at + 1, 8, 1), b.put(at + 2, i, 1), b.put(at + 3, i, 1), b.put(at + 4, 1, 4);
+      at += 8;
+    }
     b.put(at, 1, 1), b.put(at + 1, 12, 1), b.put(at + 2, cfg.ioapic_id, 1), b.put(at + 4, kIoApicAddr, 4);
     b.put(at + 8, 0, 4);
     at += 12;

@@ -17,7 +17,8 @@ namespace vx86 {
 
 struct AcpiConfig {
   uint32_t ram_size = 0;     // bytes below 4 GiB: the PCI memory window starts here
-  bool apic = false;         // a MADT with the local APIC and the I/O APIC
+  bool apic = false;         // a MADT with the local APICs and the I/O APIC
+  unsigned cpus = 1;         // processors (APIC IDs 0..cpus-1)
   uint8_t ioapic_id = 0;     // the I/O APIC's ID register after reset
   uint16_t pm_base = 0x600;  // the PM function's PMBA (PM1a event/control, PM timer)
   uint8_t sci_irq = 9;

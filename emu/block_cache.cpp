@@ -31,9 +31,10 @@ Block* BlockCache::insert(std::unique_ptr<Block> block) {
     unsigned lo, hi;
     range_in_page(b, page, lo, hi);
     pc.chunks |= chunk_bits(lo, hi);
-    if (!mmu_.memory().page_has_code(page << PAGE_SHIFT)) {
-      mmu_.memory().set_page_has_code(page << PAGE_SHIFT, true);
+    if (!(mmu_.memory().page_code_owners(page << PAGE_SHIFT) & owner_bit_)) {
+      mmu_.memory().set_page_code(page << PAGE_SHIFT, owner_bit_, true);
       mmu_.protect_code_page(page << PAGE_SHIFT);
+      if (protect_elsewhere) protect_elsewhere(page << PAGE_SHIFT);
     }
   }
   fast_[fast_index(b->phys, b->mode)] = b;
@@ -84,7 +85,7 @@ void BlockCache::invalidate_range(uint32_t paddr, unsigned size) {
   auto it = by_page_.find(page);
   if (it == by_page_.end() || it->second.blocks.empty()) {
     if (it != by_page_.end()) by_page_.erase(it);
-    mmu_.memory().set_page_has_code(paddr, false);
+    mmu_.memory().set_page_code(paddr, owner_bit_, false);
     return;
   }
   const unsigned lo = paddr & PAGE_MASK, hi = std::min<unsigned>(lo + size, PAGE_SIZE);
@@ -103,7 +104,7 @@ void BlockCache::invalidate_range(uint32_t paddr, unsigned size) {
   it = by_page_.find(page);
   if (it == by_page_.end() || it->second.blocks.empty()) {
     if (it != by_page_.end()) by_page_.erase(it);
-    mmu_.memory().set_page_has_code(paddr, false);
+    mmu_.memory().set_page_code(paddr, owner_bit_, false);
     return;
   }
   uint64_t chunks = 0;
@@ -124,14 +125,15 @@ void BlockCache::invalidate_page(uint32_t paddr) {
     smc_.blocks_dropped += victims.size();
     for (Block* b : victims) retire(b);
   }
-  mmu_.memory().set_page_has_code(paddr, false);
+  mmu_.memory().set_page_code(paddr, owner_bit_, false);
 }
 
 void BlockCache::flush() {
   std::vector<Block*> all;
   for (auto& [k, b] : blocks_) all.push_back(b.get());
   for (Block* b : all) {
-    for (unsigned k = 0; k < 2; ++k) mmu_.memory().set_page_has_code(b->pages[k] << PAGE_SHIFT, false);
+    for (unsigned k = 0; k < 2; ++k)
+      mmu_.memory().set_page_code(b->pages[k] << PAGE_SHIFT, owner_bit_, false);
     retire(b);
   }
   by_page_.clear();

@@ -84,6 +84,12 @@ class BlockCache : public CodeWriteListener {
   static constexpr unsigned kFastBits = 16;
   // Called for every block that is dropped (the JIT unchains it first).
   std::function<void(Block*)> on_retire;
+  // Several CPUs (each with its cache and TLB): this cache's bit in the pages' code owners
+  // (PhysicalMemory::page_code_owners), and where else a newly claimed code page must lose its
+  // writable TLB entries (the other CPUs' MMUs).
+  void set_code_owner(uint8_t bit) { owner_bit_ = bit; }
+  uint8_t code_owner() const { return owner_bit_; }
+  std::function<void(uint32_t paddr)> protect_elsewhere;
   Block* const* fast_table() const { return fast_; }
   // Writes to pages holding code: all of them, those that touched no code, blocks dropped.
   struct SmcStats {
@@ -101,6 +107,7 @@ class BlockCache : public CodeWriteListener {
   void retire(Block* b);
 
   Mmu& mmu_;
+  uint8_t owner_bit_ = 1;
   Block* fast_[1u << FAST_BITS] = {};
   std::unordered_map<uint64_t, std::unique_ptr<Block>> blocks_;
   // Per physical page: its blocks and a mask of the 64-byte chunks their bytes cover, so a write

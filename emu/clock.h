@@ -51,6 +51,9 @@ class Clock {
   // For tests and replay tools: replaces the host's steady clock (realtime mode).
   void set_host_clock(HostClock host);
 
+  // Several CPUs: the counter moves to the CPU about to run, which holds the same value.
+  void set_counter(const uint64_t* icount) { icount_ = icount; }
+
   // Current virtual time in ns. Monotonic.
   uint64_t now() const;
   // Realtime with an instruction counter: re-bases at the current time and steers the time per

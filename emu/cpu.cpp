@@ -39,10 +39,32 @@ void Cpu::reset() {
   update_mode();
   update_paging();
   update_debug();
+  if (!bsp) {
+    s.msr.apic_base &= ~uint64_t{0x100};
+    s.wait_sipi = true;
+  }
   mmu.flush();
   blocks.flush();
   delivering_fault_ = false;
   fault_ext = 0;
+}
+
+void Cpu::init() {
+  const MsrState msrs = s.msr;
+  const uint64_t icount = s.icount;
+  reset();
+  s.msr = msrs;
+  s.icount = icount;
+  update_paging();
+}
+
+void Cpu::sipi(uint8_t v) {
+  if (!s.wait_sipi) return;
+  s.wait_sipi = false;
+  s.halted = false;
+  s.seg[CS] = SegReg{static_cast<uint16_t>(v << 8), 0x009B, uint32_t{v} << 12, 0xFFFF};
+  s.eip = 0;
+  update_mode();
 }
 
 void Cpu::update_mode() {
@@ -371,6 +393,8 @@ StopReason Cpu::run(uint64_t max_insns) {
       if (const auto r = watch_stop()) return *r;
     }
     if (s.shutdown) return StopReason::Shutdown;
+    if (s.wait_sipi) [[unlikely]]
+      return StopReason::Halted;  // no interrupt or NMI wakes it
     if (s.exit_request) {
       s.exit_request = false;
       return StopReason::ExitRequest;

@@ -54,6 +54,13 @@ class Cpu {
   // the APIC while one is attached and enabled in that MSR.
   std::function<void()> on_apic_base;
   bool has_apic = false;
+  // The bootstrap processor; an application processor (false) comes out of reset and INIT waiting
+  // for a STARTUP IPI, with IA32_APIC_BASE's BSP bit clear.
+  bool bsp = true;
+  // Its local APIC's ID (CPUID leaf 1 EBX[31:24]).
+  uint8_t apic_id = 0;
+  // Several CPUs time-sliced: PAUSE ends the slice (a spin-wait yields to the other CPUs).
+  bool yield_on_pause = false;
   // The TSC's time base in ns (the board's clock); unset (a bare Cpu): the TSC counts icount.
   std::function<uint64_t()> tsc_clock;
   uint32_t log_mask = 0;
@@ -73,6 +80,12 @@ class Cpu {
   void enable_jit(bool on, size_t cache_bytes = 0);
 
   void reset();
+  // The INIT signal: the processor state as after reset, but the MSRs kept; an application
+  // processor then waits for a STARTUP IPI, the BSP starts at the reset vector.
+  void init();
+  // A STARTUP IPI with vector `v`: a waiting processor starts in real mode at v*1000h. Otherwise
+  // ignored (as on hardware).
+  void sipi(uint8_t v);
   // Runs until HLT, an exit request, a shutdown, or `max_insns` instructions (checked per block).
   StopReason run(uint64_t max_insns);
 

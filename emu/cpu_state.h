@@ -93,6 +93,7 @@ struct CpuState {
   bool nmi_pending;        // NMI line edge seen, not yet delivered
   bool nmi_blocked;        // inside an NMI handler: blocked until the next IRET
   bool exit_request;       // stop the run loop at the next block boundary
+  bool wait_sipi;     // an application processor after INIT: only a STARTUP IPI wakes it
   uint64_t icount;         // guest instructions retired
   uint64_t jit_end;        // generated code returns to the run loop once icount reaches this
   // Arithmetic flags that translated code left unevaluated (jit/lazy_flags.h): while cc_op is not

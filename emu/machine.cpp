@@ -37,46 +37,93 @@ Machine::Machine(const MachineConfig& cfg)
   if (!cfg.vga_bios.empty())
     if (std::string e = validate_vga_bios(cfg.vga_bios); !e.empty()) throw std::invalid_argument(e);
 
-  cpu_ = std::make_unique<Cpu>(mem_, ports_);
-  cpu_->log_mask = cfg.log_mask;
-  cpu_->log_file = cfg.log_file;
-  cpu_->log_filter = cfg.log_filter;
-  cpu_->enable_jit(cfg.jit);
-  if (cpu_->jit) {
-    cpu_->jit->threshold = cfg.jit_threshold;
-    if (cfg.perfmap) cpu_->jit->open_perf_map();
+  // The CPUs: CPU 0 is the bootstrap processor, the others (-smp N) wait for a STARTUP IPI.
+  const unsigned ncpu = std::max(1u, cfg.cpus);
+  if (ncpu > kMaxCpus) throw std::invalid_argument("at most " + std::to_string(kMaxCpus) + " CPUs");
+  if (ncpu > 1 && !cfg.apic) throw std::invalid_argument("several CPUs need the APIC (-apic on)");
+  for (unsigned i = 0; i < ncpu; ++i) {
+    auto c = std::make_unique<Cpu>(mem_, ports_);
+    c->bsp = i == 0;
+    c->apic_id = static_cast<uint8_t>(i);
+    c->log_mask = cfg.log_mask;
+    c->log_file = cfg.log_file;
+    c->log_filter = cfg.log_filter;
+    c->enable_jit(cfg.jit);
+    if (c->jit) {
+      c->jit->threshold = cfg.jit_threshold;
+      if (cfg.perfmap && i == 0) c->jit->open_perf_map();
+    }
+    cpus_.push_back(std::move(c));
+  }
+  cpu_ = cpus_[0].get();
+  current_ = cpu_;
+  if (ncpu > 1) {
+    // Each CPU's block cache owns one bit of the pages' code marks; a write to a code page reaches
+    // every cache holding code from it, and a page one cache claims loses its writable TLB
+    // entries in every MMU (so no CPU's fast path writes it unseen).
+    code_fanout_.mem = &mem_;
+    for (unsigned i = 0; i < ncpu; ++i) {
+      Cpu& c = *cpus_[i];
+      c.blocks.set_code_owner(static_cast<uint8_t>(1u << i));
+      c.yield_on_pause = true;
+      c.blocks.protect_elsewhere = [this, &c](uint32_t paddr) {
+        for (auto& o : cpus_)
+          if (o.get() != &c) o->mmu.protect_code_page(paddr);
+      };
+      c.mmu.set_code_listener(&code_fanout_);
+      code_fanout_.caches.push_back(&c.blocks);
+    }
   }
   clock_ = std::make_unique<Clock>(cfg.deterministic ? Clock::Mode::Deterministic : Clock::Mode::Realtime,
                                    &cpu_->s.icount, cfg.ps_per_insn);
   // The TSC is the board's virtual time (a fixed 1 GHz), in both modes: consistent with the PIT and
   // the RTC whatever the instruction rate, and across HLT (deterministic mode skips time there).
-  cpu_->tsc_clock = [clock = clock_.get()] { return clock->now(); };
+  // Every CPU reads the same clock: their TSCs are synchronised.
+  for (auto& c : cpus_) c->tsc_clock = [clock = clock_.get()] { return clock->now(); };
   // A device that schedules an event before the end of the running slice ends the slice at the
   // next block boundary, so the event is not late (a one-shot timer reprogrammed mid-slice).
-  clock_->on_earlier_event = [cpu = cpu_.get()] { cpu->s.exit_request = true; };
+  clock_->on_earlier_event = [this] { current_->s.exit_request = true; };
 
   // Debug ports: 0xe9, 0x402, 0x80, 0xf4 (isa-debug-exit stops the run loop).
   debug_.attach(ports_);
-  debug_.on_exit = [this] { cpu_->s.exit_request = true; };
+  debug_.on_exit = [this] { current_->s.exit_request = true; };
 
   // Dual 8259A: the CPU's INTR.
   pic_ = std::make_unique<Pic8259>();
   pic_->attach(ports_);
   Pic8259* pic = pic_.get();
   // Mirrored INTR: translated code checks it between blocks without asking the controllers.
-  auto set_intr = [cpu = cpu_.get()](bool level) { cpu->s.irq_pending = level; };
+  auto set_intr = [cpu = cpu_](bool level) { cpu->s.irq_pending = level; };
   if (cfg.apic) {
-    // The local APIC (FEE00000h): the CPU's interrupt source, with the 8259s on LINT0 (virtual wire).
-    lapic_ = std::make_unique<LocalApic>(*clock_, mem_, *cpu_, pic);
-    LocalApic* lapic = lapic_.get();
-    cpu_->intr = lapic;
-    cpu_->has_apic = true;
-    cpu_->on_apic_base = [lapic] { lapic->base_changed(); };
-    pic_->on_intr_change = [lapic](bool) { lapic->extint_changed(); };
-    lapic_->on_intr_change = set_intr;
+    // A local APIC per CPU (FEE00000h): its interrupt source, with the 8259s on the BSP's LINT0
+    // (virtual wire). With several CPUs the APICs share the bus and the board routes the register
+    // page to the running CPU's APIC.
+    for (unsigned i = 0; i < ncpu; ++i) {
+      Cpu& c = *cpus_[i];
+      auto a = std::make_unique<LocalApic>(*clock_, mem_, c, pic, static_cast<uint8_t>(i), ncpu == 1);
+      LocalApic* lapic = a.get();
+      c.intr = lapic;
+      c.has_apic = true;
+      c.on_apic_base = [lapic] { lapic->base_changed(); };
+      lapic->on_intr_change = [cpu = &c](bool level) { cpu->s.irq_pending = level; };
+      if (ncpu > 1) {
+        lapic->set_bus(&apic_bus_);
+        apic_bus_.add(lapic);
+      }
+      lapics_.push_back(std::move(a));
+    }
+    pic_->on_intr_change = [this](bool) {
+      for (auto& a : lapics_) a->extint_changed();
+    };
+    if (ncpu > 1) {
+      apic_bus_.on_remote = [this] { current_->s.exit_request = true; };
+      mem_.map_mmio(LocalApic::kDefaultBase, 0x1000, &lapic_router_);
+      lapic_router_.machine = this;
+    }
     // The I/O APIC (FEC00000h): ISA IRQ n on pin n, beside the 8259's input n.
-    ioapic_ = std::make_unique<IoApic>(mem_, *lapic, *cpu_);
-    lapic_->on_level_eoi = [io = ioapic_.get()](uint8_t vector) { io->eoi(vector); };
+    ioapic_ = std::make_unique<IoApic>(mem_, *lapics_[0], *cpu_);
+    if (ncpu > 1) ioapic_->set_bus(&apic_bus_);
+    for (auto& a : lapics_) a->on_level_eoi = [io = ioapic_.get()](uint8_t vector) { io->eoi(vector); };
   } else {
     cpu_->intr = pic;
     pic_->on_intr_change = set_intr;
@@ -94,7 +141,7 @@ Machine::Machine(const MachineConfig& cfg)
   rtc_->attach(ports_);
   rtc_->irq = [this](bool l) { isa_irq(8, l); };
   rtc_->set_memory(uint64_t{cfg.ram_mb} * 1024 * 1024, 0);
-  rtc_->set_cpu_count(1);
+  rtc_->set_cpu_count(ncpu);
 
   // i8042 on IRQ1/IRQ12; its output port drives A20 and the reset line.
   kbc_ = std::make_unique<I8042>();
@@ -127,7 +174,7 @@ Machine::Machine(const MachineConfig& cfg)
   ferr_ = std::make_unique<FpuErrorLatch>();
   ferr_->attach(ports_);
   ferr_->irq13 = [this](bool l) { isa_irq(13, l); };
-  cpu_->on_ferr = [this] { ferr_->ferr(); };
+  for (auto& c : cpus_) c->on_ferr = [this] { ferr_->ferr(); };
 
   // VGA (-vga std): ports 0x3B0-0x3DF and Bochs VBE 0x1CE/0x1CF, the window 0xA0000-0xBFFFF
   // (over the RAM there); the linear framebuffer and the VGA BIOS are BARs of its PCI function
@@ -207,7 +254,7 @@ Machine::Machine(const MachineConfig& cfg)
     pm_->sci = [this](bool l) { isa_irq(9, l); };
     pm_->on_power_off = [this] {
       power_off_requested_ = true;
-      cpu_->s.exit_request = true;
+      current_->s.exit_request = true;
     };
   }
   // fw_cfg (0x510/0x511): what SeaBIOS asks QEMU for, the ACPI tables among it.
@@ -250,8 +297,8 @@ void Machine::setup_fw_cfg() {
   FwCfg& f = *fw_cfg_;
   f.set_item(FwCfg::UUID, std::vector<uint8_t>(16, 0));
   f.set_item(FwCfg::RAM_SIZE, le(ram, 8));
-  f.set_item(FwCfg::NB_CPUS, le(1, 2));
-  f.set_item(FwCfg::MAX_CPUS, le(1, 2));
+  f.set_item(FwCfg::NB_CPUS, le(cpus_.size(), 2));
+  f.set_item(FwCfg::MAX_CPUS, le(cpus_.size(), 2));
   f.set_item(FwCfg::BOOT_MENU, le(0, 2));
   f.set_item(FwCfg::ACPI_TABLES, le(0, 2));     // none beyond the table loader's
   f.set_item(FwCfg::SMBIOS_ENTRIES, le(0, 2));  // SeaBIOS builds its own SMBIOS tables
@@ -266,6 +313,7 @@ void Machine::setup_fw_cfg() {
   AcpiConfig ac;
   ac.ram_size = static_cast<uint32_t>(ram);
   ac.apic = cfg_.apic;
+  ac.cpus = static_cast<unsigned>(cpus_.size());
   ac.pm_base = kPmBase;
   ac.com1 = cfg_.com1;
   acpi_ = build_acpi_tables(ac);
@@ -285,10 +333,12 @@ void Machine::apply_pam(uint32_t base, uint32_t size, bool read_ram, bool write_
 void Machine::memory_map_changed(uint32_t base, uint32_t size, bool drop_code) {
   // Host pointers in the TLB and blocks decoded from the old contents are stale now.
   if (!cpu_) return;
-  cpu_->mmu.flush();
-  if (!drop_code) return;
-  for (uint64_t off = 0; off < size; off += PAGE_SIZE)
-    cpu_->blocks.invalidate_page(static_cast<uint32_t>(base + off));
+  for (auto& c : cpus_) {
+    c->mmu.flush();
+    if (!drop_code) continue;
+    for (uint64_t off = 0; off < size; off += PAGE_SIZE)
+      c->blocks.invalidate_page(static_cast<uint32_t>(base + off));
+  }
 }
 
 void Machine::dma_written(uint32_t addr, uint32_t len) {
@@ -299,7 +349,7 @@ void Machine::dma_written(uint32_t addr, uint32_t len) {
     const uint64_t page_end = (a & ~uint64_t{PAGE_MASK}) + PAGE_SIZE;
     const uint64_t n = std::min(end, page_end) - a;
     if (mem_.page_has_code(static_cast<uint32_t>(a)))
-      cpu_->blocks.invalidate_range(static_cast<uint32_t>(a), static_cast<unsigned>(n));
+      for (auto& c : cpus_) c->blocks.invalidate_range(static_cast<uint32_t>(a), static_cast<unsigned>(n));
     a += n;
   }
 }
@@ -320,14 +370,16 @@ void Machine::setup_pci_like_bios() {
 
 void Machine::request_reset() {
   reset_requested_ = true;
-  cpu_->s.exit_request = true;
+  current_->s.exit_request = true;
 }
 
 void Machine::update_a20() {
   const bool on = a20_92_ || a20_kbc_;
   if (cpu_->mmu.a20() == on) return;
-  cpu_->mmu.set_a20(on);
-  cpu_->a20_changed();
+  for (auto& c : cpus_) {
+    c->mmu.set_a20(on);
+    c->a20_changed();
+  }
 }
 
 void Machine::isa_irq(unsigned irq, bool level) {
@@ -348,8 +400,10 @@ void Machine::reset() {
   debug_.reset();
   reset_requested_ = false;
   power_off_requested_ = false;
-  cpu_->reset();
-  if (lapic_) lapic_->reset();  // (after the CPU's: the APIC base MSR is reset there)
+  for (auto& c : cpus_) c->reset();
+  current_ = cpu_;
+  clock_->set_counter(&cpu_->s.icount);  // (-smp N: the counter may have been another CPU's)
+  for (auto& a : lapics_) a->reset();  // (after the CPUs': the APIC base MSR is reset there)
   if (ioapic_) ioapic_->reset();
   pic_->reset();
   pit_->reset();
@@ -375,6 +429,7 @@ void Machine::poll_input() {
 }
 
 MachineExit Machine::run(uint64_t max_insns) {
+  if (cpus_.size() > 1) return run_smp(max_insns);
   Cpu& cpu = *cpu_;
   Clock& clock = *clock_;
   const uint64_t end = cpu.s.icount + max_insns;
@@ -411,6 +466,99 @@ MachineExit Machine::run(uint64_t max_insns) {
       clock.run_due();
       return MachineExit::Budget;
     }
+  }
+}
+
+}  // namespace vx86
+
+namespace vx86 {
+
+// ---- several CPUs, time-sliced ----
+
+void Machine::CodeWriteFanout::code_page_written(uint32_t paddr, unsigned size) {
+  const uint8_t owners = mem->page_code_owners(paddr);
+  for (BlockCache* c : caches)
+    if (owners & c->code_owner()) c->invalidate_range(paddr, size);
+}
+
+uint32_t Machine::LapicRouter::mmio_read(uint32_t addr, unsigned size) {
+  LocalApic& a = *machine->lapics_[machine->current_index()];
+  return a.enabled() ? a.mmio_read(addr, size) : (size == 4 ? 0xFFFFFFFFu : (1u << (8 * size)) - 1);
+}
+
+void Machine::LapicRouter::mmio_write(uint32_t addr, uint32_t value, unsigned size) {
+  LocalApic& a = *machine->lapics_[machine->current_index()];
+  if (a.enabled()) a.mmio_write(addr, value, size);
+}
+
+size_t Machine::current_index() const {
+  for (size_t i = 0; i < cpus_.size(); ++i)
+    if (cpus_[i].get() == current_) return i;
+  return 0;
+}
+
+bool Machine::runnable(const Cpu& c) const {
+  if (c.s.wait_sipi || c.s.shutdown) return false;
+  if (c.s.exit_request || !c.s.halted) return true;
+  if (c.s.nmi_pending && !c.s.nmi_blocked) return true;
+  return (c.s.eflags & F_IF) && c.intr && c.intr->pending();
+}
+
+// The board's instruction counter moves to `next` (it continues where the last CPU left it), and
+// the clock reads it there.
+void Machine::switch_to(Cpu* next) {
+  if (next == current_) return;
+  next->s.icount = current_->s.icount;
+  clock_->set_counter(&next->s.icount);
+  current_ = next;
+}
+
+MachineExit Machine::run_smp(uint64_t max_insns) {
+  Clock& clock = *clock_;
+  const uint64_t end = current_->s.icount + max_insns;
+  unsigned idle_skips = 0;
+  poll_input();
+  for (;;) {
+    clock.sync();
+    clock.run_due();
+    if (current_->s.icount >= end) return MachineExit::Budget;
+    // Round robin: the first runnable CPU after the one that ran last.
+    const size_t n = cpus_.size(), last = current_index();
+    Cpu* next = nullptr;
+    for (size_t k = 1; k <= n && !next; ++k)
+      if (runnable(*cpus_[(last + k) % n])) next = cpus_[(last + k) % n].get();
+    if (!next) {
+      // Every CPU halted or waiting for a STARTUP IPI: time moves on to the next event.
+      clock.catch_up();
+      clock.run_due();
+      bool any = false, wakeable = false;
+      for (auto& c : cpus_) {
+        any |= runnable(*c);
+        wakeable |= !c->s.wait_sipi && ((c->s.eflags & F_IF) || c->s.nmi_pending);
+      }
+      if (any) continue;
+      if (!wakeable) return MachineExit::Halted;
+      const uint64_t dl = clock.next_deadline();
+      if (!cfg_.deterministic || dl == Clock::kNever) return MachineExit::Idle;
+      clock.skip_to(dl);
+      if (++idle_skips >= 4096) {
+        clock.run_due();
+        return MachineExit::Budget;
+      }
+      continue;
+    }
+    switch_to(next);
+    Cpu& cpu = *next;
+    const uint64_t budget = clock.insns_until_next_event(std::min<uint64_t>(kSliceInsns, end - cpu.s.icount));
+    clock.set_horizon(clock.next_deadline());
+    StopReason r = cpu.run(budget);
+    clock.set_horizon(0);
+    if (debug_.exit_status()) return MachineExit::GuestExit;
+    if (power_off_requested_) return MachineExit::PowerOff;
+    if (reset_requested_) return MachineExit::Reset;
+    if (r == StopReason::Shutdown) return MachineExit::Shutdown;
+    if (r == StopReason::Breakpoint || r == StopReason::Step || r == StopReason::Watchpoint)
+      return MachineExit::Debug;
   }
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "devices/apic_bus.h"
 #include "devices/cmos_rtc.h"
 #include "devices/debug_ports.h"
 #include "devices/fw_cfg.h"
@@ -49,6 +50,9 @@ struct MachineConfig {
   // A local APIC (-apic on): CPUID reports it, Linux runs it in virtual-wire mode. Off until the
   // I/O APIC and the MP/ACPI tables exist (issue 13): SeaBIOS's MP table names an I/O APIC.
   bool apic = false;
+  // CPUs (-smp N, 1-kMaxCpus; more than one needs the APIC): time-sliced round robin on this
+  // thread, kSliceInsns instructions at a time.
+  unsigned cpus = 1;
   // ACPI (-acpi on|off): the PIIX4 PM function at 00:01.3 (PM timer, SCI on IRQ 9, S5 soft-off)
   // and the ACPI tables, handed to SeaBIOS through fw_cfg or placed in RAM by the direct loader.
   bool acpi = true;
@@ -104,6 +108,10 @@ class Machine {
   // The PM function's I/O block: where SeaBIOS puts it when QEMU's table loader is present, and
   // where the direct loader puts it.
   static constexpr uint16_t kPmBase = 0x600;
+  static constexpr unsigned kMaxCpus = 8;
+  // With several CPUs, each runs this many instructions before the next runnable one (fewer when
+  // it halts, a timer event is due, or an IPI reaches another CPU).
+  static constexpr uint64_t kSliceInsns = 20000;
 
   explicit Machine(const MachineConfig& cfg);
   ~Machine();
@@ -123,10 +131,17 @@ class Machine {
 
   PhysicalMemory& memory() { return mem_; }
   PortBus& ports() { return ports_; }
-  Cpu& cpu() { return *cpu_; }
+  Cpu& cpu() { return *cpu_; }  // the bootstrap processor
+  Cpu& cpu(size_t i) { return *cpus_[i]; }
+  size_t cpu_count() const { return cpus_.size(); }
+  Cpu& current_cpu() { return *current_; }  // the one running now (or last)
+  // Instructions the board has run (all CPUs together).
+  uint64_t icount() const { return current_->s.icount; }
   Clock& clock() { return *clock_; }
   Pic8259& pic() { return *pic_; }
-  LocalApic* lapic() { return lapic_.get(); }  // null without -apic on
+  LocalApic* lapic(size_t i = 0) {
+    return i < lapics_.size() ? lapics_[i].get() : nullptr;
+  }  // null without -apic on
   Pit8254& pit() { return *pit_; }
   CmosRtc& rtc() { return *rtc_; }
   I8042& kbc() { return *kbc_; }
@@ -156,11 +171,30 @@ class Machine {
   PhysicalMemory mem_;
   PortBus ports_;
   DebugPorts debug_;
-  std::unique_ptr<Cpu> cpu_;
+  std::vector<std::unique_ptr<Cpu>> cpus_;
+  Cpu* cpu_ = nullptr;      // the BSP
+  Cpu* current_ = nullptr;  // the CPU running (or that ran last): its icount is the board's
   std::unique_ptr<Clock> clock_;
+  // Several CPUs: a write to a code page reaches every CPU's block cache that holds code there.
+  struct CodeWriteFanout : CodeWriteListener {
+    PhysicalMemory* mem = nullptr;
+    std::vector<BlockCache*> caches;
+    void code_page_written(uint32_t paddr, unsigned size) override;
+  } code_fanout_;
+  // Several CPUs: FEE00000h reaches the running CPU's local APIC.
+  struct LapicRouter : MmioHandler {
+    Machine* machine = nullptr;
+    uint32_t mmio_read(uint32_t addr, unsigned size) override;
+    void mmio_write(uint32_t addr, uint32_t value, unsigned size) override;
+  } lapic_router_;
+  ApicBus apic_bus_;
+  MachineExit run_smp(uint64_t max_insns);
+  bool runnable(const Cpu& c) const;
+  void switch_to(Cpu* next);
+  size_t current_index() const;
   // Devices hold events on the clock: declared after it, destroyed before it.
   std::unique_ptr<Pic8259> pic_;
-  std::unique_ptr<LocalApic> lapic_;
+  std::vector<std::unique_ptr<LocalApic>> lapics_;
   std::unique_ptr<IoApic> ioapic_;
   // An ISA interrupt line (and a PCI one the PIIX3 routed to it): to the 8259s and the I/O APIC.
   void isa_irq(unsigned irq, bool level);

@@ -41,6 +41,8 @@ std::string cli_usage() {
          "                         addresses: START..END, START+SIZE or END-SIZE\n"
          "  -no-reboot             exit instead of resetting on a triple fault\n"
          "  -apic on|off           a local APIC at FEE00000h (CPUID reports it; default off)\n"
+         "  -smp N                 N CPUs (1-8, time-sliced on one host thread; N > 1 turns the\n"
+         "                         APIC on)\n"
          "  -acpi on|off           ACPI: the PIIX4 PM function (PM timer, SCI, S5 power-off) and\n"
          "                         the ACPI tables (default on; -no-acpi is -acpi off)\n"
          "  -jit on|off            translate guest code to host code (default on; off: the\n"
@@ -372,6 +374,14 @@ std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOp
       if (auto e = value(v)) return e;
       if (v != "on" && v != "off") return "invalid -apic value '" + v + "' (on or off)";
       o.apic = v == "on";
+    } else if (a == "-smp") {
+      if (auto e = value(v)) return e;
+      std::string n = v.substr(0, v.find(','));
+      if (n.rfind("cpus=", 0) == 0) n = n.substr(5);
+      char* endp = nullptr;
+      const unsigned long k = std::strtoul(n.c_str(), &endp, 10);
+      if (n.empty() || *endp || k < 1 || k > 8) return "invalid -smp value '" + v + "' (1-8 CPUs)";
+      o.cpus = static_cast<unsigned>(k);
     } else if (a == "-acpi") {
       if (auto e = value(v)) return e;
       if (v != "on" && v != "off") return "invalid -acpi value '" + v + "' (on or off)";

@@ -36,6 +36,7 @@ struct CliOptions {
   bool no_reboot = false;
   bool jit = true;                       // -jit on|off: translate guest code (off: interpreter only)
   bool apic = false;                     // -apic on|off: a local APIC
+  unsigned cpus = 1;           // -smp N
   bool acpi = true;                      // -acpi on|off (-no-acpi): PM function, ACPI tables
   unsigned jit_threshold = 2;            // -jit-threshold N: runs in the interpreter before translation
   // -s / -gdb tcp:[HOST]:PORT: a gdb remote stub (gdb_port 0: none); -S: start paused for it.

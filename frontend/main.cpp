@@ -171,7 +171,8 @@ int run(const CliOptions& o) {
   MachineConfig cfg;
   cfg.ram_mb = o.ram_mb;
   cfg.jit = o.jit;
-  cfg.apic = o.apic;
+  cfg.apic = o.apic || o.cpus > 1;
+  cfg.cpus = o.cpus;
   cfg.acpi = o.acpi;
   cfg.jit_threshold = o.jit_threshold;
   cfg.perfmap = o.perfmap;
@@ -335,7 +336,7 @@ int run(const CliOptions& o) {
     // Slices short enough that -timeout is honoured promptly even at a few MIPS with logging on.
     uint64_t slice = 1'000'000;
     if (o.insn_limit) {
-      const uint64_t done = m.cpu().s.icount;
+      const uint64_t done = m.icount();
       if (done >= o.insn_limit) {
         restore_tty();
         std::fflush(stdout);

@@ -60,9 +60,15 @@ class PhysicalMemory {
   uint8_t read8(uint32_t paddr);
   void write8(uint32_t paddr, uint8_t value);
 
-  // Translated-code tracking.
+  // Translated-code tracking: per page, a bit for each block cache (one per CPU) holding code
+  // decoded from it.
   bool page_has_code(uint32_t paddr) const { return code_[paddr >> PAGE_SHIFT] != 0; }
-  void set_page_has_code(uint32_t paddr, bool v) { code_[paddr >> PAGE_SHIFT] = v; }
+  uint8_t page_code_owners(uint32_t paddr) const { return code_[paddr >> PAGE_SHIFT]; }
+  void set_page_code(uint32_t paddr, uint8_t owner_bit, bool v) {
+    uint8_t& c = code_[paddr >> PAGE_SHIFT];
+    c = static_cast<uint8_t>(v ? c | owner_bit : c & ~owner_bit);
+  }
+  void set_page_has_code(uint32_t paddr, bool v) { set_page_code(paddr, 1, v); }
 
  private:
   struct Page {

@@ -125,6 +125,16 @@ uname -a
 head -n 8 /proc/cpuinfo
 dd if=/dev/zero bs=1k count=1024 2>/dev/null | tr '\0' 'x' > /tmp/f
 echo "VX86-SHA256 $(sha256sum /tmp/f | cut -d' ' -f1)"
+# Every CPU: the count Linux brought up, and the same sha256 computed by a process pinned to each
+# (field 39 of /proc/self/stat: the CPU `cut` itself ran on).
+n=$(nproc)
+echo "VX86-CPUS $n $(grep -c '^processor' /proc/cpuinfo)"
+c=0
+while [ $c -lt $n ]; do
+  taskset -c $c sh -c "echo VX86-CPU $c ran-on \$(cut -d' ' -f39 /proc/self/stat) \$(sha256sum /tmp/f | cut -d' ' -f1)" &
+  c=$((c + 1))
+done
+wait
 if grep -q 'vx86.sleep' /proc/cmdline; then
   # Timekeeping (tests/guest/linux_sleep.py): the clocksource, the TSC rate Linux measured, and a
   # 5-second sleep that the host times by these lines.

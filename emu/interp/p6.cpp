@@ -228,6 +228,7 @@ const Insn* cpuid(Cpu& c, const Insn* i) {
   CpuidResult r = cpuid_leaf(c.s.regs[EAX]);
   // The APIC bit follows the APIC: present on the board and enabled in IA32_APIC_BASE (as a P6's).
   if (c.s.regs[EAX] == 1 && c.has_apic && (c.s.msr.apic_base & 0x800)) r.edx |= CPUID_APIC;
+  if (c.s.regs[EAX] == 1 && c.has_apic) r.ebx |= uint32_t{c.apic_id} << 24;  // initial APIC ID
   c.s.regs[EAX] = r.eax;
   c.s.regs[EBX] = r.ebx;
   c.s.regs[ECX] = r.ecx;
@@ -242,8 +243,19 @@ Handler select_ud2(DecodeCtx&) { return &op_ud; }
 // PAUSE (F3 90) and the hint NOPs 0F 18-0F 1F (PREFETCHh on later CPUs): no memory access, so a
 // memory operand never faults. The multi-byte NOP 0F 1F /0 decodes as NOP (emu/interp/misc.cpp).
 const Insn* hint_nop(Cpu& c, const Insn* i) { return next(c, i); }
+// PAUSE ends its block: with several CPUs time-sliced it also ends the slice, so a spin-wait
+// loop lets the CPU it waits for run (a lock released just before a PAUSE is taken by another
+// CPU, as on hardware), as QEMU's round-robin TCG does.
+const Insn* pause(Cpu& c, const Insn* i) {
+  if (c.yield_on_pause) c.s.exit_request = true;
+  return next(c, i);
+}
 Handler select_hint_nop(DecodeCtx& x) {
   if (x.insn.flags & INSN_LOCK) return nullptr;
+  if (x.insn.mnem == ZYDIS_MNEMONIC_PAUSE) {
+    x.end_block = true;
+    return &pause;
+  }
   return &hint_nop;
 }
 

@@ -4,7 +4,8 @@
  * MADT and RSDT it builds.
  *
  * Patched at build-table time (emu/acpi_tables.cpp finds each name once and writes its 32-bit
- * value): P32S/P32E, the PCI memory window (from the top of RAM to below the I/O APIC).
+ * value): P32S/P32E, the PCI memory window (from the top of RAM to below the I/O APIC); C1ST,
+ * COM1's _STA; NCPU, the number of processors.
  */
 DefinitionBlock ("", "DSDT", 1, "VX86  ", "VX86PC  ", 1)
 {
@@ -20,11 +21,22 @@ DefinitionBlock ("", "DSDT", 1, "VX86  ", "VX86PC  ", 1)
 
     Scope (\_SB)
     {
-        Device (CPU0)
+        /* Processors 0-7 (UIDs = the MADT's ACPI processor IDs); those beyond the board's count
+         * are absent. NCPU is patched. */
+        Name (NCPU, 0xDEADBEE3)
+        Method (CSTA, 1, NotSerialized)
         {
-            Name (_HID, "ACPI0007")
-            Name (_UID, Zero)
+            If (Arg0 < NCPU) { Return (0x0F) }
+            Return (Zero)
         }
+        Device (CPU0) { Name (_HID, "ACPI0007") Name (_UID, Zero) Method (_STA) { Return (CSTA (Zero)) } }
+        Device (CPU1) { Name (_HID, "ACPI0007") Name (_UID, One) Method (_STA) { Return (CSTA (One)) } }
+        Device (CPU2) { Name (_HID, "ACPI0007") Name (_UID, 0x02) Method (_STA) { Return (CSTA (0x02)) } }
+        Device (CPU3) { Name (_HID, "ACPI0007") Name (_UID, 0x03) Method (_STA) { Return (CSTA (0x03)) } }
+        Device (CPU4) { Name (_HID, "ACPI0007") Name (_UID, 0x04) Method (_STA) { Return (CSTA (0x04)) } }
+        Device (CPU5) { Name (_HID, "ACPI0007") Name (_UID, 0x05) Method (_STA) { Return (CSTA (0x05)) } }
+        Device (CPU6) { Name (_HID, "ACPI0007") Name (_UID, 0x06) Method (_STA) { Return (CSTA (0x06)) } }
+        Device (CPU7) { Name (_HID, "ACPI0007") Name (_UID, 0x07) Method (_STA) { Return (CSTA (0x07)) } }
 
         Device (PCI0)
         {

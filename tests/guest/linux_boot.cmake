@@ -4,7 +4,8 @@
 #   disk              guest/disk.img as -hda -snapshot: SeaBIOS -> syslinux MBR -> syslinux -> Linux,
 #                     which also mounts /dev/sda1 and prints HELLO.TXT (the VX86-DISK line)
 #   cdrom             guest/cdrom.iso as -cdrom with -boot d: SeaBIOS -> El Torito -> isolinux -> Linux
-# EXTRA: more vx86 arguments (separated by @@); REQUIRE: more strings the console must show (@@).
+# EXTRA: more vx86 arguments (separated by @@); REQUIRE: more strings the console must show (@@),
+# where @SHA@ stands for the sha256 the host expects (guest/expected.txt's VX86-SHA256).
 # The guest ends with `poweroff -f`: Linux enters ACPI S5 ("reboot: Power down") and vx86 must exit
 # with status 0.
 if(NOT MODE)
@@ -31,6 +32,9 @@ foreach(f ${files})
   endif()
 endforeach()
 string(REPLACE "@@" ";" extra "${EXTRA}")
+file(STRINGS ${GUEST_DIR}/expected.txt sha_line REGEX "^VX86-SHA256 ")
+string(REPLACE "VX86-SHA256 " "" sha "${sha_line}")
+string(REPLACE "@SHA@" "${sha}" REQUIRE "${REQUIRE}")
 string(REPLACE "@@" ";" require "${REQUIRE}")
 set(serial ${OUT}-serial.txt)
 file(REMOVE ${serial})
