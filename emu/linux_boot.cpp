@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "emu/machine.h"
+#include "emu/mp_table.h"
 #include "emu/segmentation.h"
 
 namespace vx86 {
@@ -63,10 +64,10 @@ struct MemRange {
 
 // The board's memory map: RAM below 640 KiB, the legacy hole reserved, RAM from 1 MiB up; the
 // top `reserved_top` bytes of RAM reserved (the ACPI tables).
-std::vector<MemRange> memory_map(uint32_t ram, uint32_t reserved_top = 0) {
+std::vector<MemRange> memory_map(uint32_t ram, uint32_t reserved_top = 0, uint32_t low_end = LOW_RAM_END) {
   std::vector<MemRange> map;
-  map.push_back({0, std::min(ram, LOW_RAM_END), 1});
-  map.push_back({LOW_RAM_END, HIGH_RAM_START - LOW_RAM_END, 2});
+  map.push_back({0, std::min(ram, low_end), 1});
+  map.push_back({low_end, HIGH_RAM_START - low_end, 2});
   if (ram > HIGH_RAM_START + reserved_top) map.push_back({HIGH_RAM_START, ram - reserved_top - HIGH_RAM_START, 1});
   if (reserved_top && ram > HIGH_RAM_START + reserved_top) map.push_back({ram - reserved_top, reserved_top, 2});
   return map;
@@ -75,6 +76,9 @@ std::vector<MemRange> memory_map(uint32_t ram, uint32_t reserved_top = 0) {
 // The ACPI tables (when the board has them) go in the top ACPI_AREA bytes of RAM, reserved in the
 // e820 map; the kernel finds the RSDP through boot_params.acpi_rsdp_addr (protocol 2.14).
 constexpr uint32_t ACPI_AREA = 64 * KIB;
+// Without ACPI but with APICs, the MP tables go in the last KiB of base memory (639 KiB, where the
+// MP specification lets the OS look), reserved in the e820 map.
+constexpr uint32_t MP_TABLE_ADDR = 639 * KIB;
 
 bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen) {
   return alen && blen && a < b + blen && b < a + alen;
@@ -263,7 +267,8 @@ std::string load_linux(Machine& m, const std::vector<uint8_t>& k, const std::vec
   g.put8(bp + BP_SCREEN_INFO + 0x0F, 1);    // orig_video_isVGA
   g.put16(bp + BP_SCREEN_INFO + 0x10, 16);  // orig_video_points
   g.put32(bp + BP_ALT_MEM_K, ext_kib);
-  const auto map = memory_map(g.ram_size(), acpi_area);
+  const bool mp_table = !acpi && m.lapic();
+  const auto map = memory_map(g.ram_size(), acpi_area, mp_table ? MP_TABLE_ADDR : LOW_RAM_END);
   g.put8(bp + BP_E820_ENTRIES, static_cast<uint8_t>(map.size()));
   for (size_t i = 0; i < map.size(); ++i) {
     const uint32_t e = bp + BP_E820_TABLE + static_cast<uint32_t>(i) * 20;
@@ -279,6 +284,11 @@ std::string load_linux(Machine& m, const std::vector<uint8_t>& k, const std::vec
     g.put(usable_top, t.tables.data(), t.tables.size());
     g.put(rsdp, t.rsdp.data(), t.rsdp.size());
     if (version >= 0x020E) g.put64(bp + BP_ACPI_RSDP_ADDR, rsdp);
+  }
+
+  if (mp_table) {
+    const std::vector<uint8_t> mp = build_mp_table(static_cast<unsigned>(m.cpu_count()), MP_TABLE_ADDR);
+    g.put(MP_TABLE_ADDR, mp.data(), std::min<size_t>(mp.size(), LOW_RAM_END - MP_TABLE_ADDR));
   }
 
   enter_protected_mode(m, g, code32_start);

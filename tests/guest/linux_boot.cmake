@@ -7,7 +7,8 @@
 # EXTRA: more vx86 arguments (separated by @@); REQUIRE: more strings the console must show (@@),
 # where @SHA@ stands for the sha256 the host expects (guest/expected.txt's VX86-SHA256).
 # The guest ends with `poweroff -f`: Linux enters ACPI S5 ("reboot: Power down") and vx86 must exit
-# with status 0.
+# with status 0; with NO_ACPI set (-acpi off in EXTRA) Linux can only halt ("reboot: System
+# halted") and vx86 must say so with status 4.
 if(NOT MODE)
   set(MODE direct)
 endif()
@@ -46,7 +47,13 @@ if(NOT EXISTS ${serial})
 endif()
 file(READ ${serial} console)
 file(STRINGS ${GUEST_DIR}/expected.txt expected REGEX "${expected_regex}")
-foreach(want "VX86-GUEST-UP" ${expected} "VX86-GUEST-DONE" "reboot: Power down" ${require})
+set(end_line "reboot: Power down")
+set(want_status 0)
+if(NO_ACPI)
+  set(end_line "reboot: System halted")
+  set(want_status 4)
+endif()
+foreach(want "VX86-GUEST-UP" ${expected} "VX86-GUEST-DONE" "${end_line}" ${require})
   string(FIND "${console}" "${want}" at)
   if(at EQUAL -1)
     string(LENGTH "${console}" n)
@@ -59,17 +66,20 @@ foreach(want "VX86-GUEST-UP" ${expected} "VX86-GUEST-DONE" "reboot: Power down" 
                         "--- last serial output ---\n${tail}")
   endif()
 endforeach()
-# Timekeeping: with the ACPI PM timer as the clocksource watchdog, Linux keeps the TSC.
-string(REGEX MATCH "Switched to clocksource tsc[\r\n]" switched "${console}")
-if(NOT switched)
-  message(FATAL_ERROR "Linux did not switch to the TSC clocksource (after tsc-early)")
+# Timekeeping: with the ACPI PM timer as the clocksource watchdog, Linux keeps the TSC (without
+# ACPI its watchdog is the PIT, which issue 8 saw disagree with the TSC: not checked there).
+if(NOT NO_ACPI)
+  string(REGEX MATCH "Switched to clocksource tsc[\r\n]" switched "${console}")
+  if(NOT switched)
+    message(FATAL_ERROR "Linux did not switch to the TSC clocksource (after tsc-early)")
+  endif()
+  string(FIND "${console}" "unstable" at)
+  if(NOT at EQUAL -1)
+    string(SUBSTRING "${console}" ${at} 200 around)
+    message(FATAL_ERROR "Linux found a clock unstable: ...${around}")
+  endif()
 endif()
-string(FIND "${console}" "unstable" at)
-if(NOT at EQUAL -1)
-  string(SUBSTRING "${console}" ${at} 200 around)
-  message(FATAL_ERROR "Linux found a clock unstable: ...${around}")
+if(NOT status EQUAL want_status)
+  message(FATAL_ERROR "the guest ended with '${end_line}' but vx86 exited with status ${status} (want ${want_status}): ${err}")
 endif()
-if(NOT status EQUAL 0)
-  message(FATAL_ERROR "the guest powered off but vx86 exited with status ${status}: ${err}")
-endif()
-message("${MODE} boot: the guest printed the marker, ${expected} and powered off through ACPI S5 (vx86 status 0)")
+message("${MODE} boot: the guest printed the marker, ${expected} and '${end_line}' (vx86 status ${status})")
