@@ -7,9 +7,11 @@ prints a table with the ratio vx86/QEMU (below 1: vx86 is faster). vx86 runs wit
 default) and, as a third column, with -jit off (the interpreter).
 
 Usage: scripts/bench-guest.py [--runs N] [--vx86 PATH] [--qemu PATH]
-       scripts/bench-guest.py --ab OLD_VX86 [--runs N] [--vx86 PATH]
+       scripts/bench-guest.py --ab OLD_VX86 [--runs N] [--vx86 PATH] [--new-args ARGS]
 With --ab, two vx86 builds instead (OLD_VX86 and --vx86, alternately, both with the JIT): the
-minimum and median per row of each, for changes smaller than this machine's noise.
+minimum and median per row of each, for changes smaller than this machine's noise. --new-args
+gives --vx86 more arguments (the same binary twice with --new-args '-smp 2': the cost of the
+time-sliced CPUs).
 """
 import argparse
 import os
@@ -62,10 +64,11 @@ def main():
     ap.add_argument("--qemu", default="qemu-system-i386")
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--ab", metavar="OLD_VX86", help="compare OLD_VX86 with --vx86 instead of QEMU")
+    ap.add_argument("--new-args", default="", help="more arguments for --vx86 in an A/B run, e.g. '-smp 2'")
     a = ap.parse_args()
     kernel = guest_args(APPEND, "bench-guest")
     if a.ab:
-        cmds = {"old": [a.ab] + kernel, "new": [a.vx86] + kernel}
+        cmds = {"old": [a.ab] + kernel, "new": [a.vx86] + kernel + a.new_args.split()}
     else:
         cmds = {
             "vx86": [a.vx86] + kernel,
