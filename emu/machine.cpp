@@ -440,16 +440,8 @@ MachineExit Machine::run(uint64_t max_insns) {
     clock.run_due();
     if (cpu.s.icount >= end) return MachineExit::Budget;
     // Run to the next timer deadline (exact in deterministic mode), then let the events fire.
-    const uint64_t budget = clock.insns_until_next_event(end - cpu.s.icount);
-    clock.set_horizon(clock.next_deadline());
-    StopReason r = cpu.run(budget);
-    clock.set_horizon(0);
-    if (debug_.exit_status()) return MachineExit::GuestExit;
-    if (power_off_requested_) return MachineExit::PowerOff;
-    if (reset_requested_) return MachineExit::Reset;
-    if (r == StopReason::Shutdown) return MachineExit::Shutdown;
-    if (r == StopReason::Breakpoint || r == StopReason::Step || r == StopReason::Watchpoint)
-      return MachineExit::Debug;
+    StopReason r;
+    if (auto e = run_slice(cpu, clock.insns_until_next_event(end - cpu.s.icount), r)) return *e;
     if (r != StopReason::Halted) continue;
     // HLT. Only an interrupt ends it: with IF=0 (and no NMI source on this board) never. (Realtime:
     // idle time is where virtual time catches up with the host's.)
@@ -457,16 +449,34 @@ MachineExit Machine::run(uint64_t max_insns) {
     clock.run_due();
     if (!(cpu.s.eflags & F_IF) && !cpu.s.nmi_pending) return MachineExit::Halted;
     if (cpu.intr->pending() && (cpu.s.eflags & F_IF)) continue;
-    const uint64_t dl = clock.next_deadline();
-    if (!cfg_.deterministic || dl == Clock::kNever) return MachineExit::Idle;
-    // Deterministic: nothing happens until the next event, so jump virtual time there. Bounded,
-    // so a guest idling with its interrupts masked still lets the caller check its timeout.
-    clock.skip_to(dl);
-    if (++idle_skips >= 4096) {
-      clock.run_due();
-      return MachineExit::Budget;
-    }
+    if (auto e = idle_until_event(idle_skips)) return *e;
   }
+}
+
+std::optional<MachineExit> Machine::run_slice(Cpu& cpu, uint64_t budget, StopReason& r) {
+  clock_->set_horizon(clock_->next_deadline());
+  r = cpu.run(budget);
+  clock_->set_horizon(0);
+  if (debug_.exit_status()) return MachineExit::GuestExit;
+  if (power_off_requested_) return MachineExit::PowerOff;
+  if (reset_requested_) return MachineExit::Reset;
+  if (r == StopReason::Shutdown) return MachineExit::Shutdown;
+  if (r == StopReason::Breakpoint || r == StopReason::Step || r == StopReason::Watchpoint)
+    return MachineExit::Debug;
+  return std::nullopt;
+}
+
+std::optional<MachineExit> Machine::idle_until_event(unsigned& skips) {
+  const uint64_t dl = clock_->next_deadline();
+  if (!cfg_.deterministic || dl == Clock::kNever) return MachineExit::Idle;
+  // Deterministic: nothing happens until the next event, so jump virtual time there. Bounded,
+  // so a guest idling with its interrupts masked still lets the caller check its timeout.
+  clock_->skip_to(dl);
+  if (++skips >= 4096) {
+    clock_->run_due();
+    return MachineExit::Budget;
+  }
+  return std::nullopt;
 }
 
 }  // namespace vx86
@@ -538,27 +548,13 @@ MachineExit Machine::run_smp(uint64_t max_insns) {
       }
       if (any) continue;
       if (!wakeable) return MachineExit::Halted;
-      const uint64_t dl = clock.next_deadline();
-      if (!cfg_.deterministic || dl == Clock::kNever) return MachineExit::Idle;
-      clock.skip_to(dl);
-      if (++idle_skips >= 4096) {
-        clock.run_due();
-        return MachineExit::Budget;
-      }
+      if (auto e = idle_until_event(idle_skips)) return *e;
       continue;
     }
     switch_to(next);
-    Cpu& cpu = *next;
-    const uint64_t budget = clock.insns_until_next_event(std::min<uint64_t>(kSliceInsns, end - cpu.s.icount));
-    clock.set_horizon(clock.next_deadline());
-    StopReason r = cpu.run(budget);
-    clock.set_horizon(0);
-    if (debug_.exit_status()) return MachineExit::GuestExit;
-    if (power_off_requested_) return MachineExit::PowerOff;
-    if (reset_requested_) return MachineExit::Reset;
-    if (r == StopReason::Shutdown) return MachineExit::Shutdown;
-    if (r == StopReason::Breakpoint || r == StopReason::Step || r == StopReason::Watchpoint)
-      return MachineExit::Debug;
+    StopReason r;
+    const uint64_t budget = clock.insns_until_next_event(std::min<uint64_t>(kSliceInsns, end - next->s.icount));
+    if (auto e = run_slice(*next, budget, r)) return *e;
   }
 }
 

@@ -189,6 +189,12 @@ class Machine {
   } lapic_router_;
   ApicBus apic_bus_;
   MachineExit run_smp(uint64_t max_insns);
+  // One slice of `cpu` up to `budget` instructions (the clock's horizon set around it); the exit
+  // it brings the board to, if any (`r`: why the CPU stopped).
+  std::optional<MachineExit> run_slice(Cpu& cpu, uint64_t budget, StopReason& r);
+  // No CPU can run before the next timer event: deterministic mode jumps there (a bounded number
+  // of times per run() call); realtime mode returns Idle for the host to sleep.
+  std::optional<MachineExit> idle_until_event(unsigned& skips);
   bool runnable(const Cpu& c) const;
   void switch_to(Cpu* next);
   size_t current_index() const;
