@@ -50,7 +50,7 @@ void IoApic::service(unsigned pin) {
   if (mode == 0 || mode == 1)
     lapic_.accept(static_cast<uint8_t>(e & 0xFF), (e & LEVEL) != 0);
   else if (mode == 4)
-    cpu_.raise_nmi();
+    cpu_.request([c = &cpu_] { c->raise_nmi(); });
   // SMI, INIT, start-up and ExtINT through the I/O APIC: nothing on this board uses them.
 }
 

@@ -35,21 +35,27 @@ void LocalApic::reset() {
   if (cpu_.bsp) lvt_[2] = kLint0VirtualWire;
   isr_ = tmr_ = irr_ = Bits{};
   timer_initial_ = timer_divide_ = 0;
+  timer_armed_ = false;
+  timer_owed_ = 0;
   timer_start_ns_ = 0;
   base_changed();
   notify();
 }
 
-void LocalApic::receive_nmi() { cpu_.raise_nmi(); }
+void LocalApic::receive_nmi() {
+  cpu_.request([c = &cpu_] { c->raise_nmi(); });
+}
 
 void LocalApic::receive_init() {
   const uint32_t id = id_;
-  cpu_.init();
+  cpu_.request([c = &cpu_] { c->init(); });
   reset();
   id_ = id;  // INIT keeps the APIC ID
 }
 
-void LocalApic::receive_startup(uint8_t vector) { cpu_.sipi(vector); }
+void LocalApic::receive_startup(uint8_t vector) {
+  cpu_.request([c = &cpu_, vector] { c->sipi(vector); });
+}
 
 void LocalApic::base_changed() {
   if (!map_self_) {
@@ -108,6 +114,10 @@ uint8_t LocalApic::acknowledge() {
   if (v >= 0) {
     irr_[static_cast<size_t>(v) / 32] &= ~(1u << (v % 32));
     isr_[static_cast<size_t>(v) / 32] |= 1u << (v % 32);
+    if (timer_owed_ && static_cast<uint32_t>(v) == (lvt_[0] & 0xFF)) {
+      --timer_owed_;  // the next owed tick waits in the IRR (taken after this one's EOI)
+      irr_[static_cast<size_t>(v) / 32] |= 1u << (v % 32);
+    }
     notify();
     return static_cast<uint8_t>(v);
   }
@@ -236,13 +246,17 @@ void LocalApic::write_reg(uint32_t off, uint32_t v) {
       if (to_self && (mode == 0 || mode == 1))
         accept(static_cast<uint8_t>(v & 0xFF), false);
       else if (to_self && mode == 4)
-        cpu_.raise_nmi();
+        receive_nmi();
       break;
     }
-    case LVT_TIMER:
+    case LVT_TIMER: {
+      const bool was_periodic = lvt_[0] & LVT_PERIODIC;
       lvt_write(0, v);
-      timer_schedule();  // one-shot <-> periodic
+      timer_owed_ = 0;
+      if (was_periodic && !(lvt_[0] & LVT_PERIODIC)) timer_rearm_if_running();  // periodic -> one-shot
+      timer_schedule();
       break;
+    }
     case LVT_PERF:
       lvt_write(1, v);
       break;
@@ -257,6 +271,8 @@ void LocalApic::write_reg(uint32_t off, uint32_t v) {
       break;
     case TIMER_INITIAL:
       timer_initial_ = v;
+      timer_armed_ = v != 0;
+      timer_owed_ = 0;
       timer_start(clock_.now());
       break;
     case TIMER_DIVIDE: {
@@ -316,19 +332,41 @@ void LocalApic::timer_schedule() {
   if (lvt_[0] & LVT_PERIODIC) {
     deadline = timer_start_ns_ + (elapsed / period + 1) * period;
   } else {
-    if (elapsed >= period) return;  // expired: a one-shot count stays at 0
-    deadline = timer_start_ns_ + period;
+    if (!timer_armed_) return;  // its interrupt went out: a one-shot count stays at 0
+    deadline = timer_start_ns_ + period;  // (maybe already past: due at once)
   }
+  timer_deadline_ = deadline;
   timer_event_ = clock_.schedule(deadline, [this] { timer_fire(); });
+}
+
+void LocalApic::timer_rearm_if_running() {
+  if (!timer_initial_) return;
+  const uint64_t now = clock_.now();
+  const uint64_t elapsed = now > timer_start_ns_ ? now - timer_start_ns_ : 0;
+  timer_armed_ = elapsed < uint64_t{timer_initial_} * tick_ns();
 }
 
 void LocalApic::timer_fire() {
   timer_event_ = 0;
+  timer_armed_ = false;
   if (!(lvt_[0] & LVT_MASKED)) {
-    if ((lvt_[0] & 0xFF) < 16)
+    const uint8_t v = static_cast<uint8_t>(lvt_[0] & 0xFF);
+    if (v < 16) {
       esr_pending_ |= 1u << 5;  // send illegal vector
-    else
-      accept(static_cast<uint8_t>(lvt_[0] & 0xFF), false);
+    } else {
+      uint64_t ticks = 1;
+      if (lvt_[0] & LVT_PERIODIC) {
+        // Periods that passed since the deadline (the event ran late) are ticks too.
+        const uint64_t period = uint64_t{timer_initial_} * tick_ns(), now = clock_.now();
+        if (period && now > timer_deadline_) ticks += (now - timer_deadline_) / period;
+      }
+      if (!((irr_[v / 32] >> (v % 32)) & 1)) {
+        accept(v, false);
+        --ticks;
+      }
+      if ((lvt_[0] & LVT_PERIODIC) && catch_up_ticks)
+        timer_owed_ = static_cast<uint32_t>(std::min<uint64_t>(timer_owed_ + ticks, kMaxOwedTicks));
+    }
   }
   if (lvt_[0] & LVT_PERIODIC) timer_schedule();
 }
@@ -366,6 +404,9 @@ void LocalApic::load(SnapshotReader& r) {
           "local APIC register out of range");
   for (unsigned k = 0; k < 5; ++k)
     r.check((lvt_[k] & ~kLvtWritable[k]) == 0, "local APIC LVT entry out of range");
+  timer_armed_ = false;
+  timer_owed_ = 0;
+  timer_rearm_if_running();
   timer_schedule();
   base_changed();
 }

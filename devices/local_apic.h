@@ -93,6 +93,12 @@ class LocalApic : public InterruptSource, public MmioHandler {
   std::function<void(uint8_t)> on_level_eoi;
   // The 8259's INTR changed.
   void extint_changed() { notify(); }
+  // CPUs on host threads: a periodic tick that comes while its vector still waits in the IRR (the
+  // host did not run that CPU's thread for a while) is owed and delivered once the one before is
+  // taken, as QEMU's "delay" lost-tick policy does for its PIT, so a guest that counts ticks
+  // (Linux's jiffies before its TSC clock is trusted) does not fall behind the other clocks.
+  // Hardware drops it (the IRR holds one): off otherwise. Bounded; not in snapshots.
+  bool catch_up_ticks = false;
   // A fixed interrupt for this CPU (an LVT entry, an IPI, later the I/O APIC).
   void accept(uint8_t vector, bool level);
 
@@ -136,6 +142,15 @@ class LocalApic : public InterruptSource, public MmioHandler {
   uint32_t timer_initial_ = 0, timer_divide_ = 0;
   uint64_t timer_start_ns_ = 0;  // when the current count was (re)loaded with timer_initial_
   Clock::EventId timer_event_ = 0;
+  // One-shot: the count was loaded and its interrupt not yet sent. The interrupt goes out even when
+  // the count has run down before the event could be scheduled (a tiny count, or a host clock that
+  // moved on between two reads: CPUs on threads).
+  bool timer_armed_ = false;
+  void timer_rearm_if_running();  // armed = the one-shot count has not yet reached 0
+  // Periodic: the deadline the pending event was set for, and (catch_up_ticks) ticks owed.
+  uint64_t timer_deadline_ = 0;
+  uint32_t timer_owed_ = 0;
+  static constexpr uint32_t kMaxOwedTicks = 256;
 };
 
 }  // namespace vx86

@@ -10,12 +10,18 @@ void PortBus::attach(uint16_t first, uint16_t count, IoDevice* dev) {
 }
 
 uint32_t PortBus::read(uint16_t port, unsigned size) {
-  if (IoDevice* d = devices_[port]) return d->io_read(port, size);
+  if (IoDevice* d = devices_[port]) {
+    DeviceGuard g(lock_);
+    return d->io_read(port, size);
+  }
   return size == 4 ? 0xFFFFFFFFu : (1u << (8 * size)) - 1;
 }
 
 void PortBus::write(uint16_t port, uint32_t value, unsigned size) {
-  if (IoDevice* d = devices_[port]) d->io_write(port, value, size);
+  if (IoDevice* d = devices_[port]) {
+    DeviceGuard g(lock_);
+    d->io_write(port, value, size);
+  }
 }
 
 }  // namespace vx86

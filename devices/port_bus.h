@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "emu/device_lock.h"
+
 namespace vx86 {
 
 class IoDevice {
@@ -19,8 +21,11 @@ class PortBus {
   void attach(uint16_t first, uint16_t count, IoDevice* dev);
   uint32_t read(uint16_t port, unsigned size);
   void write(uint16_t port, uint32_t value, unsigned size);
+  // -smp N,threads=on: accesses hold the device lock.
+  void set_lock(DeviceLock* l) { lock_ = l; }
 
  private:
+  DeviceLock* lock_ = nullptr;
   std::vector<IoDevice*> devices_;
 };
 

@@ -24,6 +24,8 @@ Block* BlockCache::insert(std::unique_ptr<Block> block) {
   blocks_.emplace(key(b->phys, b->mode), std::move(block));
   b->bytes = 0;
   for (uint32_t k = 0; k < b->ninsn; ++k) b->bytes += b->insns[k].len;
+  uint32_t claimed[2];
+  unsigned nclaimed = 0;
   for (unsigned k = 0; k < (b->pages[1] != b->pages[0] ? 2u : 1u); ++k) {
     uint32_t page = b->pages[k];
     PageCode& pc = by_page_[page];
@@ -31,13 +33,17 @@ Block* BlockCache::insert(std::unique_ptr<Block> block) {
     unsigned lo, hi;
     range_in_page(b, page, lo, hi);
     pc.chunks |= chunk_bits(lo, hi);
+    mmu_.memory().add_code_chunks(page << PAGE_SHIFT, chunk_bits(lo, hi));  // (before the owner bit)
     if (!(mmu_.memory().page_code_owners(page << PAGE_SHIFT) & owner_bit_)) {
       mmu_.memory().set_page_code(page << PAGE_SHIFT, owner_bit_, true);
       mmu_.protect_code_page(page << PAGE_SHIFT);
-      if (protect_elsewhere) protect_elsewhere(page << PAGE_SHIFT);
+      claimed[nclaimed++] = page << PAGE_SHIFT;
     }
   }
   fast_[fast_index(b->phys, b->mode)] = b;
+  // The other CPUs last, with this cache consistent (with threads that waits for them).
+  if (protect_elsewhere)
+    for (unsigned k = 0; k < nclaimed; ++k) protect_elsewhere(claimed[k]);
   return b;
 }
 

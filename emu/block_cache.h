@@ -91,6 +91,8 @@ class BlockCache : public CodeWriteListener {
   uint8_t code_owner() const { return owner_bit_; }
   std::function<void(uint32_t paddr)> protect_elsewhere;
   Block* const* fast_table() const { return fast_; }
+  // The 64-byte chunks [lo, hi) within a page covers, as a mask.
+  static uint64_t chunk_bits(unsigned lo, unsigned hi);
   // Writes to pages holding code: all of them, those that touched no code, blocks dropped.
   struct SmcStats {
     uint64_t code_writes = 0, spared_writes = 0, blocks_dropped = 0;
@@ -116,7 +118,6 @@ class BlockCache : public CodeWriteListener {
     std::vector<Block*> blocks;
     uint64_t chunks = 0;
   };
-  static uint64_t chunk_bits(unsigned lo, unsigned hi);  // [lo, hi) within a page
   static void range_in_page(const Block* b, uint32_t page, unsigned& lo, unsigned& hi);
   std::unordered_map<uint32_t, PageCode> by_page_;
   std::vector<std::unique_ptr<Block>> retired_;

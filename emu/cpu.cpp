@@ -215,6 +215,16 @@ void Cpu::probe_write(unsigned seg, uint32_t off, unsigned size) {
   if ((lin & PAGE_MASK) + size > PAGE_SIZE) mmu.translate(lin + size - 1, Access::Write);
 }
 
+bool Cpu::irq_ready() {
+  if (!device_lock) return intr->pending();
+  // Threads: irq_pending mirrors the controller (its owner updates it under the lock), so the
+  // lock is only taken when an interrupt may be there.
+  if (!__atomic_load_n(&s.irq_pending, __ATOMIC_SEQ_CST)) return false;
+  DeviceGuard g(device_lock);
+  s.irq_pending = intr->pending();
+  return s.irq_pending;
+}
+
 Block* Cpu::translate_block(uint32_t lin, uint32_t phys) {
   auto b = std::make_unique<Block>();
   b->phys = phys;
@@ -225,6 +235,9 @@ Block* Cpu::translate_block(uint32_t lin, uint32_t phys) {
   b->insns.reserve(16);
   uint32_t ip = s.eip;
   const uint32_t cs_base = s.seg[CS].base;
+  // With threads, the bytes as decoded (physical address, value), checked again once the block's
+  // pages are claimed as code (below).
+  std::vector<std::pair<uint32_t, uint8_t>> decoded;
   for (unsigned n = 0; n < max_insns; ++n) {
     // Fetch up to 15 bytes; stop at the first byte whose page cannot be executed.
     uint8_t bytes[15];
@@ -262,6 +275,8 @@ Block* Cpu::translate_block(uint32_t lin, uint32_t phys) {
     b->pages[1] = pages[1];
     if ((log_mask & LOG_IN_ASM) && log_wanted(cs_base + ip)) log_insn(*this, cs_base, ip, bytes, r.length);
     b->insns.push_back(insn);
+    if (device_lock)
+      for (unsigned k = 0; k < insn.len && k < avail; ++k) decoded.emplace_back(byte_phys[k], bytes[k]);
     uint32_t next = (ip + insn.len) & s.ip_mask;
     if (r.end_block || r.length == 0) break;
     // Stop at a page end or an IP wrap, so the block's bytes stay one contiguous run.
@@ -273,7 +288,18 @@ Block* Cpu::translate_block(uint32_t lin, uint32_t phys) {
   sentinel.fn = op_block_exit;
   b->insns.push_back(sentinel);
   ++blocks_translated_;
-  return blocks.insert(std::move(b));
+  Block* inserted = blocks.insert(std::move(b));
+  if (device_lock) {
+    // Another CPU may have written these bytes while they were decoded, before insert() took the
+    // write permission of its TLB for a newly claimed page (it waits for that CPU): decode again
+    // if any byte differs now. Later writes find the page claimed and drop the block.
+    for (const auto& [pa, v] : decoded)
+      if (mmu.memory().read8(pa) != v) {
+        blocks.invalidate_range(inserted->phys, 1);
+        return translate_block(lin, phys);
+      }
+  }
+  return inserted;
 }
 
 // A block found by its first physical page may run into a second page whose mapping has changed
@@ -419,12 +445,17 @@ StopReason Cpu::run(uint64_t max_insns) {
       }
       mmu.watch_recording(was);
       continue;
-    } else if ((s.eflags & F_IF) && intr && intr->pending()) {
+    } else if ((s.eflags & F_IF) && intr && irq_ready()) {
       s.halted = false;
       const bool was = mmu.watch_recording(true);
       try {
         fault_ext = 1;
-        deliver(intr->acknowledge(), false, 0, false, s.eip);
+        uint8_t vector;
+        {
+          DeviceGuard g(device_lock);
+          vector = intr->acknowledge();
+        }
+        deliver(vector, false, 0, false, s.eip);
         fault_ext = 0;
       } catch (const CpuFault& f) {
         fault_ext = 0;
@@ -463,7 +494,17 @@ StopReason Cpu::run(uint64_t max_insns) {
           // Translated code runs block after block until one of the checks above is due
           // (with -d trace, each translated block logs its own line as it starts).
           s.jit_end = end;
-          s.irq_pending = intr && intr->pending();
+          if (!device_lock) {
+            s.irq_pending = intr && intr->pending();
+          } else {
+            // Threads: a kick() (jit_end = 0) from now on is seen by the chained blocks; one that
+            // came since the checks above (and that the store above undid) is seen here.
+            __atomic_thread_fence(__ATOMIC_SEQ_CST);
+            if (__atomic_load_n(&s.exit_request, __ATOMIC_SEQ_CST) ||
+                ((s.eflags & F_IF) && __atomic_load_n(&s.irq_pending, __ATOMIC_SEQ_CST)) ||
+                (__atomic_load_n(&s.nmi_pending, __ATOMIC_SEQ_CST) && !s.nmi_blocked))
+              continue;
+          }
           if (!jit->run(b)) deliver_exception(jit->take_fault());
           continue;
         }

@@ -12,6 +12,7 @@
 #include "emu/block_cache.h"
 #include "emu/cpu_state.h"
 #include "emu/decoder.h"
+#include "emu/device_lock.h"
 #include "emu/fault.h"
 #include "mmu/mmu.h"
 
@@ -61,6 +62,32 @@ class Cpu {
   uint8_t apic_id = 0;
   // Several CPUs time-sliced: PAUSE ends the slice (a spin-wait yields to the other CPUs).
   bool yield_on_pause = false;
+  // -smp N,threads=on: this CPU runs on its own host thread beside the others.
+  //  - `device_lock` is held while it acknowledges an interrupt (the buses take it themselves);
+  //  - LOCK-prefixed read-modify-writes and XCHG with memory use one host compare-and-swap on the
+  //    guest's RAM (`atomic_rmw`, emu/interp/locked_rmw.h);
+  //  - CpuState::irq_pending is kept by the interrupt controller alone (under the lock);
+  //  - other threads stop its translated code through kick().
+  DeviceLock* device_lock = nullptr;
+  bool atomic_rmw = false;
+  // The locked read-modify-write in flight (emu/interp/locked_rmw.h).
+  struct LockedRmw {
+    uint8_t* host = nullptr;  // where the CAS goes; null: the plain (non-atomic) path
+    uint32_t phys = 0;
+    uint64_t old = 0;
+    bool failed = false;      // another CPU changed the operand between read and write: run again
+    bool holds_lock = false;  // the plain path holds the device lock for the whole instruction
+  } lk;
+  // Another thread wants this CPU back in its run loop soon (an interrupt, work for it): translated
+  // code leaves at its next block boundary (chained blocks check icount against jit_end).
+  void kick() { __atomic_store_n(&s.jit_end, uint64_t{0}, __ATOMIC_SEQ_CST); }
+  // What another CPU's IPI does to this one (INIT, STARTUP, NMI): done at once on one host
+  // thread; with threads the board hands it to this CPU's own thread (`post`), between blocks.
+  std::function<void(std::function<void()>)> post;
+  void request(std::function<void()> fn) {
+    if (post) post(std::move(fn));
+    else fn();
+  }
   // The TSC's time base in ns (the board's clock); unset (a bare Cpu): the TSC counts icount.
   std::function<uint64_t()> tsc_clock;
   uint32_t log_mask = 0;
@@ -197,6 +224,7 @@ class Cpu {
   void write_seg_slow(unsigned seg, uint32_t off, uint32_t v, unsigned size);
   [[noreturn]] void segment_fault(unsigned seg);
   Block* translate_block(uint32_t lin, uint32_t phys);
+  bool irq_ready();  // INTR asserted (IF is the caller's)
   Block* check_second_page(Block* b, uint32_t lin, uint32_t phys);
   void deliver(uint8_t vector, bool has_error, uint32_t error, bool software, uint32_t return_eip);
   void deliver_real(uint8_t vector, uint32_t return_eip);

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "emu/machine_threads.h"
 #include "jit/jit.h"
 
 namespace vx86 {
@@ -41,6 +42,12 @@ Machine::Machine(const MachineConfig& cfg)
   const unsigned ncpu = std::max(1u, cfg.cpus);
   if (ncpu > kMaxCpus) throw std::invalid_argument("at most " + std::to_string(kMaxCpus) + " CPUs");
   if (ncpu > 1 && !cfg.apic) throw std::invalid_argument("several CPUs need the APIC (-apic on)");
+  if (cfg.threads && cfg.deterministic)
+    throw std::invalid_argument("CPUs on host threads cannot run in deterministic time (-icount)");
+  // With threads, the device models are entered under one lock (emu/device_lock.h).
+  DeviceLock* const dl = cfg.threads ? &device_lock_ : nullptr;
+  ports_.set_lock(dl);
+  mem_.set_lock(dl);
   for (unsigned i = 0; i < ncpu; ++i) {
     auto c = std::make_unique<Cpu>(mem_, ports_);
     c->bsp = i == 0;
@@ -49,6 +56,9 @@ Machine::Machine(const MachineConfig& cfg)
     c->log_file = cfg.log_file;
     c->log_filter = cfg.log_filter;
     c->enable_jit(cfg.jit);
+    c->device_lock = dl;
+    c->atomic_rmw = cfg.threads;
+    if (cfg.threads) c->post = [this, i](std::function<void()> fn) { post_to(i, std::move(fn)); };
     if (c->jit) {
       c->jit->threshold = cfg.jit_threshold;
       if (cfg.perfmap && i == 0) c->jit->open_perf_map();
@@ -57,43 +67,56 @@ Machine::Machine(const MachineConfig& cfg)
   }
   cpu_ = cpus_[0].get();
   current_ = cpu_;
+  if (cfg.threads) setup_threads();
   if (ncpu > 1) {
     // Each CPU's block cache owns one bit of the pages' code marks; a write to a code page reaches
     // every cache holding code from it, and a page one cache claims loses its writable TLB
     // entries in every MMU (so no CPU's fast path writes it unseen).
     code_fanout_.mem = &mem_;
+    code_fanout_.machine = this;
     for (unsigned i = 0; i < ncpu; ++i) {
       Cpu& c = *cpus_[i];
       c.blocks.set_code_owner(static_cast<uint8_t>(1u << i));
-      c.yield_on_pause = true;
+      c.yield_on_pause = !cfg.threads;
       c.blocks.protect_elsewhere = [this, &c](uint32_t paddr) {
-        for (auto& o : cpus_)
-          if (o.get() != &c) o->mmu.protect_code_page(paddr);
+        for (size_t k = 0; k < cpus_.size(); ++k) {
+          if (cpus_[k].get() == &c) continue;
+          if (threads_) protect_on(k, paddr);  // (it may be running: it does it, this waits)
+          else cpus_[k]->mmu.protect_code_page(paddr);
+        }
       };
       c.mmu.set_code_listener(&code_fanout_);
       code_fanout_.caches.push_back(&c.blocks);
     }
   }
+  // (With threads there is no one instruction counter: realtime follows the host's clock alone.)
   clock_ = std::make_unique<Clock>(cfg.deterministic ? Clock::Mode::Deterministic : Clock::Mode::Realtime,
-                                   &cpu_->s.icount, cfg.ps_per_insn);
+                                   cfg.threads ? nullptr : &cpu_->s.icount, cfg.ps_per_insn);
   // The TSC is the board's virtual time (a fixed 1 GHz), in both modes: consistent with the PIT and
   // the RTC whatever the instruction rate, and across HLT (deterministic mode skips time there).
   // Every CPU reads the same clock: their TSCs are synchronised.
-  for (auto& c : cpus_) c->tsc_clock = [clock = clock_.get()] { return clock->now(); };
+  for (auto& c : cpus_)
+    c->tsc_clock = [clock = clock_.get(), dl] {
+      DeviceGuard g(dl);
+      return clock->now();
+    };
   // A device that schedules an event before the end of the running slice ends the slice at the
   // next block boundary, so the event is not late (a one-shot timer reprogrammed mid-slice).
-  clock_->on_earlier_event = [this] { current_->s.exit_request = true; };
+  clock_->on_earlier_event = [this] {
+    if (threads_) wake_timer_thread();  // (it sleeps until the next event)
+    else current_->s.exit_request = true;
+  };
 
   // Debug ports: 0xe9, 0x402, 0x80, 0xf4 (isa-debug-exit stops the run loop).
   debug_.attach(ports_);
-  debug_.on_exit = [this] { current_->s.exit_request = true; };
+  debug_.on_exit = [this] { request_stop(); };
 
   // Dual 8259A: the CPU's INTR.
   pic_ = std::make_unique<Pic8259>();
   pic_->attach(ports_);
   Pic8259* pic = pic_.get();
   // Mirrored INTR: translated code checks it between blocks without asking the controllers.
-  auto set_intr = [cpu = cpu_](bool level) { cpu->s.irq_pending = level; };
+  auto set_intr = [this, cpu = cpu_](bool level) { intr_changed(*cpu, level); };
   if (cfg.apic) {
     // A local APIC per CPU (FEE00000h): its interrupt source, with the 8259s on the BSP's LINT0
     // (virtual wire). With several CPUs the APICs share the bus and the board routes the register
@@ -104,8 +127,12 @@ Machine::Machine(const MachineConfig& cfg)
       LocalApic* lapic = a.get();
       c.intr = lapic;
       c.has_apic = true;
-      c.on_apic_base = [lapic] { lapic->base_changed(); };
-      lapic->on_intr_change = [cpu = &c](bool level) { cpu->s.irq_pending = level; };
+      c.on_apic_base = [lapic, dl] {
+        DeviceGuard g(dl);
+        lapic->base_changed();
+      };
+      lapic->on_intr_change = [this, cpu = &c](bool level) { intr_changed(*cpu, level); };
+      lapic->catch_up_ticks = cfg.threads;
       if (ncpu > 1) {
         lapic->set_bus(&apic_bus_);
         apic_bus_.add(lapic);
@@ -116,7 +143,9 @@ Machine::Machine(const MachineConfig& cfg)
       for (auto& a : lapics_) a->extint_changed();
     };
     if (ncpu > 1) {
-      apic_bus_.on_remote = [this] { current_->s.exit_request = true; };
+      apic_bus_.on_remote = [this] {
+        if (!threads_) current_->s.exit_request = true;  // (threads: the target was kicked)
+      };
       mem_.map_mmio(LocalApic::kDefaultBase, 0x1000, &lapic_router_);
       lapic_router_.machine = this;
     }
@@ -174,7 +203,11 @@ Machine::Machine(const MachineConfig& cfg)
   ferr_ = std::make_unique<FpuErrorLatch>();
   ferr_->attach(ports_);
   ferr_->irq13 = [this](bool l) { isa_irq(13, l); };
-  for (auto& c : cpus_) c->on_ferr = [this] { ferr_->ferr(); };
+  for (auto& c : cpus_)
+    c->on_ferr = [this, dl] {
+      DeviceGuard g(dl);
+      ferr_->ferr();
+    };
 
   // VGA (-vga std): ports 0x3B0-0x3DF and Bochs VBE 0x1CE/0x1CF, the window 0xA0000-0xBFFFF
   // (over the RAM there); the linear framebuffer and the VGA BIOS are BARs of its PCI function
@@ -254,7 +287,7 @@ Machine::Machine(const MachineConfig& cfg)
     pm_->sci = [this](bool l) { isa_irq(9, l); };
     pm_->on_power_off = [this] {
       power_off_requested_ = true;
-      current_->s.exit_request = true;
+      request_stop();
     };
   }
   // fw_cfg (0x510/0x511): what SeaBIOS asks QEMU for, the ACPI tables among it.
@@ -285,7 +318,7 @@ Machine::Machine(const MachineConfig& cfg)
   reset();
 }
 
-Machine::~Machine() = default;
+Machine::~Machine() { stop_threads(); }
 
 void Machine::setup_fw_cfg() {
   auto le = [](uint64_t v, unsigned n) {
@@ -333,12 +366,13 @@ void Machine::apply_pam(uint32_t base, uint32_t size, bool read_ram, bool write_
 void Machine::memory_map_changed(uint32_t base, uint32_t size, bool drop_code) {
   // Host pointers in the TLB and blocks decoded from the old contents are stale now.
   if (!cpu_) return;
-  for (auto& c : cpus_) {
-    c->mmu.flush();
-    if (!drop_code) continue;
-    for (uint64_t off = 0; off < size; off += PAGE_SIZE)
-      c->blocks.invalidate_page(static_cast<uint32_t>(base + off));
-  }
+  for (size_t i = 0; i < cpus_.size(); ++i)
+    post_to(i, [c = cpus_[i].get(), base, size, drop_code] {
+      c->mmu.flush();
+      if (!drop_code) return;
+      for (uint64_t off = 0; off < size; off += PAGE_SIZE)
+        c->blocks.invalidate_page(static_cast<uint32_t>(base + off));
+    });
 }
 
 void Machine::dma_written(uint32_t addr, uint32_t len) {
@@ -349,7 +383,10 @@ void Machine::dma_written(uint32_t addr, uint32_t len) {
     const uint64_t page_end = (a & ~uint64_t{PAGE_MASK}) + PAGE_SIZE;
     const uint64_t n = std::min(end, page_end) - a;
     if (mem_.page_has_code(static_cast<uint32_t>(a)))
-      for (auto& c : cpus_) c->blocks.invalidate_range(static_cast<uint32_t>(a), static_cast<unsigned>(n));
+      for (size_t i = 0; i < cpus_.size(); ++i)
+        post_to(i, [c = cpus_[i].get(), a, n] {
+          c->blocks.invalidate_range(static_cast<uint32_t>(a), static_cast<unsigned>(n));
+        });
     a += n;
   }
 }
@@ -370,16 +407,18 @@ void Machine::setup_pci_like_bios() {
 
 void Machine::request_reset() {
   reset_requested_ = true;
-  current_->s.exit_request = true;
+  request_stop();
 }
 
 void Machine::update_a20() {
   const bool on = a20_92_ || a20_kbc_;
-  if (cpu_->mmu.a20() == on) return;
-  for (auto& c : cpus_) {
-    c->mmu.set_a20(on);
-    c->a20_changed();
-  }
+  if (a20_ == on) return;
+  a20_ = on;
+  for (size_t i = 0; i < cpus_.size(); ++i)
+    post_to(i, [c = cpus_[i].get(), on] {
+      c->mmu.set_a20(on);
+      c->a20_changed();
+    });
 }
 
 void Machine::isa_irq(unsigned irq, bool level) {
@@ -402,7 +441,7 @@ void Machine::reset() {
   power_off_requested_ = false;
   for (auto& c : cpus_) c->reset();
   current_ = cpu_;
-  clock_->set_counter(&cpu_->s.icount);  // (-smp N: the counter may have been another CPU's)
+  if (!threads_) clock_->set_counter(&cpu_->s.icount);  // (-smp N: the counter may have been another CPU's)
   for (auto& a : lapics_) a->reset();  // (after the CPUs': the APIC base MSR is reset there)
   if (ioapic_) ioapic_->reset();
   pic_->reset();
@@ -429,6 +468,7 @@ void Machine::poll_input() {
 }
 
 MachineExit Machine::run(uint64_t max_insns) {
+  if (threads_) return run_threaded(max_insns);
   if (cpus_.size() > 1) return run_smp(max_insns);
   Cpu& cpu = *cpu_;
   Clock& clock = *clock_;
@@ -487,17 +527,26 @@ namespace vx86 {
 
 void Machine::CodeWriteFanout::code_page_written(uint32_t paddr, unsigned size) {
   const uint8_t owners = mem->page_code_owners(paddr);
-  for (BlockCache* c : caches)
-    if (owners & c->code_owner()) c->invalidate_range(paddr, size);
+  const Cpu* self = machine->self();
+  const unsigned lo = paddr & PAGE_MASK;
+  // With threads, another CPU's cache is told only if the write touches chunks that held code.
+  const bool others = !machine->threads_ ||
+                      (mem->code_chunks(paddr) & BlockCache::chunk_bits(lo, std::min(lo + size, PAGE_SIZE)));
+  for (size_t i = 0; i < caches.size(); ++i) {
+    BlockCache* c = caches[i];
+    if (!(owners & c->code_owner())) continue;
+    if (!machine->threads_ || &machine->cpus_[i]->blocks == &self->blocks) c->invalidate_range(paddr, size);
+    else if (others) machine->post_to(i, [c, paddr, size] { c->invalidate_range(paddr, size); });
+  }
 }
 
 uint32_t Machine::LapicRouter::mmio_read(uint32_t addr, unsigned size) {
-  LocalApic& a = *machine->lapics_[machine->current_index()];
+  LocalApic& a = *machine->lapics_[machine->self()->apic_id];
   return a.enabled() ? a.mmio_read(addr, size) : (size == 4 ? 0xFFFFFFFFu : (1u << (8 * size)) - 1);
 }
 
 void Machine::LapicRouter::mmio_write(uint32_t addr, uint32_t value, unsigned size) {
-  LocalApic& a = *machine->lapics_[machine->current_index()];
+  LocalApic& a = *machine->lapics_[machine->self()->apic_id];
   if (a.enabled()) a.mmio_write(addr, value, size);
 }
 

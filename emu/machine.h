@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,6 +54,9 @@ struct MachineConfig {
   // CPUs (-smp N, 1-kMaxCpus; more than one needs the APIC): time-sliced round robin on this
   // thread, kSliceInsns instructions at a time.
   unsigned cpus = 1;
+  // -smp N,threads=on: each CPU on its own host thread, in parallel (realtime only; the thread
+  // that calls Machine::run runs the timers and host input). Off: time-sliced on one thread.
+  bool threads = false;
   // ACPI (-acpi on|off): the PIIX4 PM function at 00:01.3 (PM timer, SCI on IRQ 9, S5 soft-off)
   // and the ACPI tables, handed to SeaBIOS through fw_cfg or placed in RAM by the direct loader.
   bool acpi = true;
@@ -129,6 +133,10 @@ class Machine {
   // Pulls pending host input from COM1's backend (also done at the start of every run()).
   void poll_input();
 
+  // With threads: the threads are stopped (the CPUs' state may be read and changed; run() starts
+  // them again). Without: nothing to do.
+  void pause();
+
   PhysicalMemory& memory() { return mem_; }
   PortBus& ports() { return ports_; }
   Cpu& cpu() { return *cpu_; }  // the bootstrap processor
@@ -136,7 +144,7 @@ class Machine {
   size_t cpu_count() const { return cpus_.size(); }
   Cpu& current_cpu() { return *current_; }  // the one running now (or last)
   // Instructions the board has run (all CPUs together).
-  uint64_t icount() const { return current_->s.icount; }
+  uint64_t icount() const;
   Clock& clock() { return *clock_; }
   Pic8259& pic() { return *pic_; }
   LocalApic* lapic(size_t i = 0) {
@@ -177,6 +185,7 @@ class Machine {
   std::unique_ptr<Clock> clock_;
   // Several CPUs: a write to a code page reaches every CPU's block cache that holds code there.
   struct CodeWriteFanout : CodeWriteListener {
+    Machine* machine = nullptr;
     PhysicalMemory* mem = nullptr;
     std::vector<BlockCache*> caches;
     void code_page_written(uint32_t paddr, unsigned size) override;
@@ -198,6 +207,30 @@ class Machine {
   bool runnable(const Cpu& c) const;
   void switch_to(Cpu* next);
   size_t current_index() const;
+
+  // ---- -smp N,threads=on (emu/machine_threads.cpp) ----
+  struct Vcpu;
+  struct Threads;
+  std::unique_ptr<Threads> threads_;
+  DeviceLock device_lock_;
+  void setup_threads();
+  MachineExit run_threaded(uint64_t max_insns);
+  void vcpu_main(size_t idx);
+  void stop_threads();
+  // Runs `fn` on CPU `idx`'s own thread: at once when called there, on one host thread, or while
+  // that CPU idles (it waits for a lock this holds); else at its next block boundary.
+  void post_to(size_t idx, std::function<void()> fn);
+  // Takes the write permission for `paddr` out of CPU `idx`'s TLB, and waits until it is done.
+  void protect_on(size_t idx, uint32_t paddr);
+  // The guest asked to stop the run (exit port, reset, power-off, triple fault): with threads,
+  // every CPU stops at its next block boundary and the timer thread is woken.
+  void request_stop();
+  void wake_timer_thread();  // threads: a clock event earlier than the one it sleeps for
+  // The CPU of the calling thread (threads), else the one running.
+  Cpu* self() const;
+  // A CPU's INTR changed (the interrupt controller, under the device lock).
+  void intr_changed(Cpu& c, bool level);
+  bool shutdown_requested_ = false;
   // Devices hold events on the clock: declared after it, destroyed before it.
   std::unique_ptr<Pic8259> pic_;
   std::vector<std::unique_ptr<LocalApic>> lapics_;
@@ -224,6 +257,7 @@ class Machine {
   // 0x100000 - low_bios_.size() (the ISA BIOS alias; QEMU's "isa-bios").
   std::vector<uint8_t> low_bios_;
   bool a20_92_ = true, a20_kbc_ = true;
+  bool a20_ = true;  // the gate as the CPUs' MMUs have it
   bool reset_requested_ = false;
   bool power_off_requested_ = false;
 };

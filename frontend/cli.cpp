@@ -41,8 +41,9 @@ std::string cli_usage() {
          "                         addresses: START..END, START+SIZE or END-SIZE\n"
          "  -no-reboot             exit instead of resetting on a triple fault\n"
          "  -apic on|off           a local APIC at FEE00000h (CPUID reports it; default off)\n"
-         "  -smp N                 N CPUs (1-8, time-sliced on one host thread; N > 1 turns the\n"
-         "                         APIC on)\n"
+         "  -smp N[,threads=on|off] N CPUs (1-8; N > 1 turns the APIC on), time-sliced on one\n"
+         "                         host thread, or each on its own host thread with threads=on\n"
+         "  -accel tcg[,thread=multi|single]  QEMU's spelling of threads=on|off\n"
          "  -acpi on|off           ACPI: the PIIX4 PM function (PM timer, SCI, S5 power-off) and\n"
          "                         the ACPI tables (default on; -no-acpi is -acpi off)\n"
          "  -jit on|off            translate guest code to host code (default on; off: the\n"
@@ -382,6 +383,19 @@ std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOp
       const unsigned long k = std::strtoul(n.c_str(), &endp, 10);
       if (n.empty() || *endp || k < 1 || k > 8) return "invalid -smp value '" + v + "' (1-8 CPUs)";
       o.cpus = static_cast<unsigned>(k);
+      for (size_t at = v.find(','); at != std::string::npos;) {
+        const size_t next = v.find(',', at + 1);
+        const std::string opt = v.substr(at + 1, next == std::string::npos ? std::string::npos : next - at - 1);
+        if (opt == "threads=on") o.threads = true;
+        else if (opt == "threads=off") o.threads = false;
+        else return "invalid -smp option '" + opt + "' (threads=on or threads=off)";
+        at = next;
+      }
+    } else if (a == "-accel") {
+      if (auto e = value(v)) return e;
+      if (v == "tcg" || v == "tcg,thread=single") o.threads = false;
+      else if (v == "tcg,thread=multi") o.threads = true;
+      else return "invalid -accel value '" + v + "' (tcg, tcg,thread=single or tcg,thread=multi)";
     } else if (a == "-acpi") {
       if (auto e = value(v)) return e;
       if (v != "on" && v != "off") return "invalid -acpi value '" + v + "' (on or off)";

@@ -173,6 +173,11 @@ int run(const CliOptions& o) {
   cfg.jit = o.jit;
   cfg.apic = o.apic || o.cpus > 1;
   cfg.cpus = o.cpus;
+  cfg.threads = o.threads;
+  if (o.threads && o.icount_shift >= 0)
+    die("CPUs on host threads (threads=on) cannot run in deterministic time (-icount shift=N)");
+  if (o.threads && (o.gdb_port || !o.gdb_unix.empty()))
+    die("the gdb stub cannot be used with CPUs on host threads (threads=on)");
   cfg.acpi = o.acpi;
   cfg.jit_threshold = o.jit_threshold;
   cfg.perfmap = o.perfmap;
@@ -313,6 +318,7 @@ int run(const CliOptions& o) {
   if (console) enter_raw_tty();
   const auto start = std::chrono::steady_clock::now();
   auto finish = [&](int status) {
+    m.pause();  // (CPUs on threads: stopped before their state is read)
     std::fflush(stdout);
     restore_tty();
     if ((cfg.log_mask & LOG_JIT) && m.cpu().jit) m.cpu().jit->print_stats(cfg.log_file);

@@ -130,6 +130,20 @@ class Mmu {
     write<T>(lin, v);
   }
 
+  // The host address a write of `size` bytes at `lin` goes to on the fast path (a writable TLB
+  // entry, within one page), or null.
+  uint8_t* write_host(uint32_t lin, unsigned size) const {
+    const TlbEntry& e = cur_[(lin >> PAGE_SHIFT) & (TLB_SIZE - 1)];
+    if (e.tag_write == (lin & ~PAGE_MASK) && (lin & PAGE_MASK) + size <= PAGE_SIZE)
+      return reinterpret_cast<uint8_t*>(e.addend + lin);
+    return nullptr;
+  }
+  // A write to `paddr` went around write()/write_slow() (a locked compare-and-swap): drops the
+  // translated code it overwrote, if the page holds any.
+  void code_written(uint32_t paddr, unsigned size) {
+    if (mem_.page_has_code(paddr) && code_listener_) code_listener_->code_page_written(paddr, size);
+  }
+
   uint32_t read_slow(uint32_t lin, unsigned size);
   void write_slow(uint32_t lin, uint32_t value, unsigned size);
 
@@ -138,6 +152,7 @@ class Mmu {
   // before the access, so the instruction is undone like a fault and the CPU runs it again with
   // recording on (also on while the CPU delivers an event): then the hit is noted, the access done.
   bool add_watchpoint(const Watchpoint& w);  // false: too many
+  bool has_watchpoints() const { return !watches_.empty(); }
   bool remove_watchpoint(const Watchpoint& w);
   void clear_watchpoints();
   bool watch_recording(bool on) { return std::exchange(watch_record_, on); }

@@ -9,7 +9,7 @@ constexpr uint64_t NX = 1ull << 63;
 // PAE: physical address bits above 36 (the P6's MAXPHYADDR) are reserved.
 constexpr uint64_t PAE_HIGH_RSVD = 0x7FFFFFF000000000ull;
 
-uint64_t read64(PhysicalMemory& m, uint32_t a) { return m.read(a, 4) | (uint64_t{m.read(a + 4, 4)} << 32); }
+uint64_t read64(PhysicalMemory& m, uint32_t a) { return m.read64(a); }
 
 Translation fail(uint32_t error) { return Translation{false, error, 0, false, false, false, false}; }
 
@@ -91,11 +91,12 @@ Translation walk(PhysicalMemory& mem, const PagingMode& mode, uint32_t lin, Acce
   if (acc == Access::Write && !writable) return fail(base_err | PF_P);
   if (acc == Access::Exec && any_nx) return fail(base_err | PF_P);
 
-  // Accessed bits on every level; dirty on the leaf for writes.
+  // Accessed bits on every level; dirty on the leaf for writes. Only the bits being set are ORed
+  // in (atomically): another CPU may be rewriting the entry meanwhile.
   for (unsigned k = 0; set_bits && k < levels; ++k) {
     uint64_t want = entries[k] | A;
     if (k == levels - 1 && acc == Access::Write) want |= D;
-    if (want != entries[k]) mem.write(addrs[k], static_cast<uint32_t>(want), 4);
+    if (want != entries[k]) mem.atomic_or32(addrs[k], static_cast<uint32_t>(want & ~entries[k]));
   }
   bool dirty = (leaf & D) || acc == Access::Write;
   return Translation{true, 0, phys, writable, dirty, !any_nx, mode.pge && (leaf & G)};

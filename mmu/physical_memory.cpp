@@ -9,7 +9,7 @@
 namespace vx86 {
 
 PhysicalMemory::PhysicalMemory(uint32_t ram_bytes)
-    : ram_size_(ram_bytes & ~PAGE_MASK), pages_(PAGE_COUNT), code_(PAGE_COUNT, 0) {
+    : ram_size_(ram_bytes & ~PAGE_MASK), pages_(PAGE_COUNT), code_(PAGE_COUNT, 0), chunks_(PAGE_COUNT, 0) {
   // Anonymous pages come zeroed and are only backed once touched, so a large -m starts instantly.
   void* p = mmap(nullptr, ram_size_ ? ram_size_ : PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                  -1, 0);
@@ -89,8 +89,7 @@ const PhysicalMemory::MmioRegion* PhysicalMemory::find_mmio(uint32_t paddr) cons
 uint8_t PhysicalMemory::read8(uint32_t paddr) {
   const Page& p = pages_[paddr >> PAGE_SHIFT];
   if (p.host) return p.host[paddr & PAGE_MASK];
-  if (const MmioRegion* r = find_mmio(paddr)) return static_cast<uint8_t>(r->handler->mmio_read(paddr, 1));
-  return 0xFF;  // open bus
+  return static_cast<uint8_t>(mmio_read(paddr, 1));
 }
 
 void PhysicalMemory::write8(uint32_t paddr, uint8_t value) {
@@ -104,13 +103,46 @@ void PhysicalMemory::write8(uint32_t paddr, uint8_t value) {
     return;
   }
   if (p.host) return;
-  if (const MmioRegion* r = find_mmio(paddr)) r->handler->mmio_write(paddr, value, 1);
+  mmio_write(paddr, value, 1);
+}
+
+uint32_t PhysicalMemory::mmio_read(uint32_t paddr, unsigned size) {
+  DeviceGuard g(lock_);  // (the region list too: devices move their BARs under the lock)
+  if (const MmioRegion* r = find_mmio(paddr)) return r->handler->mmio_read(paddr, size);
+  return size == 4 ? 0xFFFFFFFFu : (1u << (8 * size)) - 1;  // open bus
+}
+
+bool PhysicalMemory::mmio_write(uint32_t paddr, uint32_t value, unsigned size) {
+  DeviceGuard g(lock_);
+  const MmioRegion* r = find_mmio(paddr);
+  if (r) r->handler->mmio_write(paddr, value, size);
+  return r != nullptr;
+}
+
+void PhysicalMemory::atomic_or32(uint32_t paddr, uint32_t bits) {
+  const Page& p = pages_[paddr >> PAGE_SHIFT];
+  if (p.writable && (paddr & 3) == 0) {
+    __atomic_fetch_or(reinterpret_cast<uint32_t*>(p.host + (paddr & PAGE_MASK)), bits, __ATOMIC_SEQ_CST);
+    return;
+  }
+  write(paddr, read(paddr, 4) | bits, 4);
+}
+
+uint64_t PhysicalMemory::read64(uint32_t paddr) {
+  const Page& p = pages_[paddr >> PAGE_SHIFT];
+  if (p.host && (paddr & 7) == 0)
+    return __atomic_load_n(reinterpret_cast<const uint64_t*>(p.host + (paddr & PAGE_MASK)), __ATOMIC_SEQ_CST);
+  return read(paddr, 4) | (uint64_t{read(paddr + 4, 4)} << 32);
 }
 
 uint32_t PhysicalMemory::read(uint32_t paddr, unsigned size) {
-  // Whole access inside one MMIO page goes to the device at its natural size.
-  if ((paddr & PAGE_MASK) + size <= PAGE_SIZE && !pages_[paddr >> PAGE_SHIFT].host)
-    if (const MmioRegion* r = find_mmio(paddr)) return r->handler->mmio_read(paddr, size);
+  if ((paddr & PAGE_MASK) + size <= PAGE_SIZE) {
+    const uint8_t* host = pages_[paddr >> PAGE_SHIFT].host;
+    // Whole access inside one MMIO page goes to the device at its natural size.
+    if (!host) return mmio_read(paddr, size);
+    if (size == 4 && (paddr & 3) == 0)  // one load: a page-table entry another CPU may be writing
+      return __atomic_load_n(reinterpret_cast<const uint32_t*>(host + (paddr & PAGE_MASK)), __ATOMIC_RELAXED);
+  }
   uint32_t v = 0;
   for (unsigned i = 0; i < size; ++i) v |= uint32_t{read8(paddr + i)} << (8 * i);
   return v;
@@ -118,7 +150,7 @@ uint32_t PhysicalMemory::read(uint32_t paddr, unsigned size) {
 
 void PhysicalMemory::write(uint32_t paddr, uint32_t value, unsigned size) {
   if ((paddr & PAGE_MASK) + size <= PAGE_SIZE && !pages_[paddr >> PAGE_SHIFT].host)
-    if (const MmioRegion* r = find_mmio(paddr)) return r->handler->mmio_write(paddr, value, size);
+    if (mmio_write(paddr, value, size)) return;
   for (unsigned i = 0; i < size; ++i) write8(paddr + i, static_cast<uint8_t>(value >> (8 * i)));
 }
 

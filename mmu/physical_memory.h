@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "emu/device_lock.h"
+
 namespace vx86 {
 
 constexpr uint32_t PAGE_SHIFT = 12;
@@ -60,15 +62,35 @@ class PhysicalMemory {
   uint8_t read8(uint32_t paddr);
   void write8(uint32_t paddr, uint8_t value);
 
+  // Page-table entries as the page walker updates them: the accessed and dirty bits are ORed in
+  // with one locked host instruction when the entry is in RAM (other CPUs may be changing the
+  // entry), and PAE entries are read in one 64-bit load.
+  void atomic_or32(uint32_t paddr, uint32_t bits);
+  uint64_t read64(uint32_t paddr);
+
+  // -smp N,threads=on: MMIO accesses hold the device lock.
+  void set_lock(DeviceLock* l) { lock_ = l; }
+
   // Translated-code tracking: per page, a bit for each block cache (one per CPU) holding code
-  // decoded from it.
-  bool page_has_code(uint32_t paddr) const { return code_[paddr >> PAGE_SHIFT] != 0; }
-  uint8_t page_code_owners(uint32_t paddr) const { return code_[paddr >> PAGE_SHIFT]; }
+  // decoded from it. Atomic: with threads each CPU sets and clears its own bit.
+  bool page_has_code(uint32_t paddr) const { return page_code_owners(paddr) != 0; }
+  uint8_t page_code_owners(uint32_t paddr) const {
+    return __atomic_load_n(&code_[paddr >> PAGE_SHIFT], __ATOMIC_SEQ_CST);
+  }
   void set_page_code(uint32_t paddr, uint8_t owner_bit, bool v) {
-    uint8_t& c = code_[paddr >> PAGE_SHIFT];
-    c = static_cast<uint8_t>(v ? c | owner_bit : c & ~owner_bit);
+    uint8_t* c = &code_[paddr >> PAGE_SHIFT];
+    if (v) __atomic_fetch_or(c, owner_bit, __ATOMIC_SEQ_CST);
+    else __atomic_fetch_and(c, static_cast<uint8_t>(~owner_bit), __ATOMIC_SEQ_CST);
   }
   void set_page_has_code(uint32_t paddr, bool v) { set_page_code(paddr, 1, v); }
+  // The 64-byte chunks of a page any block cache has held code in (only ever grows): with threads,
+  // a write to a code page that touches none of them concerns no other CPU.
+  uint64_t code_chunks(uint32_t paddr) const {
+    return __atomic_load_n(&chunks_[paddr >> PAGE_SHIFT], __ATOMIC_SEQ_CST);
+  }
+  void add_code_chunks(uint32_t paddr, uint64_t bits) {
+    __atomic_fetch_or(&chunks_[paddr >> PAGE_SHIFT], bits, __ATOMIC_SEQ_CST);
+  }
 
  private:
   struct Page {
@@ -80,11 +102,15 @@ class PhysicalMemory {
     MmioHandler* handler;
   };
   const MmioRegion* find_mmio(uint32_t paddr) const;
+  uint32_t mmio_read(uint32_t paddr, unsigned size);  // open bus where no region answers
+  bool mmio_write(uint32_t paddr, uint32_t value, unsigned size);  // false: no region there
+  DeviceLock* lock_ = nullptr;
 
   uint32_t ram_size_;
   uint8_t* ram_;
   std::vector<Page> pages_;
   std::vector<uint8_t> code_;
+  std::vector<uint64_t> chunks_;
   std::vector<std::unique_ptr<uint8_t[]>> roms_;
   std::vector<MmioRegion> mmio_;
   // Pages below 1 MiB whose reads come from somewhere else (ROM) but whose writes go to RAM.

@@ -8,10 +8,15 @@ default) and, as a third column, with -jit off (the interpreter).
 
 Usage: scripts/bench-guest.py [--runs N] [--vx86 PATH] [--qemu PATH]
        scripts/bench-guest.py --ab OLD_VX86 [--runs N] [--vx86 PATH] [--new-args ARGS]
+       scripts/bench-guest.py --smp [--runs N] [--vx86 PATH] [--qemu PATH]
 With --ab, two vx86 builds instead (OLD_VX86 and --vx86, alternately, both with the JIT): the
 minimum and median per row of each, for changes smaller than this machine's noise. --new-args
 gives --vx86 more arguments (the same binary twice with --new-args '-smp 2': the cost of the
 time-sliced CPUs).
+With --smp, several CPUs: vx86 with -smp 1, -smp 2 (time-sliced) and -smp 2,threads=on, and QEMU
+with -smp 1 and -smp 2 with multi-threaded TCG (-accel tcg,thread=multi), all alternately; the
+ratios are the speed-up of the threaded CPUs on two processes at once (sha256x2, -smp 1 / threads)
+and the cost of time-slicing on the rest (-smp 2 / -smp 1).
 """
 import argparse
 import os
@@ -22,7 +27,7 @@ import time
 from guest_args import ROOT, guest_args
 
 APPEND = "console=ttyS0 vx86.bench"
-WORKLOADS = ["sha256", "gzip", "spawn1000"]
+WORKLOADS = ["sha256", "sha256x2", "gzip", "spawn1000"]
 
 
 def run(cmd, timeout):
@@ -65,9 +70,18 @@ def main():
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--ab", metavar="OLD_VX86", help="compare OLD_VX86 with --vx86 instead of QEMU")
     ap.add_argument("--new-args", default="", help="more arguments for --vx86 in an A/B run, e.g. '-smp 2'")
+    ap.add_argument("--smp", action="store_true", help="one CPU, two time-sliced, two on threads (and QEMU's)")
     a = ap.parse_args()
     kernel = guest_args(APPEND, "bench-guest")
-    if a.ab:
+    if a.smp:
+        cmds = {
+            "smp1": [a.vx86] + kernel,
+            "smp2": [a.vx86] + kernel + ["-smp", "2"],
+            "threads2": [a.vx86] + kernel + ["-smp", "2,threads=on"],
+            "qemu1": [a.qemu, "-accel", "tcg"] + kernel,
+            "qemu2": [a.qemu, "-accel", "tcg,thread=multi", "-smp", "2"] + kernel,
+        }
+    elif a.ab:
         cmds = {"old": [a.ab] + kernel, "new": [a.vx86] + kernel + a.new_args.split()}
     else:
         cmds = {
@@ -84,6 +98,17 @@ def main():
     rows = ["boot"] + WORKLOADS + ["total"]
     label = {"boot": "seconds to VX86-GUEST-UP", "total": "seconds to the end (all of it)"}
     fmt = lambda x: f"{x:.2f}" if x is not None else "n/a"
+    if a.smp:
+        names = list(cmds)
+        print(f"| measure (median of {a.runs}) | " + " | ".join(names) +
+              " | smp2/smp1 | smp1/threads2 | qemu1/qemu2 | threads2/qemu2 |")
+        print("|---" * (len(names) + 5) + "|")
+        for row in rows:
+            med = {n: median([m[row] for m in results[n] if row in m]) for n in names}
+            r = lambda x, y: f"{med[x] / med[y]:.2f}" if med[x] and med[y] else "n/a"
+            print(f"| {label.get(row, row + ' (s)')} | " + " | ".join(fmt(med[n]) for n in names) +
+                  f" | {r('smp2', 'smp1')} | {r('smp1', 'threads2')} | {r('qemu1', 'qemu2')} | {r('threads2', 'qemu2')} |")
+        return
     if a.ab:
         print(f"| measure ({a.runs} runs each) | old min | old median | new min | new median | new/old (min) |")
         print("|---|---|---|---|---|---|")

@@ -3,8 +3,8 @@
 //
 // LOCK: Zydis already rejects LOCK on forms that cannot take it (register destinations, CMP, TEST),
 // which the decoder turns into #UD; the selectors check it again so that stays true whatever the
-// decoder does. On a single CPU a locked read-modify-write needs nothing more.
-#include "emu/interp/common.h"
+// decoder does. Locked memory forms run through locked<> with OpMLocked (emu/interp/locked_rmw.h).
+#include "emu/interp/locked_rmw.h"
 
 namespace vx86 {
 namespace {
@@ -71,6 +71,11 @@ Handler select_bin_sized(const DecodeCtx& x) {
     return &alu<T, OpR0, OpR1, Op>;
   }
   if (k0 == OpKind::Reg && k1 == OpKind::Mem) return &alu<T, OpR0, OpM, Op>;
+  const bool lock = x.insn.flags & INSN_LOCK;
+  if constexpr (writes_dst<Op>()) {
+    if (lock && k0 == OpKind::Mem && k1 == OpKind::Reg) return &locked<&alu<T, OpMLocked, OpR0, Op>>;
+    if (lock && k0 == OpKind::Mem && k1 == OpKind::Imm) return &locked<&alu<T, OpMLocked, OpI, Op>>;
+  }
   if (k0 == OpKind::Mem && k1 == OpKind::Reg) return &alu<T, OpM, OpR0, Op>;
   if (k0 == OpKind::Reg && k1 == OpKind::Imm) return &alu<T, OpR0, OpI, Op>;
   if (k0 == OpKind::Mem && k1 == OpKind::Imm) return &alu<T, OpM, OpI, Op>;
@@ -120,6 +125,14 @@ Handler select_unary(DecodeCtx& x) {
       case 1: return &unary<uint8_t, OpR0, Op>;
       case 2: return &unary<uint16_t, OpR0, Op>;
       case 4: return &unary<uint32_t, OpR0, Op>;
+      default: return nullptr;
+    }
+  }
+  if (x.kind[0] == OpKind::Mem && (x.insn.flags & INSN_LOCK)) {
+    switch (x.size[0]) {
+      case 1: return &locked<&unary<uint8_t, OpMLocked, Op>>;
+      case 2: return &locked<&unary<uint16_t, OpMLocked, Op>>;
+      case 4: return &locked<&unary<uint32_t, OpMLocked, Op>>;
       default: return nullptr;
     }
   }

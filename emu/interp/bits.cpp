@@ -8,7 +8,7 @@
 // undefined and left unchanged.
 #include <bit>
 
-#include "emu/interp/common.h"
+#include "emu/interp/locked_rmw.h"
 
 namespace vx86 {
 namespace {
@@ -34,7 +34,8 @@ const Insn* bt_reg(Cpu& c, const Insn* i) {
 }
 
 // Memory destination. With a register offset (in r0) the address moves by the signed offset.
-template <class T, unsigned Op, bool ImmOff>
+// M: OpM, or OpMLocked for the LOCK forms.
+template <class T, unsigned Op, bool ImmOff, class M = OpM>
 const Insn* bt_mem(Cpu& c, const Insn* i) {
   constexpr unsigned n = sizeof(T) * 8;
   constexpr unsigned lg = sizeof(T) == 2 ? 4 : 5;
@@ -48,8 +49,8 @@ const Insn* bt_mem(Cpu& c, const Insn* i) {
     bit = static_cast<unsigned>(off) & (n - 1);
     a = (a + static_cast<uint32_t>((off >> lg) * static_cast<int32_t>(sizeof(T)))) & i->amask;
   }
-  const T v = c.read<T>(i->seg, a);
-  if constexpr (Op != BT) c.write<T>(i->seg, a, bit_apply<T, Op>(v, static_cast<T>(T{1} << bit)));
+  const T v = M::template get<T>(c, i, a);
+  if constexpr (Op != BT) M::template set<T>(c, i, a, bit_apply<T, Op>(v, static_cast<T>(T{1} << bit)));
   set_arith(c, (v >> bit) & 1u, F_CF);
   return next(c, i);
 }
@@ -63,7 +64,10 @@ Handler select_bt_sized(const DecodeCtx& x) {
     return imm ? &bt_reg<T, Op, true> : &bt_reg<T, Op, false>;
   }
   if (x.kind[0] == OpKind::Mem) {
-    if (Op == BT && (x.insn.flags & INSN_LOCK)) return nullptr;
+    if (x.insn.flags & INSN_LOCK) {
+      if constexpr (Op == BT) return nullptr;
+      else return imm ? &locked<&bt_mem<T, Op, true, OpMLocked>> : &locked<&bt_mem<T, Op, false, OpMLocked>>;
+    }
     return imm ? &bt_mem<T, Op, true> : &bt_mem<T, Op, false>;
   }
   return nullptr;

@@ -1,6 +1,6 @@
 // Data movement: MOV (GPR, memory, immediate, segment registers), MOVZX/MOVSX, LEA, XCHG,
 // LDS/LES/LSS/LFS/LGS, XLAT, CBW/CWDE/CWD/CDQ, LAHF/SAHF.
-#include "emu/interp/common.h"
+#include "emu/interp/locked_rmw.h"
 #include "emu/segmentation.h"
 
 namespace vx86 {
@@ -111,7 +111,7 @@ Handler select_movx(DecodeCtx& x) {
 }
 
 // ---- XCHG (90+r, 86/87 reg and memory forms). The memory form reads, then writes, then sets the
-// register. ----
+// register; it is locked with or without the prefix (emu/interp/locked_rmw.h). ----
 template <class T>
 const Insn* xchg_rr(Cpu& c, const Insn* i) {
   T a = getr<T>(c, i->r0), b = getr<T>(c, i->r1);
@@ -122,17 +122,17 @@ const Insn* xchg_rr(Cpu& c, const Insn* i) {
 template <class T>
 const Insn* xchg_mr(Cpu& c, const Insn* i) {  // r0 is the register operand
   uint32_t a = ea(c, i);
-  T m = c.read<T>(i->seg, a);
-  c.write<T>(i->seg, a, getr<T>(c, i->r0));
+  T m = OpMLocked::get<T>(c, i, a);
+  OpMLocked::set<T>(c, i, a, getr<T>(c, i->r0));
   setr<T>(c, i->r0, m);
   return next(c, i);
 }
 Handler select_xchg(DecodeCtx& x) {
   const bool mem = x.kind[0] == OpKind::Mem || x.kind[1] == OpKind::Mem;
   switch (x.size[0]) {
-    case 1: return mem ? &xchg_mr<uint8_t> : &xchg_rr<uint8_t>;
-    case 2: return mem ? &xchg_mr<uint16_t> : &xchg_rr<uint16_t>;
-    case 4: return mem ? &xchg_mr<uint32_t> : &xchg_rr<uint32_t>;
+    case 1: return mem ? &locked<&xchg_mr<uint8_t>> : &xchg_rr<uint8_t>;
+    case 2: return mem ? &locked<&xchg_mr<uint16_t>> : &xchg_rr<uint16_t>;
+    case 4: return mem ? &locked<&xchg_mr<uint32_t>> : &xchg_rr<uint32_t>;
     default: return nullptr;
   }
 }

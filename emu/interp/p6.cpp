@@ -3,9 +3,9 @@
 //
 // Read-modify-write forms (CMPXCHG, CMPXCHG8B, XADD) write memory before any register, so a fault
 // on the write leaves the registers untouched (precise). LOCK is accepted on their memory forms
-// only; on a single CPU a locked access needs nothing more.
+// only, which then run through locked<> (emu/interp/locked_rmw.h).
 #include "emu/cpuid.h"
-#include "emu/interp/common.h"
+#include "emu/interp/locked_rmw.h"
 #include "emu/msr.h"
 
 namespace vx86 {
@@ -84,6 +84,7 @@ struct RmwForms {
   template <class T>
   static Handler pick(const DecodeCtx& x) {
     if (x.kind[0] == OpKind::Reg) return &H<T, OpR0, OpR1>::run;
+    if (x.kind[0] == OpKind::Mem && (x.insn.flags & INSN_LOCK)) return &locked<&H<T, OpMLocked, OpR0>::run>;
     if (x.kind[0] == OpKind::Mem) return &H<T, OpM, OpR0>::run;
     return nullptr;
   }
@@ -129,10 +130,28 @@ const Insn* cmpxchg8b(Cpu& c, const Insn* i) {
   }
   return next(c, i);
 }
+// LOCK CMPXCHG8B with atomic_rmw: one 64-bit compare-and-swap (the plain path otherwise).
+const Insn* cmpxchg8b_locked(Cpu& c, const Insn* i) {
+  if (!c.atomic_rmw) return cmpxchg8b(c, i);
+  const uint32_t a = ea(c, i);
+  const uint64_t m = locked_read<uint64_t>(c, i->seg, a);
+  if (!c.lk.host) return cmpxchg8b(c, i);  // not plain RAM: as on one thread, under the device lock
+  const uint64_t cmp = (uint64_t{c.s.regs[EDX]} << 32) | c.s.regs[EAX];
+  const bool eq = m == cmp;
+  locked_write<uint64_t>(c, i->seg, a, eq ? (uint64_t{c.s.regs[ECX]} << 32) | c.s.regs[EBX] : m);
+  if (eq) {
+    c.s.eflags |= F_ZF;
+  } else {
+    c.s.regs[EAX] = static_cast<uint32_t>(m);
+    c.s.regs[EDX] = static_cast<uint32_t>(m >> 32);
+    c.s.eflags &= ~F_ZF;
+  }
+  return next(c, i);
+}
 Handler select_cmpxchg8b(DecodeCtx& x) {
   // The register form (mod = 3) is #UD; Zydis already rejects it.
   if (x.nops != 1 || x.kind[0] != OpKind::Mem || x.size[0] != 8) return nullptr;
-  return &cmpxchg8b;
+  return (x.insn.flags & INSN_LOCK) ? &locked<&cmpxchg8b_locked> : &cmpxchg8b;
 }
 
 // ---- BSWAP r32. With a 16-bit operand the SDM leaves the result undefined; Intel and AMD

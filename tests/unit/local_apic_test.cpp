@@ -192,6 +192,57 @@ TEST(LocalApic, TimerOneShotAndPeriodicWithDivide) {
   }
 }
 
+// A one-shot count that has already run down when the timer event is scheduled (a realtime clock
+// that moves between two reads, as with CPUs on host threads) still interrupts, once.
+TEST(LocalApic, OneShotThatRanDownBeforeSchedulingStillFires) {
+  PhysicalMemory mem{1u << 20};
+  PortBus io;
+  Cpu cpu{mem, io};
+  FakePic pic;
+  Clock clock{Clock::Mode::Realtime, nullptr};
+  uint64_t host = 1'000'000;
+  clock.set_host_clock([&host] { return host += 1000; });  // 1 us passes at every read
+  LocalApic apic{clock, mem, cpu, &pic};
+  cpu.has_apic = true;
+  cpu.on_apic_base = [&apic] { apic.base_changed(); };
+  auto wr = [&mem](uint32_t off, uint32_t v) { mem.write(LocalApic::kDefaultBase + off, v, 4); };
+  auto irr40 = [&mem] { return (mem.read(LocalApic::kDefaultBase + LocalApic::IRR0 + 0x20, 4) & 1) != 0; };
+  wr(LocalApic::SVR, 0x1FF);
+  wr(LocalApic::TIMER_DIVIDE, 0xB);  // divide by 1: 1 ns per count
+  wr(LocalApic::LVT_TIMER, 0x40);    // one-shot, vector 0x40
+  wr(LocalApic::TIMER_INITIAL, 10);  // 10 ns: gone before the next clock read
+  clock.run_due();
+  EXPECT_TRUE(irr40());
+  EXPECT_EQ(apic.acknowledge(), 0x40);
+  wr(LocalApic::EOI, 0);
+  wr(LocalApic::LVT_TIMER, 0x40);  // (rewriting the LVT does not restart a count that ran out)
+  clock.run_due();
+  EXPECT_FALSE(irr40()) << "a one-shot timer fires once";
+}
+
+// Periodic ticks that come while the last one still waits in the IRR: dropped, as on hardware;
+// with catch_up_ticks (CPUs on host threads) each is delivered after the one before is taken.
+TEST(LocalApic, PeriodicTicksMissedWhileTheVectorWaits) {
+  for (bool catch_up : {false, true}) {
+    ApicBoard b;
+    b.apic.catch_up_ticks = catch_up;
+    b.enable();
+    b.wr(LocalApic::TIMER_DIVIDE, 0xB);    // 1 ns per count
+    b.wr(LocalApic::LVT_TIMER, 0x20045);   // periodic, vector 0x45
+    b.wr(LocalApic::TIMER_INITIAL, 100);   // every 100 ns
+    b.run_ns(1050);                        // 10 ticks, the CPU taking none
+    unsigned taken = 0;
+    while (b.apic.pending() && taken < 100) {
+      EXPECT_EQ(b.apic.acknowledge(), 0x45);
+      b.wr(LocalApic::EOI, 0);
+      ++taken;
+    }
+    EXPECT_EQ(taken, catch_up ? 10u : 1u) << "catch_up_ticks " << catch_up;
+    b.run_ns(100);
+    EXPECT_TRUE(b.irr(0x45)) << "the next period ticks as before";
+  }
+}
+
 TEST(LocalApic, Lint0VirtualWireAndBaseMsr) {
   ApicBoard b;
   b.pic.line = true;
