@@ -293,6 +293,7 @@ Machine::Machine(const MachineConfig& cfg)
   // fw_cfg (0x510/0x511): what SeaBIOS asks QEMU for, the ACPI tables among it.
   fw_cfg_ = std::make_unique<FwCfg>();
   fw_cfg_->attach(ports_);
+  fw_cfg_->set_dma_memory(&mem_, [this](uint32_t addr, uint32_t len) { dma_written(addr, len); });
   setup_fw_cfg();
 
   for (unsigned k = 0; k < cfg.drives.size(); ++k) {
