@@ -22,6 +22,13 @@ struct PmGuest {
       cpu.enable_jit(true);
       cpu.jit->threshold = 0;  // translate every block on its first run
     }
+    enter_flat_pm(cpu, mem);
+  }
+  // Assembles `body` at CODE, followed by a HLT.
+  void load(const std::function<void(asmjit::x86::Assembler&)>& body) { assemble_at_code(mem, body); }
+
+  // The set-up above for any CPU on any memory (several CPUs share one).
+  static void enter_flat_pm(Cpu& cpu, PhysicalMemory& mem) {
     const uint8_t gdt[] = {0,    0,    0,    0,    0, 0,    0,    0,   // null
                            0xFF, 0xFF, 0,    0,    0, 0x9A, 0xCF, 0,   // 0x08: code, flat, 32-bit
                            0xFF, 0xFF, 0,    0,    0, 0x92, 0xCF, 0,   // 0x10: data, flat
@@ -40,8 +47,7 @@ struct PmGuest {
     cpu.update_mode();
     cpu.update_paging();
   }
-  // Assembles `body` at CODE, followed by a HLT.
-  void load(const std::function<void(asmjit::x86::Assembler&)>& body) {
+  static void assemble_at_code(PhysicalMemory& mem, const std::function<void(asmjit::x86::Assembler&)>& body) {
     asmjit::CodeHolder code;
     code.init(asmjit::Environment(asmjit::Arch::kX86), CODE);
     asmjit::x86::Assembler a(&code);
