@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "devices/fw_cfg.h"
 #include "emu/machine.h"
 #include "emu/mp_table.h"
 #include "emu/segmentation.h"
@@ -152,14 +153,15 @@ enum : uint32_t {
 constexpr uint32_t HDRS_MAGIC = 0x53726448;  // "HdrS"
 constexpr uint8_t LOADED_HIGH = 0x01;
 
-std::string load_linux(Machine& m, const std::vector<uint8_t>& k, const std::vector<BootModule>& modules,
-                       const std::string& cmdline) {
-  Guest g(m.memory());
-  const AcpiTables* acpi = m.acpi_tables();
-  const uint32_t acpi_area = acpi && g.ram_size() >= 2 * HIGH_RAM_START ? ACPI_AREA : 0;
-  const uint32_t usable_top = g.ram_size() - acpi_area;  // the kernel and initrd stay below
-  if (acpi_area && acpi->tables.size() + 16 + acpi->rsdp.size() > acpi_area)
-    return "kernel: the ACPI tables do not fit in their area";
+// What a bzImage needs and where its parts go, every header field checked against the file and the
+// RAM below `usable_top` (shared by the direct loader and the firmware's, load_linux_fw_cfg).
+struct LinuxPlan {
+  uint16_t version;
+  uint32_t setup_size, pm_size, hdr_end, code32_start, initrd_addr, initrd_size;
+};
+
+std::string plan_linux(const std::vector<uint8_t>& k, uint64_t initrd_bytes, const std::string& cmdline,
+                       uint32_t ram_size, uint32_t usable_top, LinuxPlan& p) {
   const size_t size = k.size();
   if (size < HDR_END_MAX) return "kernel: file too small for a Linux bzImage (" + std::to_string(size) + " bytes)";
   if (rd32(k, HDR_MAGIC) != HDRS_MAGIC) return "kernel: no Linux setup header (\"HdrS\" missing at 0x202)";
@@ -200,8 +202,8 @@ std::string load_linux(Machine& m, const std::vector<uint8_t>& k, const std::vec
 
   // The protected-mode kernel at 1 MiB; code32_start must point into it.
   const uint64_t kernel_end = uint64_t{LINUX_KERNEL_ADDR} + pm_size;
-  if (!g.fits(LINUX_KERNEL_ADDR, pm_size))
-    return "kernel: " + std::to_string(pm_size) + " bytes do not fit in " + std::to_string(g.ram_size() / MIB) +
+  if (uint64_t{LINUX_KERNEL_ADDR} + pm_size > ram_size)
+    return "kernel: " + std::to_string(pm_size) + " bytes do not fit in " + std::to_string(ram_size / MIB) +
            " MiB of RAM";
   if (code32_start < LINUX_KERNEL_ADDR || code32_start >= kernel_end)
     return "kernel: code32_start " + hex(code32_start) + " lies outside the kernel loaded at 1 MiB";
@@ -216,8 +218,8 @@ std::string load_linux(Machine& m, const std::vector<uint8_t>& k, const std::vec
     if (pref >= (1ull << 32)) return "kernel: pref_address " + hex(pref) + " is above 4 GiB";
     needed_end = std::max(needed_end, base + init_size);
     if (needed_end > usable_top)
-      return "kernel: needs " + std::to_string((needed_end + MIB - 1) / MIB) + " MiB of RAM to unpack (have " +
-             std::to_string(g.ram_size() / MIB) + " MiB)";
+      return "kernel: needs " + std::to_string((needed_end + MIB - 1) / MIB) +
+             " MiB of RAM to unpack (have " + std::to_string(ram_size / MIB) + " MiB)";
   }
 
   // Command line.
@@ -229,19 +231,38 @@ std::string load_linux(Machine& m, const std::vector<uint8_t>& k, const std::vec
   if (cmdline.find('\0') != std::string::npos) return "kernel: command line contains a NUL byte";
 
   // Initrd: as high as allowed, page-aligned, above everything the kernel needs.
-  if (modules.size() > 1) return "kernel: a Linux kernel takes one initrd, not " + std::to_string(modules.size());
   uint32_t initrd_addr = 0, initrd_size = 0;
-  if (!modules.empty() && !modules[0].data.empty()) {
-    const uint64_t isz = modules[0].data.size();
+  if (initrd_bytes) {
+    const uint64_t isz = initrd_bytes;
     const uint64_t top = std::min<uint64_t>(initrd_max + 1, usable_top);
     if (isz > top || ((top - isz) & ~uint64_t{0xFFF}) < needed_end)
-      return "initrd: " + std::to_string(isz) + " bytes do not fit between the kernel (up to " + hex(needed_end) +
-             ") and " + hex(top) + " (RAM " + std::to_string(g.ram_size() / MIB) + " MiB, initrd_addr_max " +
-             hex(initrd_max) + ")";
+      return "initrd: " + std::to_string(isz) + " bytes do not fit between the kernel (up to " +
+             hex(needed_end) + ") and " + hex(top) + " (RAM " + std::to_string(ram_size / MIB) +
+             " MiB, initrd_addr_max " + hex(initrd_max) + ")";
     initrd_addr = static_cast<uint32_t>((top - isz) & ~uint64_t{0xFFF});
     initrd_size = static_cast<uint32_t>(isz);
   }
-  if (g.ram_size() < HIGH_RAM_START) return "kernel: needs more than 1 MiB of RAM";
+  if (ram_size < HIGH_RAM_START) return "kernel: needs more than 1 MiB of RAM";
+
+  p = LinuxPlan{version, setup_size, pm_size, hdr_end, code32_start, initrd_addr, initrd_size};
+  return "";
+}
+
+std::string load_linux(Machine& m, const std::vector<uint8_t>& k, const std::vector<BootModule>& modules,
+                       const std::string& cmdline) {
+  Guest g(m.memory());
+  const AcpiTables* acpi = m.acpi_tables();
+  const uint32_t acpi_area = acpi && g.ram_size() >= 2 * HIGH_RAM_START ? ACPI_AREA : 0;
+  const uint32_t usable_top = g.ram_size() - acpi_area;  // the kernel and initrd stay below
+  if (acpi_area && acpi->tables.size() + 16 + acpi->rsdp.size() > acpi_area)
+    return "kernel: the ACPI tables do not fit in their area";
+  if (modules.size() > 1)
+    return "kernel: a Linux kernel takes one initrd, not " + std::to_string(modules.size());
+  const uint64_t initrd_bytes = modules.empty() ? 0 : modules[0].data.size();
+  LinuxPlan plan;
+  if (std::string err = plan_linux(k, initrd_bytes, cmdline, g.ram_size(), usable_top, plan); !err.empty())
+    return err;
+  const auto [version, setup_size, pm_size, hdr_end, code32_start, initrd_addr, initrd_size] = plan;
 
   // Everything checked: write guest memory.
   g.put(LINUX_KERNEL_ADDR, k.data() + setup_size, pm_size);
@@ -295,6 +316,72 @@ std::string load_linux(Machine& m, const std::vector<uint8_t>& k, const std::vec
   m.cpu().s.regs[ESI] = bp;
   return "";
 }
+
+}  // namespace
+
+// -kernel through the firmware: the parts as fw_cfg items for roms/linuxboot.asm, placed as QEMU's
+// loader places them for its linuxboot_dma.bin.
+namespace {
+constexpr uint32_t FW_SETUP_ADDR = 0x10000;
+constexpr uint32_t FW_FIRMWARE_RESERVE = MIB;  // the top of RAM: SeaBIOS's tables
+const uint8_t kLinuxbootRom[] = {
+#include "roms/linuxboot.inc"
+};
+std::vector<uint8_t> le32(uint32_t v) {
+  return {static_cast<uint8_t>(v), static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v >> 16),
+          static_cast<uint8_t>(v >> 24)};
+}
+}  // namespace
+
+std::string load_linux_fw_cfg(FwCfg& f, uint32_t ram_size, const std::vector<uint8_t>& k,
+                              const std::vector<uint8_t>& initrd, const std::string& cmdline) {
+  if (detect_kernel(k) != KernelKind::Linux)
+    return "kernel: only a Linux bzImage boots through the firmware (use the direct loader for Multiboot)";
+  if (ram_size < 2 * FW_FIRMWARE_RESERVE + LINUX_KERNEL_ADDR) return "kernel: needs at least 3 MiB of RAM";
+  LinuxPlan p;
+  if (std::string err = plan_linux(k, initrd.size(), cmdline, ram_size, ram_size - FW_FIRMWARE_RESERVE, p);
+      !err.empty())
+    return err;
+  // The setup code, its heap and its stack live in the 64 KiB from FW_SETUP_ADDR, below the
+  // command line.
+  const uint32_t heap_end = LINUX_CMDLINE_ADDR - FW_SETUP_ADDR - 0x200;
+  if (p.setup_size > heap_end)
+    return "kernel: the real-mode setup code is too large (" + std::to_string(p.setup_size) + " bytes)";
+  std::vector<uint8_t> setup(k.begin(), k.begin() + p.setup_size);
+  auto put16 = [&setup](uint32_t at, uint16_t v) { std::memcpy(setup.data() + at, &v, 2); };
+  auto put32 = [&setup](uint32_t at, uint32_t v) { std::memcpy(setup.data() + at, &v, 4); };
+  put16(HDR_VID_MODE, 0xFFFF);       // "normal"
+  setup[HDR_TYPE_OF_LOADER] = 0xB0;  // QEMU's loader type
+  setup[HDR_LOADFLAGS] |= 0x80;      // CAN_USE_HEAP: heap_end_ptr is valid
+  put16(HDR_HEAP_END_PTR, static_cast<uint16_t>(heap_end));
+  put32(HDR_CMD_LINE_PTR, LINUX_CMDLINE_ADDR);
+  put32(HDR_RAMDISK_IMAGE, p.initrd_addr);
+  put32(HDR_RAMDISK_SIZE, p.initrd_size);
+
+  std::vector<uint8_t> line(cmdline.begin(), cmdline.end());
+  line.push_back(0);
+  f.set_item(FwCfg::SETUP_ADDR, le32(FW_SETUP_ADDR));
+  f.set_item(FwCfg::SETUP_SIZE, le32(p.setup_size));
+  f.set_item(FwCfg::SETUP_DATA, std::move(setup));
+  f.set_item(FwCfg::KERNEL_ADDR, le32(LINUX_KERNEL_ADDR));
+  f.set_item(FwCfg::KERNEL_SIZE, le32(p.pm_size));
+  f.set_item(FwCfg::KERNEL_DATA, std::vector<uint8_t>(k.begin() + p.setup_size, k.end()));
+  f.set_item(FwCfg::INITRD_ADDR, le32(p.initrd_addr));
+  f.set_item(FwCfg::INITRD_SIZE, le32(p.initrd_size));
+  f.set_item(FwCfg::INITRD_DATA, initrd);
+  f.set_item(FwCfg::CMDLINE_ADDR, le32(LINUX_CMDLINE_ADDR));
+  f.set_item(FwCfg::CMDLINE_SIZE, le32(static_cast<uint32_t>(line.size())));
+  f.set_item(FwCfg::CMDLINE_DATA, std::move(line));
+  // The option ROM, its checksum byte (the last) making the bytes sum to 0.
+  std::vector<uint8_t> rom(std::begin(kLinuxbootRom), std::end(kLinuxbootRom));
+  uint8_t sum = 0;
+  for (size_t i = 0; i + 1 < rom.size(); ++i) sum = static_cast<uint8_t>(sum + rom[i]);
+  rom.back() = static_cast<uint8_t>(-sum);
+  if (!f.find_file(kLinuxbootFile)) f.add_file(kLinuxbootFile, std::move(rom));
+  return "";
+}
+
+namespace {
 
 // ---------------------------------------------------------------------------------------------
 // Multiboot v1

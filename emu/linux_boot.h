@@ -61,6 +61,18 @@ std::string load_kernel(Machine& m, const std::vector<uint8_t>& kernel,
 std::string load_kernel(Machine& m, const std::vector<uint8_t>& kernel,
                         const std::vector<uint8_t>& initrd, const std::string& cmdline);
 
+// -kernel through the firmware (as QEMU boots -kernel): the bzImage checked as load_kernel checks
+// it, then its parts laid out for the firmware instead of written to RAM: fw_cfg items 07h-18h (the
+// real-mode setup for 0x10000 with its header patched for the boot: loader type B0h, heap, command
+// line at 0x20000, the initrd's place; the protected-mode kernel for 1 MiB; the initrd as high as
+// allowed below the top 1 MiB of RAM, which SeaBIOS keeps for its tables) and the option ROM
+// kLinuxbootFile (roms/linuxboot.asm) that SeaBIOS runs and that copies them there at boot.
+// Returns "" or a one-line error message. The items stay across resets.
+inline constexpr char kLinuxbootFile[] = "genroms/linuxboot.bin";
+class FwCfg;
+std::string load_linux_fw_cfg(FwCfg& f, uint32_t ram_size, const std::vector<uint8_t>& kernel,
+                              const std::vector<uint8_t>& initrd, const std::string& cmdline);
+
 // Addresses the loaders use (see the header comment), for tests and the debugger.
 constexpr uint32_t BOOT_GDT_ADDR = 0x5000;
 constexpr uint32_t BOOT_STACK_TOP = 0x7000;

@@ -14,6 +14,8 @@ std::string cli_usage() {
          "  -kernel FILE           boot a Linux bzImage or a Multiboot kernel directly\n"
          "  -initrd FILE           Linux: the initrd; Multiboot: modules \"file args,file2\"\n"
          "  -append STRING         the kernel command line\n"
+         "  -kernel-loader direct|bios  direct: vx86 loads -kernel and starts it (default); bios: the\n"
+         "                         BIOS boots it (fw_cfg and an option ROM, as QEMU's -kernel)\n"
          "  -hda/-hdb/-hdc/-hdd FILE  raw IDE hard disk image (primary master/slave, secondary\n"
          "                         master/slave)\n"
          "  -cdrom FILE            ISO image in an ATAPI CD-ROM drive (secondary master, as -hdc)\n"
@@ -260,6 +262,10 @@ std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOp
       if (auto e = value(o.bios)) return e;
     } else if (a == "-kernel") {
       if (auto e = value(o.kernel)) return e;
+    } else if (a == "-kernel-loader") {
+      if (auto e = value(o.kernel_loader)) return e;
+      if (o.kernel_loader != "direct" && o.kernel_loader != "bios")
+        return "invalid -kernel-loader value '" + o.kernel_loader + "' (direct or bios)";
     } else if (a == "-initrd") {
       if (auto e = value(o.initrd)) return e;
     } else if (a == "-append") {

@@ -276,8 +276,16 @@ int run(const CliOptions& o) {
   std::optional<DirectBoot> boot;
   if (!o.kernel.empty()) boot = read_direct_boot(o);
   Machine m(cfg);
+  // -kernel-loader bios: the BIOS boots the kernel from fw_cfg (the items stay across resets).
+  const bool firmware_kernel = boot && o.kernel_loader == "bios";
+  if (firmware_kernel) {
+    const std::vector<uint8_t> none;
+    std::string err = load_linux_fw_cfg(m.fw_cfg(), m.memory().ram_size(), boot->kernel,
+                                        boot->modules.empty() ? none : boot->modules[0].data, boot->cmdline);
+    if (!err.empty()) die("'" + o.kernel + "': " + err);
+  }
   auto load_boot = [&] {
-    if (!boot) return;
+    if (!boot || firmware_kernel) return;
     m.setup_pci_like_bios();
     std::string err = load_kernel(m, boot->kernel, boot->modules, boot->cmdline, boot->name);
     if (!err.empty()) die("'" + o.kernel + "': " + err);

@@ -435,3 +435,72 @@ TEST_F(BootTest, DebianKernelHeaderAccepted) {
   EXPECT_EQ(load_kernel(*m_, kernel, make_data(1 << 20, "07070", "TRAILER"), "console=ttyS0"), "");
   EXPECT_EQ(m_->cpu().s.eip, 0x100000u);
 }
+
+// -kernel through the firmware: the fw_cfg items the option ROM copies, with the setup header
+// patched as the boot protocol asks of a loader that runs the real-mode setup code (loader type,
+// CAN_USE_HEAP with heap_end_ptr, cmd_line_ptr, the initrd's place and size), and the option ROM
+// (signature, size, checksum).
+TEST(FirmwareKernel, FwCfgItemsForTheOptionRom) {
+  FwCfg f;
+  const auto kernel = make_bzimage(payload());
+  const std::vector<uint8_t> initrd = make_data(100000, "INITRD", "END");
+  const uint32_t ram = 64u << 20;
+  ASSERT_EQ(load_linux_fw_cfg(f, ram, kernel, initrd, "console=ttyS0 quiet"), "");
+  PortBus bus;
+  f.attach(bus);
+  auto item = [&bus](uint16_t key, size_t n) {
+    bus.write(FwCfg::kSelectorPort, key, 2);
+    std::vector<uint8_t> v;
+    for (size_t i = 0; i < n; ++i) v.push_back(static_cast<uint8_t>(bus.read(FwCfg::kDataPort, 1)));
+    return v;
+  };
+  auto u32 = [&item](uint16_t key) { return get32(item(key, 4), 0); };
+  const uint32_t setup_size = 2 * 512;  // setup_sects 1
+  EXPECT_EQ(u32(FwCfg::SETUP_ADDR), 0x10000u);
+  EXPECT_EQ(u32(FwCfg::SETUP_SIZE), setup_size);
+  const std::vector<uint8_t> setup = item(FwCfg::SETUP_DATA, setup_size);
+  EXPECT_EQ(setup[0x210], 0xB0) << "type_of_loader";
+  EXPECT_EQ(setup[0x211], 0x81) << "LOADED_HIGH kept, CAN_USE_HEAP set";
+  EXPECT_EQ(get32(setup, 0x224) & 0xFFFF, 0x20000u - 0x10000u - 0x200u) << "heap_end_ptr";
+  EXPECT_EQ(get32(setup, 0x228), 0x20000u) << "cmd_line_ptr";
+  const uint32_t initrd_addr = get32(setup, 0x218);
+  EXPECT_EQ(get32(setup, 0x21C), initrd.size());
+  EXPECT_EQ(initrd_addr % 4096, 0u);
+  EXPECT_LE(initrd_addr + initrd.size(), ram - (1u << 20)) << "below the firmware's top MiB";
+  EXPECT_GT(initrd_addr + initrd.size() + 4096, ram - (1u << 20)) << "as high as it goes";
+  EXPECT_EQ(std::vector<uint8_t>(setup.begin(), setup.begin() + 0x200),
+            std::vector<uint8_t>(kernel.begin(), kernel.begin() + 0x200));
+  EXPECT_EQ(u32(FwCfg::KERNEL_ADDR), 0x100000u);
+  EXPECT_EQ(u32(FwCfg::KERNEL_SIZE), kernel.size() - setup_size);
+  EXPECT_EQ(item(FwCfg::KERNEL_DATA, 64),
+            std::vector<uint8_t>(kernel.begin() + setup_size, kernel.begin() + setup_size + 64));
+  EXPECT_EQ(u32(FwCfg::INITRD_ADDR), initrd_addr);
+  EXPECT_EQ(u32(FwCfg::INITRD_SIZE), initrd.size());
+  EXPECT_EQ(item(FwCfg::INITRD_DATA, 6), std::vector<uint8_t>(initrd.begin(), initrd.begin() + 6));
+  EXPECT_EQ(u32(FwCfg::CMDLINE_ADDR), 0x20000u);
+  EXPECT_EQ(u32(FwCfg::CMDLINE_SIZE), 20u);
+  const std::vector<uint8_t> line = item(FwCfg::CMDLINE_DATA, 20);
+  EXPECT_EQ(std::string(line.begin(), line.end()), std::string("console=ttyS0 quiet") + '\0');
+  // The option ROM: 55 AA, its size in 512-byte blocks, bytes summing to 0 (mod 256).
+  const std::vector<uint8_t>* rom = f.find_file(kLinuxbootFile);
+  ASSERT_NE(rom, nullptr);
+  ASSERT_GE(rom->size(), 512u);
+  EXPECT_EQ((*rom)[0], 0x55);
+  EXPECT_EQ((*rom)[1], 0xAA);
+  EXPECT_EQ(size_t{(*rom)[2]} * 512, rom->size());
+  uint8_t sum = 0;
+  for (uint8_t b : *rom) sum = static_cast<uint8_t>(sum + b);
+  EXPECT_EQ(sum, 0);
+}
+
+TEST(FirmwareKernel, RefusesWhatItCannotBoot) {
+  FwCfg f;
+  EXPECT_NE(load_linux_fw_cfg(f, 64u << 20, mb_kernel(), {}, ""), "") << "Multiboot";
+  EXPECT_NE(load_linux_fw_cfg(f, 2u << 20, make_bzimage(payload()), {}, ""), "") << "2 MiB of RAM";
+  BzOptions big;
+  big.setup_sects = 200;  // 100 KiB of setup code: beyond its 64 KiB
+  EXPECT_NE(load_linux_fw_cfg(f, 64u << 20, make_bzimage(payload(), big), {}, ""), "");
+  EXPECT_NE(load_linux_fw_cfg(f, 64u << 20, make_bzimage(payload()), std::vector<uint8_t>(80u << 20), ""), "")
+      << "an initrd larger than RAM";
+  EXPECT_EQ(f.find_file(kLinuxbootFile), nullptr) << "nothing added on an error";
+}
