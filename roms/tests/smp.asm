@@ -197,21 +197,13 @@ xmc_code:                                      ; copied to XMC
 xmc_code_end:
 
         bits 16
-; Copied to 40000h: runs at 4000:0000 after STARTUP. Counts its start, then real mode to protected
-; mode with the ROM's GDT (DS = F000h: the ROM's labels are offsets in that segment) and on to
-; ap_main.
+; Copied to 40000h: runs at 4000:0000 after STARTUP. Counts its start, then on to ap_main.
 ap_entry16:
         cli
         xor ax, ax
         mov es, ax
         lock inc dword [es:AP_STARTS]
-        mov ax, 0xF000
-        mov ds, ax
-        o32 lgdt [pm_gdt_ptr]
-        mov eax, cr0
-        or al, 1
-        mov cr0, eax
-        jmp dword CODE32:ap_main
+        AP_ENTER_PM ap_main
 ap_entry16_end:
 
         bits 32

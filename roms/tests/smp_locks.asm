@@ -183,17 +183,10 @@ ap_main:
         jmp .idle
 
         bits 16
-; Copied to 40000h: runs at 4000:0000 after STARTUP, on every AP at once: real mode to protected
-; mode with the ROM's GDT (DS = F000h: the ROM's labels are offsets in that segment), then ap_main.
+; Copied to 40000h: runs at 4000:0000 after STARTUP, on every AP at once, on to ap_main.
 ap_entry16:
         cli
-        mov ax, 0xF000
-        mov ds, ax
-        o32 lgdt [pm_gdt_ptr]
-        mov eax, cr0
-        or al, 1
-        mov cr0, eax
-        jmp dword CODE32:ap_main
+        AP_ENTER_PM ap_main
 ap_entry16_end:
 
         bits 32
