@@ -296,6 +296,10 @@ Machine::Machine(const MachineConfig& cfg)
   fw_cfg_->set_dma_memory(&mem_, [this](uint32_t addr, uint32_t len) { dma_written(addr, len); });
   setup_fw_cfg();
 
+  // Network cards from 00:03.0 on (INTA: PIRQ (slot + 0) mod 4 through the PIIX3's routing).
+  for (size_t k = 0; k < cfg.nics.size(); ++k)
+    add_nic(MachineConfig::kFirstNicSlot + static_cast<unsigned>(k), cfg.nics[k]);
+
   for (unsigned k = 0; k < cfg.drives.size(); ++k) {
     const auto& d = cfg.drives[k];
     if (d.cdrom)
@@ -319,7 +323,46 @@ Machine::Machine(const MachineConfig& cfg)
   reset();
 }
 
-Machine::~Machine() { stop_threads(); }
+Machine::~Machine() {
+  stop_threads();
+  for (auto& n : nics_) n->set_backend(nullptr);
+}
+
+void Machine::add_nic(unsigned slot, const MachineConfig::Nic& n) {
+  auto nic = std::make_unique<E1000>(*clock_, mem_, n.mac);
+  E1000* e = nic.get();
+  pci_->add(e, slot, 0);
+  e->attach(ports_);
+  e->on_dma_write = [this](uint32_t addr, uint32_t len) { dma_written(addr, len); };
+  e->on_bar_change = [this, e](unsigned bar, const PciBar& old_bar, const PciBar& new_bar) {
+    if (bar != 0) return;  // (BAR1, the I/O window, the device claims itself)
+    if (old_bar.enabled) {
+      mem_.unmap_mmio(e);
+      memory_map_changed(old_bar.base, old_bar.size, false);
+    }
+    if (new_bar.enabled) {
+      mem_.map_mmio(new_bar.base, new_bar.size, e);
+      memory_map_changed(new_bar.base, new_bar.size, false);
+    }
+  };
+  e->set_backend(n.backend);
+  nics_.push_back(std::move(nic));
+}
+
+void Machine::poll_network() {
+  for (const auto& n : cfg_.nics)
+    if (n.backend) n.backend->poll();
+}
+
+void Machine::schedule_net_poll() {
+  if (nics_.empty()) return;
+  if (net_poll_event_) clock_->cancel(net_poll_event_);
+  net_poll_event_ = clock_->schedule_in(kNetPollNs, [this] {
+    net_poll_event_ = 0;
+    poll_network();
+    schedule_net_poll();
+  });
+}
 
 void Machine::setup_fw_cfg() {
   auto le = [](uint64_t v, unsigned n) {
@@ -404,6 +447,16 @@ void Machine::setup_pci_like_bios() {
     pci_->config_write(2, 0, 0x10, Vga::kLfbDefaultBase, 4);
     pci_->config_write(2, 0, 0x04, 0x0003, 2);
   }
+  // The NICs: registers below the framebuffer, I/O windows from 0xC100, memory, I/O and bus
+  // mastering on, and the interrupt line their PIRQ is routed to.
+  for (size_t k = 0; k < nics_.size(); ++k) {
+    const unsigned slot = MachineConfig::kFirstNicSlot + static_cast<unsigned>(k);
+    pci_->config_write(slot, 0, 0x10, 0xFEB00000u + static_cast<uint32_t>(k) * E1000::kMmioSize, 4);
+    pci_->config_write(slot, 0, 0x14, 0xC100u + static_cast<uint32_t>(k) * E1000::kIoSize, 4);
+    pci_->config_write(slot, 0, 0x04, 0x0007, 2);
+    static constexpr uint8_t kPirqIrq[4] = {10, 10, 11, 11};
+    pci_->config_write(slot, 0, 0x3C, kPirqIrq[PciBus::pirq_of(slot, 1)], 1);
+  }
 }
 
 void Machine::request_reset() {
@@ -435,6 +488,7 @@ void Machine::reset() {
   isa_->reset();
   ide_->reset();
   if (vga_pci_) vga_pci_->reset();
+  for (auto& n : nics_) n->reset();
   if (pm_) pm_->reset();
   fw_cfg_->reset();
   debug_.reset();
@@ -456,6 +510,7 @@ void Machine::reset() {
   a20_92_ = true;
   a20_kbc_ = kbc_->a20();
   update_a20();
+  schedule_net_poll();
 }
 
 uint64_t Machine::idle_host_ns() const {
@@ -466,6 +521,7 @@ uint64_t Machine::idle_host_ns() const {
 
 void Machine::poll_input() {
   if (com1_ && cfg_.com1_backend) com1_->poll_backend();
+  poll_network();
 }
 
 MachineExit Machine::run(uint64_t max_insns) {

@@ -13,13 +13,15 @@
 #include "devices/apic_bus.h"
 #include "devices/cmos_rtc.h"
 #include "devices/debug_ports.h"
-#include "devices/fw_cfg.h"
 #include "devices/disk_image.h"
+#include "devices/e1000.h"
 #include "devices/fpu_error_latch.h"
+#include "devices/fw_cfg.h"
 #include "devices/i440fx.h"
 #include "devices/i8042.h"
 #include "devices/io_apic.h"
 #include "devices/local_apic.h"
+#include "devices/net/net_backend.h"
 #include "devices/pci_bus.h"
 #include "devices/pic8259.h"
 #include "devices/piix3.h"
@@ -96,6 +98,16 @@ struct MachineConfig {
   // three devices from 'a' (floppy), 'c' (hard disk), 'd' (CD-ROM), 'n' (network). Empty: the
   // BIOS's default.
   std::string boot_order;
+
+  // Network cards (-device e1000,netdev=ID, -nic): Intel 82540EM (e1000) functions at 00:03.0,
+  // 00:04.0, ..., each on its backend (user networking, a VDE switch, the in-process switch). The
+  // backends must outlive the machine.
+  struct Nic {
+    NetBackend* backend = nullptr;
+    MacAddress mac{};
+  };
+  std::vector<Nic> nics;
+  static constexpr unsigned kFirstNicSlot = 3;
 };
 
 // GuestExit: isa-debug-exit written; Shutdown: triple fault; Reset: the guest asked for a reset
@@ -160,6 +172,10 @@ class Machine {
   I440fx& host_bridge() { return *host_; }
   Piix3& isa_bridge() { return *isa_; }
   PiixIde& ide() { return *ide_; }
+  size_t nic_count() const { return nics_.size(); }
+  E1000& nic(size_t i) { return *nics_[i]; }
+  // How often the machine polls its network backends (a clock event while NICs exist).
+  static constexpr uint64_t kNetPollNs = 1'000'000;
   Piix4Pm* pm() { return pm_.get(); }  // 00:01.3, null with -acpi off
   FwCfg& fw_cfg() { return *fw_cfg_; }
   // The ACPI tables as built for this board (unlinked), or null with -acpi off.
@@ -253,6 +269,11 @@ class Machine {
   std::unique_ptr<FwCfg> fw_cfg_;              // 0x510/0x511
   std::optional<AcpiTables> acpi_;
   void setup_fw_cfg();
+  void add_nic(unsigned slot, const MachineConfig::Nic& n);
+  void poll_network();
+  void schedule_net_poll();
+  std::vector<std::unique_ptr<E1000>> nics_;  // 00:03.0 onwards
+  Clock::EventId net_poll_event_ = 0;
   // What the PAM regions read when they are not RAM: the BIOS image's last 128 KiB at
   // 0x100000 - low_bios_.size() (the ISA BIOS alias; QEMU's "isa-bios").
   std::vector<uint8_t> low_bios_;

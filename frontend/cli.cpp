@@ -24,6 +24,16 @@ std::string cli_usage() {
          "  -snapshot              writes to every disk go to a copy in memory, discarded at exit\n"
          "  -boot [order=]DRIVES   BIOS boot order: c (hard disk), d (CD-ROM), a (floppy),\n"
          "                         n (network), e.g. -boot d or -boot order=dc (default cad)\n"
+         "  -netdev user,id=ID[,net=A.B.C.D/N][,hostfwd=[tcp|udp]:[HOSTADDR]:PORT-[GUESTADDR]:PORT]\n"
+         "         [,restrict=on][,dns=ADDR][,dhcpstart=ADDR][,dump=FILE]  user-mode networking\n"
+         "                         (DHCP, DNS; forwarded ports listen on 127.0.0.1 by default)\n"
+         "  -netdev vde,id=ID,sock=PATH[,port=N]   a port on a VDE switch (vde_switch -s PATH)\n"
+         "  -netdev hubport,id=ID,hubid=N          a port on vx86's in-process switch N\n"
+         "  -device e1000,netdev=ID[,mac=MAC]      an Intel 82540EM network card on that backend\n"
+         "  -nic user|vde|hubport[,mac=MAC][,backend options]  both at once (default: -nic user)\n"
+         "  -net none / -nic none  no network card\n"
+         "  -object filter-dump,id=F,netdev=ID,file=FILE  capture the netdev's frames (pcap;\n"
+         "                         the same as dump=FILE on the -netdev)\n"
          "  -m SIZE                guest RAM: MiB, or with a suffix M or G (1M-3G, default 32)\n"
          "  -nographic             no display window; serial and debug output on the terminal\n"
          "  -debugcon stdio|file:PATH|none   where bytes written to port 0xe9 go (default stdio)\n"
@@ -366,6 +376,14 @@ std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOp
       DriveOption d;
       if (auto e = parse_drive(v, d)) return e;
       o.drives.push_back(d);
+    } else if (a == "-netdev" || a == "-nic" || a == "-device" || a == "-net" || a == "-object") {
+      if (auto e = value(v)) return e;
+      auto err = a == "-netdev"   ? parse_netdev(v, o.net)
+                 : a == "-nic"    ? parse_nic(v, o.net)
+                 : a == "-device" ? parse_device(v, o.net)
+                 : a == "-net"    ? parse_net(v, o.net)
+                                  : parse_object(v, o.net);
+      if (err) return err;
     } else if (a == "-snapshot") {
       o.snapshot = true;
     } else if (a == "-boot") {
@@ -480,6 +498,7 @@ std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOp
       if (!used[k]) used[d.index = k] = true;
     if (d.index < 0) return "too many IDE drives (4 at most)";
   }
+  if (auto e = finish_net_options(o.net)) return e;
   if (o.bios.empty()) o.bios = VX86_DEFAULT_BIOS;  // QEMU, too, boots its SeaBIOS by default
   return std::nullopt;
 }

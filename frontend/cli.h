@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "frontend/net_options.h"
+
 namespace vx86 {
 
 // One IDE drive (-hda..-hdd, -cdrom, -drive). index: 0-3 = primary master/slave, secondary
@@ -55,6 +57,7 @@ struct CliOptions {
   std::vector<DriveOption> drives;       // after parsing: every index 0-3, each slot used once
   bool snapshot = false;                 // -snapshot: every disk copy-on-write in memory
   std::string boot_order;                // -boot: device letters (a, c, d, n), "" = default
+  NetOptions net;                        // -netdev, -nic, -device e1000, -net none, -object
   double timeout_s = 0;                                    // 0 = none
   uint64_t insn_limit = 0;                                 // -insn-limit N: stop after N instructions
   bool help = false, version = false, debug_help = false;  // --help, --version, -d help

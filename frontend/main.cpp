@@ -261,6 +261,18 @@ int run(const CliOptions& o) {
     }
   }
   cfg.boot_order = o.boot_order.empty() ? "cad" : o.boot_order;  // QEMU's default order
+  if (o.boot_order.find('n') != std::string::npos)
+    die("network boot (-boot n) is not available: vx86's e1000 has no boot ROM (boot from a disk, CD or "
+        "-kernel)");
+
+  // Network cards and their backends (QEMU's default: one e1000 on user networking).
+  std::unique_ptr<NetworkSetup> network;
+  try {
+    network = std::make_unique<NetworkSetup>(o.net);
+  } catch (const std::exception& e) {
+    die(e.what());
+  }
+  for (const auto& card : network->cards()) cfg.nics.push_back({card.backend, card.mac});
 
   // VGA: Debian's SeaVGABIOS as the VGA PCI function's expansion ROM when it is installed (as QEMU).
   cfg.vga = o.vga != "none";

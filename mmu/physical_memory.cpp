@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -84,6 +85,40 @@ const PhysicalMemory::MmioRegion* PhysicalMemory::find_mmio(uint32_t paddr) cons
   for (const auto& r : mmio_)
     if (paddr - r.base < r.size) return &r;
   return nullptr;
+}
+
+bool PhysicalMemory::dma_range_ok(uint64_t addr, size_t len, bool write) const {
+  if (len == 0) return true;
+  if (addr >= 0x100000000ull || len > 0x100000000ull - addr) return false;
+  for (uint64_t a = addr & ~uint64_t{PAGE_MASK}; a < addr + len; a += PAGE_SIZE) {
+    const Page& p = pages_[a >> PAGE_SHIFT];
+    if (!p.host || (write && !p.writable)) return false;
+  }
+  return true;
+}
+
+bool PhysicalMemory::dma_read(uint64_t addr, void* dst, size_t len) const {
+  if (!dma_range_ok(addr, len, false)) return false;
+  auto* out = static_cast<uint8_t*>(dst);
+  for (size_t done = 0; done < len;) {
+    const uint32_t a = static_cast<uint32_t>(addr + done);
+    const size_t n = std::min<size_t>(len - done, PAGE_SIZE - (a & PAGE_MASK));
+    std::memcpy(out + done, pages_[a >> PAGE_SHIFT].host + (a & PAGE_MASK), n);
+    done += n;
+  }
+  return true;
+}
+
+bool PhysicalMemory::dma_write(uint64_t addr, const void* src, size_t len) {
+  if (!dma_range_ok(addr, len, true)) return false;
+  const auto* in = static_cast<const uint8_t*>(src);
+  for (size_t done = 0; done < len;) {
+    const uint32_t a = static_cast<uint32_t>(addr + done);
+    const size_t n = std::min<size_t>(len - done, PAGE_SIZE - (a & PAGE_MASK));
+    std::memcpy(pages_[a >> PAGE_SHIFT].host + (a & PAGE_MASK), in + done, n);
+    done += n;
+  }
+  return true;
 }
 
 uint8_t PhysicalMemory::read8(uint32_t paddr) {

@@ -62,6 +62,14 @@ class PhysicalMemory {
   uint8_t read8(uint32_t paddr);
   void write8(uint32_t paddr, uint8_t value);
 
+  // Bus-master DMA by a device (addresses are the device's 64-bit ones): copies between host
+  // memory and guest RAM only. Returns false, moving nothing, unless all of [addr, addr+len) is
+  // RAM that the guest can read (dma_read) or write (dma_write); the caller turns that into the
+  // device's error. The caller tells the board which bytes it wrote (translated code there).
+  bool dma_read(uint64_t addr, void* dst, size_t len) const;
+  bool dma_write(uint64_t addr, const void* src, size_t len);
+  bool dma_range_ok(uint64_t addr, size_t len, bool write) const;
+
   // Page-table entries as the page walker updates them: the accessed and dirty bits are ORed in
   // with one locked host instruction when the entry is in RAM (other CPUs may be changing the
   // entry), and PAE entries are read in one 64-bit load.

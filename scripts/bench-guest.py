@@ -7,6 +7,7 @@ prints a table with the ratio vx86/QEMU (below 1: vx86 is faster). vx86 runs wit
 default) and, as a third column, with -jit off (the interpreter).
 
 Usage: scripts/bench-guest.py [--runs N] [--vx86 PATH] [--qemu PATH]
+       scripts/bench-guest.py --net [--runs N] [--vx86 PATH] [--qemu PATH]
        scripts/bench-guest.py --ab OLD_VX86 [--runs N] [--vx86 PATH] [--new-args ARGS]
        scripts/bench-guest.py --smp [--runs N] [--vx86 PATH] [--qemu PATH]
 With --ab, two vx86 builds instead (OLD_VX86 and --vx86, alternately, both with the JIT): the
@@ -17,8 +18,13 @@ With --smp, several CPUs: vx86 with -smp 1, -smp 2 (time-sliced) and -smp 2,thre
 with -smp 1 and -smp 2 with multi-threaded TCG (-accel tcg,thread=multi), all alternately; the
 ratios are the speed-up of the threaded CPUs on two processes at once (sha256x2, -smp 1 / threads)
 and the cost of time-slicing on the rest (-smp 2 / -smp 1).
+With --net, networking: the guest on an e1000 with user networking and two forwarded ports (as
+QEMU's -nic user,model=e1000), vx86 and QEMU alternately; the host fetches 64 MiB from the guest's
+httpd (guest to host) and sends 64 MiB to a guest nc that counts it (host to guest). MB/s of each
+direction, and the emulator process's host CPU seconds per MB (utime + stime from /proc).
 """
 import argparse
+import socket
 import os
 import subprocess
 import sys
@@ -57,6 +63,93 @@ def run(cmd, timeout):
     return marks
 
 
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+NET_BYTES = 64 << 20
+
+
+def run_net(cmd_for, timeout):
+    """One emulator on the network benchmark: {'tx MB/s': .., 'tx cpu s/MB': .., 'rx ...'} where tx
+    is guest to host and rx host to guest."""
+    web, sink = free_port(), free_port()
+    cmd = cmd_for(f"user,model=e1000,hostfwd=tcp:127.0.0.1:{web}-:80,hostfwd=tcp:127.0.0.1:{sink}-:5002")
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = {}
+    lines = iter(p.stdout)
+
+    def wait_line(prefix):
+        t_end = time.monotonic() + timeout
+        for raw in lines:
+            line = raw.decode(errors="replace").strip()
+            if prefix in line:
+                return line.split(prefix, 1)[1].strip()
+            if time.monotonic() > t_end:
+                break
+        return None
+
+    try:
+        if wait_line("VX86-NET-READY") is None:
+            return out
+        time.sleep(1)
+        c0, t0 = cpu_seconds(p.pid), time.monotonic()
+        got = 0
+        with socket.create_connection(("127.0.0.1", web), timeout=timeout) as s:
+            s.sendall(b"GET /big HTTP/1.0\r\n\r\n")
+            while chunk := s.recv(1 << 20):
+                got += len(chunk)
+        t1, c1 = time.monotonic(), cpu_seconds(p.pid)
+        if got >= NET_BYTES:
+            out["guest to host MB/s"] = NET_BYTES / (1 << 20) / (t1 - t0)
+            out["guest to host CPU ms/MB"] = (c1 - c0) * 1000 / (NET_BYTES / (1 << 20))
+        block = bytes(1 << 20)
+        c0, t0 = cpu_seconds(p.pid), time.monotonic()
+        with socket.create_connection(("127.0.0.1", sink), timeout=timeout) as s:
+            for _ in range(NET_BYTES // len(block)):
+                s.sendall(block)
+            s.shutdown(socket.SHUT_WR)
+            n = wait_line("VX86-RECV ")
+        t1, c1 = time.monotonic(), cpu_seconds(p.pid)
+        if n == str(NET_BYTES):
+            out["host to guest MB/s"] = NET_BYTES / (1 << 20) / (t1 - t0)
+            out["host to guest CPU ms/MB"] = (c1 - c0) * 1000 / (NET_BYTES / (1 << 20))
+    finally:
+        p.kill()
+        p.wait()
+    return out
+
+
+def net_main(a):
+    base = guest_args("console=ttyS0 vx86.net vx86.netbench", "bench-guest")
+    cmds = {
+        "vx86": lambda nic: [a.vx86] + base + ["-nic", nic],
+        "qemu": lambda nic: [a.qemu, "-accel", "tcg"] + base + ["-nic", nic],
+    }
+    rows = ["guest to host MB/s", "host to guest MB/s", "guest to host CPU ms/MB", "host to guest CPU ms/MB"]
+    results = {n: [] for n in cmds}
+    for r in range(a.runs):
+        for name, cmd in cmds.items():
+            m = run_net(cmd, a.timeout)
+            results[name].append(m)
+            print(f"run {r + 1} {name}: " + ", ".join(f"{k} {v:.1f}" for k, v in m.items()), file=sys.stderr)
+    print(f"| measure (median of {a.runs}, 64 MiB) | vx86 | QEMU TCG | vx86/QEMU |")
+    print("|---|---|---|---|")
+    for row in rows:
+        v, q = (median([m[row] for m in results[n] if row in m]) for n in cmds)
+        ratio = f"{v / q:.2f}" if v and q else "n/a"
+        f = lambda x: f"{x:.1f}" if x is not None else "n/a"
+        print(f"| {row} | {f(v)} | {f(q)} | {ratio} |")
+
+
 def median(xs):
     xs = sorted(xs)
     return xs[len(xs) // 2] if xs else None
@@ -71,7 +164,10 @@ def main():
     ap.add_argument("--ab", metavar="OLD_VX86", help="compare OLD_VX86 with --vx86 instead of QEMU")
     ap.add_argument("--new-args", default="", help="more arguments for --vx86 in an A/B run, e.g. '-smp 2'")
     ap.add_argument("--smp", action="store_true", help="one CPU, two time-sliced, two on threads (and QEMU's)")
+    ap.add_argument("--net", action="store_true", help="64 MiB each way through hostfwd on the e1000")
     a = ap.parse_args()
+    if a.net:
+        return net_main(a)
     kernel = guest_args(APPEND, "bench-guest")
     if a.smp:
         cmds = {

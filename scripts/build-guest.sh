@@ -82,9 +82,9 @@ IR="$WORK/initramfs"
 mkdir -p "$IR"/{bin,dev,etc,lib/modules,mnt,proc,sys,tmp}
 cp "$WORK/busybox/bin/busybox" "$IR/bin/busybox"
 
-# Disk drivers with their dependencies, in load order (read from each module's .modinfo).
+# Disk and network drivers with their dependencies, in load order (read from each module's .modinfo).
 python3 - "$WORK/kernel/lib/modules/$kver" "$IR/lib/modules" \
-  crct10dif_generic crc64_rocksoft_generic ata_piix sd_mod vfat nls_cp437 nls_ascii <<'EOF'
+  crct10dif_generic crc64_rocksoft_generic ata_piix sd_mod vfat nls_cp437 nls_ascii e1000 <<'EOF'
 import os, shutil, sys
 tree, dest, wanted = sys.argv[1], sys.argv[2], sys.argv[3:]
 paths = {}
@@ -178,13 +178,80 @@ if [ -b /dev/sda1 ] && mount -t vfat -o ro /dev/sda1 /mnt; then
 else
   echo "VX86-DISK none"
 fi
+if grep -q 'vx86.net' /proc/cmdline; then
+  # Networking (tests/guest/linux_net.py): eth0 (e1000) by DHCP, or vx86.ip=ADDR/N; a fetch from
+  # the host (vx86.fetch=URL); a random file (vx86.blobkb=N KiB, default 256) served by httpd
+  # (port 80) and nc (port 5000); a shell on port 2323 for the host; with vx86.peer=ADDR, a ping
+  # of the peer and the peer's file through nc.
+  arg() { tr ' ' '\n' < /proc/cmdline | sed -n "s/^vx86\.$1=//p"; }
+  ip link set lo up
+  i=0
+  while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+  ip link set eth0 up
+  if [ -n "$(arg ip)" ]; then
+    ip addr add "$(arg ip)" dev eth0
+  else
+    udhcpc -i eth0 -n -q -t 20 -T 1 -s /etc/udhcpc.script > /dev/null 2>&1
+  fi
+  echo "VX86-NET $(ip -4 -o addr show dev eth0 | sed -n 's/.* inet \([0-9./]*\).*/\1/p')" \
+    "via $(ip route | sed -n 's/^default via \([0-9.]*\).*/\1/p')"
+  if [ -n "$(arg fetch)" ]; then
+    if wget -q -O /tmp/fetched "$(arg fetch)"; then
+      echo "VX86-FETCH $(sha256sum /tmp/fetched | cut -d' ' -f1)"
+    else
+      echo "VX86-FETCH failed"
+    fi
+  fi
+  mkdir -p /srv
+  kb="$(arg blobkb)"
+  dd if=/dev/urandom of=/srv/blob bs=1k count="${kb:-256}" 2>/dev/null
+  httpd -p 80 -h /srv
+  (while true; do nc -l -p 5000 < /srv/blob; done) > /dev/null 2>&1 &
+  mkfifo /tmp/shell
+  (while true; do cat /tmp/shell | sh 2>&1 | nc -l -p 2323 > /tmp/shell; done) > /dev/null 2>&1 &
+  echo "VX86-SERVE $(sha256sum /srv/blob | cut -d' ' -f1)"
+  if grep -q 'vx86.netbench' /proc/cmdline; then
+    # scripts/bench-guest.py --net: 64 MiB for the host to fetch, and a sink that counts what the
+    # host sends to port 5002.
+    dd if=/dev/zero of=/srv/big bs=1M count=64 2>/dev/null
+    (while true; do echo "VX86-RECV $(nc -l -p 5002 | wc -c)"; done) &
+  fi
+  peer="$(arg peer)"
+  if [ -n "$peer" ]; then
+    if ping -c 3 -W 5 "$peer" > /tmp/ping 2>&1; then echo "VX86-PING ok"; else echo "VX86-PING failed"; fi
+    i=0
+    while [ $i -lt 30 ]; do
+      nc -w 3 "$peer" 5000 > /tmp/peer 2>/dev/null
+      [ -s /tmp/peer ] && break
+      sleep 1
+      i=$((i + 1))
+    done
+    echo "VX86-PEER $(sha256sum /tmp/peer | cut -d' ' -f1)"
+  fi
+  echo "VX86-NET-READY"
+  # The host powers the guest off through the shell (or it stays up for a person to use).
+  while true; do sleep 60; done
+fi
 echo "VX86-GUEST-DONE"
 if grep -q 'vx86.shell' /proc/cmdline; then
   exec setsid cttyhack sh
 fi
 poweroff -f
 EOF
-chmod 755 "$IR/init" "$IR/bin/busybox"
+# udhcpc's hook: the address, the default route and the DNS server from the lease.
+cat > "$IR/etc/udhcpc.script" <<'EOF'
+#!/bin/sh
+case "$1" in
+  bound|renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/${mask:-24}" dev "$interface"
+    [ -n "$router" ] && ip route add default via "${router%% *}" dev "$interface"
+    [ -n "$dns" ] && echo "nameserver ${dns%% *}" > /etc/resolv.conf
+    ;;
+esac
+exit 0
+EOF
+chmod 755 "$IR/init" "$IR/bin/busybox" "$IR/etc/udhcpc.script"
 
 # newc cpio, written without root: every file owned by root, fixed times, and a /dev/console
 # node (the kernel opens it for init before devtmpfs is mounted).
