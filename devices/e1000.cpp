@@ -316,6 +316,7 @@ void E1000::write_reg(uint32_t off, uint32_t v) {
     case RDT:
       r = v & 0xFFFF;
       rx_drain();
+      if (backend_ && ready()) backend_->poll();  // frames the backend held while the FIFO was full
       return;
     case TDT:
       r = v & 0xFFFF;
@@ -604,6 +605,10 @@ void E1000::receive_frame(const uint8_t* frame, size_t len) {
   rx_fifo_bytes_ += f.size();
   rx_fifo_.push_back(std::move(f));
   rx_drain();
+}
+
+bool E1000::ready() const {
+  return !(regs_[RCTL >> 2] & RCTL_EN) || rx_fifo_bytes_ + 1522 + kFcs <= kRxFifoBytes;
 }
 
 uint32_t E1000::rx_buffer_size() const {

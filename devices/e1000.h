@@ -58,6 +58,8 @@ class E1000 : public PciDevice, public IoDevice, public MmioHandler, public NetR
   uint32_t io_read(uint16_t port, unsigned size) override;
   void io_write(uint16_t port, uint32_t value, unsigned size) override;
   void receive_frame(const uint8_t* frame, size_t len) override;
+  // Room in the receive FIFO for a full-size frame (or receive off: frames are dropped anyway).
+  bool ready() const override;
 
   // The register file by offset (what the guest reads, without read side effects), for tests.
   uint32_t reg(uint32_t offset) const { return regs_[(offset & (kMmioSize - 1)) >> 2]; }

@@ -1,5 +1,8 @@
 #include "emu/machine.h"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
@@ -325,7 +328,11 @@ Machine::Machine(const MachineConfig& cfg)
 
 Machine::~Machine() {
   stop_threads();
-  for (auto& n : nics_) n->set_backend(nullptr);
+  for (size_t k = 0; k < nics_.size(); ++k) {
+    nics_[k]->set_backend(nullptr);
+    if (cfg_.nics[k].backend) cfg_.nics[k].backend->on_frames_ready = nullptr;
+  }
+  if (wake_fd_ >= 0) close(wake_fd_);
 }
 
 void Machine::add_nic(unsigned slot, const MachineConfig::Nic& n) {
@@ -346,7 +353,36 @@ void Machine::add_nic(unsigned slot, const MachineConfig::Nic& n) {
     }
   };
   e->set_backend(n.backend);
+  if (n.backend) n.backend->on_frames_ready = [this] { notify_network(); };
+  if (wake_fd_ < 0) wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   nics_.push_back(std::move(nic));
+}
+
+void Machine::notify_network() {
+  net_pending_.store(true);
+  if (threads_) {
+    wake_timer_thread();
+  } else {
+    // The CPU leaves its slice at the next block boundary (a kick that races with the start of a
+    // slice is lost: the periodic poll catches up).
+    for (auto& c : cpus_) {
+      __atomic_store_n(&c->s.exit_request, true, __ATOMIC_SEQ_CST);
+      c->kick();
+    }
+  }
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
+}
+
+void Machine::drain_wake() {
+  uint64_t v;
+  if (wake_fd_ >= 0) {
+    [[maybe_unused]] ssize_t n = read(wake_fd_, &v, sizeof v);
+  }
+}
+
+void Machine::service_network() {
+  if (net_pending_.load(std::memory_order_relaxed) && net_pending_.exchange(false)) poll_network();
 }
 
 void Machine::poll_network() {
@@ -535,6 +571,7 @@ MachineExit Machine::run(uint64_t max_insns) {
   for (;;) {
     clock.sync();
     clock.run_due();
+    service_network();
     if (cpu.s.icount >= end) return MachineExit::Budget;
     // Run to the next timer deadline (exact in deterministic mode), then let the events fire.
     StopReason r;
@@ -637,6 +674,7 @@ MachineExit Machine::run_smp(uint64_t max_insns) {
   for (;;) {
     clock.sync();
     clock.run_due();
+    service_network();
     if (current_->s.icount >= end) return MachineExit::Budget;
     // Round robin: the first runnable CPU after the one that ran last.
     const size_t n = cpus_.size(), last = current_index();

@@ -2,6 +2,7 @@
 // wires them together (the PC's schematic is Machine::Machine in machine.cpp).
 #pragma once
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <functional>
@@ -144,6 +145,10 @@ class Machine {
   uint64_t idle_host_ns() const;
   // Pulls pending host input from COM1's backend (also done at the start of every run()).
   void poll_input();
+  // Network backends with frames for the guest wake the board through this eventfd (-1 without
+  // NICs): a caller that sleeps while the machine idles waits on it too, then calls drain_wake().
+  int wake_fd() const { return wake_fd_; }
+  void drain_wake();
 
   // With threads: the threads are stopped (the CPUs' state may be read and changed; run() starts
   // them again). Without: nothing to do.
@@ -174,8 +179,10 @@ class Machine {
   PiixIde& ide() { return *ide_; }
   size_t nic_count() const { return nics_.size(); }
   E1000& nic(size_t i) { return *nics_[i]; }
-  // How often the machine polls its network backends (a clock event while NICs exist).
-  static constexpr uint64_t kNetPollNs = 1'000'000;
+  // How often the machine polls its network backends anyway (a clock event while NICs exist): they
+  // wake it themselves when frames arrive (notify_network); this catches a wake-up that raced
+  // with the start of a slice.
+  static constexpr uint64_t kNetPollNs = 10'000'000;
   Piix4Pm* pm() { return pm_.get(); }  // 00:01.3, null with -acpi off
   FwCfg& fw_cfg() { return *fw_cfg_; }
   // The ACPI tables as built for this board (unlinked), or null with -acpi off.
@@ -272,6 +279,10 @@ class Machine {
   void add_nic(unsigned slot, const MachineConfig::Nic& n);
   void poll_network();
   void schedule_net_poll();
+  void notify_network();   // any host thread: a backend has frames for the guest
+  void service_network();  // the run loop: polls if notified
+  std::atomic<bool> net_pending_{false};
+  int wake_fd_ = -1;
   std::vector<std::unique_ptr<E1000>> nics_;  // 00:03.0 onwards
   Clock::EventId net_poll_event_ = 0;
   // What the PAM regions read when they are not RAM: the BIOS image's last 128 KiB at

@@ -241,6 +241,7 @@ MachineExit Machine::run_threaded(uint64_t max_insns) {
       DeviceGuard g(&device_lock_);
       clock.run_due();
       poll_input();
+      service_network();
       if (debug_.exit_status())
         exit = MachineExit::GuestExit;
       else if (power_off_requested_)

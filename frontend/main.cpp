@@ -418,13 +418,17 @@ int run(const CliOptions& o) {
         constexpr uint64_t kMaxWait = 50'000'000;  // keep -timeout and Ctrl-A x prompt
         if (ns > kMaxWait) ns = kMaxWait;
         if (ns > 0) {
+          // Also woken by frames for the guest (the network backends' threads).
           struct timespec ts {static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
-          if (input) {
-            struct pollfd p {STDIN_FILENO, POLLIN, 0};
-            ppoll(&p, 1, &ts, nullptr);
-          } else {
+          struct pollfd p[2];
+          nfds_t n = 0;
+          if (input) p[n++] = {STDIN_FILENO, POLLIN, 0};
+          if (m.wake_fd() >= 0) p[n++] = {m.wake_fd(), POLLIN, 0};
+          if (n)
+            ppoll(p, n, &ts, nullptr);
+          else
             nanosleep(&ts, nullptr);
-          }
+          m.drain_wake();
         }
         break;
       }

@@ -1,14 +1,16 @@
 // The host side of a guest network card: where the frames the guest sends go and where the frames
 // for the guest come from (user-mode networking on libslirp, a VDE switch, the in-process switch).
 //
-// Threading: a backend belongs to one machine and is used only with that machine's device lock
-// held (one host thread at a time): the NIC calls send() from the CPU that wrote its transmit
-// tail, and the machine's network poll (a clock event, host thread of the timers) calls poll(),
-// which hands received frames to the NIC through the receiver.
+// Threading: send() and poll() belong to one machine and are called with that machine's device
+// lock held (one host thread at a time): the NIC calls send() from the CPU that wrote its transmit
+// tail, and the board calls poll() (a periodic clock event, and soon after on_frames_ready), which
+// hands received frames to the NIC through the receiver. Backends with host sockets do their host
+// side on a thread of their own (host_io_backend.h).
 #pragma once
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +29,8 @@ class NetReceiver {
  public:
   virtual ~NetReceiver() = default;
   virtual void receive_frame(const uint8_t* frame, size_t len) = 0;
+  // Whether a frame handed over now would be kept (a backend that can hold frames waits otherwise).
+  virtual bool ready() const { return true; }
 };
 
 class NetBackend {
@@ -46,10 +50,17 @@ class NetBackend {
   void set_receiver(NetReceiver* r) { rx_ = r; }
   // Writes every frame in both directions to a pcap file (-netdev ...,dump=FILE).
   void set_dump(std::shared_ptr<PcapWriter> dump) { dump_ = std::move(dump); }
+  // Called, from any host thread, when frames for the guest arrive while none were waiting: the
+  // board then polls soon instead of at its next periodic poll. Set before the machine runs.
+  std::function<void()> on_frames_ready;
 
  protected:
   // A frame for the guest (dropped while no NIC is attached).
   void deliver(const uint8_t* frame, size_t len);
+  bool receiver_ready() const { return rx_ && rx_->ready(); }
+  void frames_ready() {
+    if (on_frames_ready) on_frames_ready();
+  }
   virtual void transmit(const uint8_t* frame, size_t len) = 0;
 
  private:

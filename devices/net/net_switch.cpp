@@ -28,18 +28,23 @@ void NetSwitch::remove(Port* p) {
 
 void NetSwitch::forward(Port* from, const uint8_t* frame, size_t len) {
   if (len < 14) return;
-  std::lock_guard g(mu_);
-  if (!(frame[6] & 1)) learned_[mac_key(frame + 6)] = from->index_;  // the source's port
-  int to = -1;
-  if (!(frame[0] & 1))
-    if (auto it = learned_.find(mac_key(frame)); it != learned_.end()) to = static_cast<int>(it->second);
-  for (Port* p : ports_) {
-    if (p == from || (to >= 0 && p->index_ != static_cast<unsigned>(to))) continue;
-    if (p->inbox_.size() >= kQueueFrames) {
-      ++p->dropped_;
-      continue;
+  {
+    std::lock_guard g(mu_);
+    if (!(frame[6] & 1)) learned_[mac_key(frame + 6)] = from->index_;  // the source's port
+    int to = -1;
+    if (!(frame[0] & 1))
+      if (auto it = learned_.find(mac_key(frame)); it != learned_.end()) to = static_cast<int>(it->second);
+    for (Port* p : ports_) {
+      if (p == from || (to >= 0 && p->index_ != static_cast<unsigned>(to))) continue;
+      if (p->inbox_.size() >= kQueueFrames) {
+        ++p->dropped_;
+        continue;
+      }
+      const bool was_empty = p->inbox_.empty();
+      p->inbox_.emplace_back(frame, frame + len);
+      // (Under the lock, so the port cannot go away meanwhile: the callback only flags its board.)
+      if (was_empty) p->frames_ready();
     }
-    p->inbox_.emplace_back(frame, frame + len);
   }
 }
 

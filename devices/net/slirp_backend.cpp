@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <slirp/libslirp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <stdexcept>
@@ -146,12 +147,12 @@ struct SlirpBackend::Impl {
   SlirpBackend* self = nullptr;
   Slirp* slirp = nullptr;
   SlirpCb cb{};
-  std::vector<pollfd> fds;
+  std::vector<pollfd>* fds = nullptr;  // the I/O thread's, while io_fill/io_dispatch run
   std::vector<std::unique_ptr<Timer>> timers;
   std::string hostname;
 
   static ssize_t send_packet(const void* buf, size_t len, void* opaque) {
-    static_cast<Impl*>(opaque)->self->deliver(static_cast<const uint8_t*>(buf), len);
+    static_cast<Impl*>(opaque)->self->io_deliver(static_cast<const uint8_t*>(buf), len);
     return static_cast<ssize_t>(len);
   }
   static void guest_error(const char* msg, void*) {
@@ -185,13 +186,13 @@ struct SlirpBackend::Impl {
     if (events & SLIRP_POLL_PRI) ev |= POLLPRI;
     if (events & SLIRP_POLL_ERR) ev |= POLLERR;
     if (events & SLIRP_POLL_HUP) ev |= POLLHUP;
-    impl->fds.push_back({fd, ev, 0});
-    return static_cast<int>(impl->fds.size() - 1);
+    impl->fds->push_back({fd, ev, 0});
+    return static_cast<int>(impl->fds->size() - 1);
   }
   static int get_revents(int idx, void* opaque) {
     auto* impl = static_cast<Impl*>(opaque);
-    if (idx < 0 || static_cast<size_t>(idx) >= impl->fds.size()) return 0;
-    const short r = impl->fds[static_cast<size_t>(idx)].revents;
+    if (idx < 0 || static_cast<size_t>(idx) >= impl->fds->size()) return 0;
+    const short r = (*impl->fds)[static_cast<size_t>(idx)].revents;
     int ev = 0;
     if (r & POLLIN) ev |= SLIRP_POLL_IN;
     if (r & POLLOUT) ev |= SLIRP_POLL_OUT;
@@ -240,24 +241,36 @@ SlirpBackend::SlirpBackend(const SlirpOptions& o) : impl_(std::make_unique<Impl>
       throw std::runtime_error("cannot forward host port for hostfwd=" + f.text + " (port in use?)");
     }
   }
+  start();
 }
 
 SlirpBackend::~SlirpBackend() {
+  stop();
   if (impl_->slirp) slirp_cleanup(impl_->slirp);
 }
 
-void SlirpBackend::transmit(const uint8_t* frame, size_t len) {
+void SlirpBackend::io_transmit(const uint8_t* frame, size_t len) {
   slirp_input(impl_->slirp, frame, static_cast<int>(len));
 }
 
-void SlirpBackend::poll() {
+void SlirpBackend::io_fill(std::vector<pollfd>& fds, int& timeout_ms) {
   Impl& m = *impl_;
-  m.fds.clear();
-  uint32_t timeout = 0;
+  m.fds = &fds;
+  uint32_t timeout = static_cast<uint32_t>(timeout_ms);
   slirp_pollfds_fill(m.slirp, &timeout, Impl::add_poll, &m);
-  int r = 0;
-  if (!m.fds.empty()) r = ::poll(m.fds.data(), m.fds.size(), 0);
-  slirp_pollfds_poll(m.slirp, r < 0, Impl::get_revents, &m);
+  const int64_t now_ms = host_ns() / 1000000;
+  for (const auto& t : m.timers)
+    if (t->expire_ms >= 0)
+      timeout =
+          static_cast<uint32_t>(std::min<int64_t>(timeout, std::max<int64_t>(0, t->expire_ms - now_ms)));
+  timeout_ms = static_cast<int>(std::min<uint32_t>(timeout, static_cast<uint32_t>(timeout_ms)));
+}
+
+void SlirpBackend::io_dispatch(const std::vector<pollfd>& fds) {
+  Impl& m = *impl_;
+  m.fds = const_cast<std::vector<pollfd>*>(&fds);
+  slirp_pollfds_poll(m.slirp, 0, Impl::get_revents, &m);
+  m.fds = nullptr;
   const int64_t now_ms = host_ns() / 1000000;
   for (size_t i = 0; i < m.timers.size(); ++i) {  // (a callback may add or free timers)
     Impl::Timer* t = m.timers[i].get();

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "devices/net/net_backend.h"
+#include "devices/net/host_io_backend.h"
 
 struct Slirp;
 
@@ -44,16 +44,17 @@ std::string finish_slirp_options(SlirpOptions& o);
 // "tcp:127.0.0.1:8080-:80" (protocol, host address and guest address optional).
 std::string parse_hostfwd(const std::string& text, SlirpOptions::HostForward& out);
 
-class SlirpBackend : public NetBackend {
+class SlirpBackend : public HostIoBackend {
  public:
   // Throws std::runtime_error when a forwarded port cannot be bound.
   explicit SlirpBackend(const SlirpOptions& o);
   ~SlirpBackend() override;
-  void poll() override;
   std::string describe() const override;
 
  protected:
-  void transmit(const uint8_t* frame, size_t len) override;
+  void io_transmit(const uint8_t* frame, size_t len) override;
+  void io_fill(std::vector<pollfd>& fds, int& timeout_ms) override;
+  void io_dispatch(const std::vector<pollfd>& fds) override;
 
  private:
   struct Impl;

@@ -3,23 +3,24 @@
 #pragma once
 #include <string>
 
-#include "devices/net/net_backend.h"
+#include "devices/net/host_io_backend.h"
 
 struct vdeconn;
 
 namespace vx86 {
 
-class VdeBackend : public NetBackend {
+class VdeBackend : public HostIoBackend {
  public:
   // Connects to the switch's control socket (`sock`: its directory or a vde:// URL; `port` 0: any).
   // Throws std::runtime_error naming the socket when the switch is not there.
   VdeBackend(const std::string& sock, int port);
   ~VdeBackend() override;
-  void poll() override;
   std::string describe() const override { return "vde: " + sock_; }
 
  protected:
-  void transmit(const uint8_t* frame, size_t len) override;
+  void io_transmit(const uint8_t* frame, size_t len) override;
+  void io_fill(std::vector<pollfd>& fds, int& timeout_ms) override;
+  void io_dispatch(const std::vector<pollfd>& fds) override;
 
  private:
   std::string sock_;

@@ -8,6 +8,8 @@
     through hostfwd on 127.0.0.1 (sha256 against the one the guest printed), runs commands in a
     guest shell through a second forwarded port (output checked both ways), and powers the guest
     off through it: vx86 must exit with status 0.
+  linux_net.py VX86 GUEST_DIR user -smp 2,threads=on
+    The same with more vx86 arguments (here: two CPUs on host threads).
   linux_net.py VX86 GUEST_DIR vde
     Two vx86 processes on one Debian vde_switch, static addresses. Guest B pings guest A and
     fetches A's random file with nc; its sha256 must be A's. A's traffic is captured with
@@ -40,13 +42,15 @@ def free_port():
 class Guest:
     """One vx86 process; its serial console collected by a reader thread."""
 
+    extra = []  # more vx86 arguments from the command line
+
     def __init__(self, vx86, guest_dir, append, net_args, name):
         self.name = name
         self.lines = []
         self.cond = threading.Condition()
         cmd = [vx86, "-kernel", os.path.join(guest_dir, "vmlinuz"), "-initrd",
                os.path.join(guest_dir, "initramfs.cpio.gz"), "-append", "console=ttyS0 vx86.net " + append,
-               "-m", "128", "-nographic", "-no-reboot", "-timeout", str(BOOT_TIMEOUT + 60)] + net_args
+               "-m", "128", "-nographic", "-no-reboot", "-timeout", str(BOOT_TIMEOUT + 60)] + net_args + Guest.extra
         self.p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -217,6 +221,7 @@ def test_vde(vx86, guest_dir):
 
 def main():
     vx86, guest_dir, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+    Guest.extra = sys.argv[4:]
     for f in ("vmlinuz", "initramfs.cpio.gz"):
         if not os.path.exists(os.path.join(guest_dir, f)):
             print(f"SKIP: {guest_dir}/{f} is missing: run scripts/build-guest.sh")
