@@ -8,6 +8,7 @@ default) and, as a third column, with -jit off (the interpreter).
 
 Usage: scripts/bench-guest.py [--runs N] [--vx86 PATH] [--qemu PATH]
        scripts/bench-guest.py --net [--runs N] [--vx86 PATH] [--qemu PATH]
+       scripts/bench-guest.py --idle [--runs N] [--vx86 PATH]
        scripts/bench-guest.py --ab OLD_VX86 [--runs N] [--vx86 PATH] [--new-args ARGS]
        scripts/bench-guest.py --smp [--runs N] [--vx86 PATH] [--qemu PATH]
 With --ab, two vx86 builds instead (OLD_VX86 and --vx86, alternately, both with the JIT): the
@@ -22,6 +23,8 @@ With --net, networking: the guest on an e1000 with user networking and two forwa
 QEMU's -nic user,model=e1000), vx86 and QEMU alternately; the host fetches 64 MiB from the guest's
 httpd (guest to host) and sends 64 MiB to a guest nc that counts it (host to guest). MB/s of each
 direction, and the emulator process's host CPU seconds per MB (utime + stime from /proc).
+With --idle, the CPU an idle guest (at its shell) costs over 10 s, with the default NIC and with
+-nic none.
 """
 import argparse
 import socket
@@ -128,6 +131,29 @@ def run_net(cmd_for, timeout):
     return out
 
 
+def idle_main(a):
+    """CPU of an idle guest (at its shell) over 10 s: the default NIC against -nic none."""
+    base = guest_args("console=ttyS0 vx86.shell", "bench-guest")
+    results = {"-nic none": [], "default NIC": []}
+    for _ in range(a.runs):
+        for name in results:
+            cmd = [a.vx86] + base + (["-nic", "none"] if name == "-nic none" else [])
+            p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            try:
+                for raw in p.stdout:
+                    if b"VX86-GUEST-DONE" in raw:
+                        break
+                time.sleep(3)
+                c0 = cpu_seconds(p.pid)
+                time.sleep(10)
+                results[name].append((cpu_seconds(p.pid) - c0) * 10)  # percent of a core
+            finally:
+                p.kill()
+                p.wait()
+    for name, xs in results.items():
+        print(f"| idle guest, {name} | {median(xs):.1f}% of a core (runs: {', '.join(f'{x:.1f}' for x in xs)}) |")
+
+
 def net_main(a):
     base = guest_args("console=ttyS0 vx86.net vx86.netbench", "bench-guest")
     cmds = {
@@ -165,7 +191,10 @@ def main():
     ap.add_argument("--new-args", default="", help="more arguments for --vx86 in an A/B run, e.g. '-smp 2'")
     ap.add_argument("--smp", action="store_true", help="one CPU, two time-sliced, two on threads (and QEMU's)")
     ap.add_argument("--net", action="store_true", help="64 MiB each way through hostfwd on the e1000")
+    ap.add_argument("--idle", action="store_true", help="CPU of an idle guest with and without its NIC")
     a = ap.parse_args()
+    if a.idle:
+        return idle_main(a)
     if a.net:
         return net_main(a)
     kernel = guest_args(APPEND, "bench-guest")
