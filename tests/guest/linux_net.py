@@ -2,6 +2,7 @@
 """Networking of the Debian guest (scripts/build-guest.sh, booted with vx86.net) on vx86's e1000.
 
   linux_net.py VX86 GUEST_DIR user
+    (First: a forwarded port that is already taken is a one-line error, status 2.)
     -nic user with two forwarded ports. The guest gets its address by DHCP, fetches a random file
     from an HTTP server this script runs on the host's 127.0.0.1 (as 10.0.2.2) and prints its
     sha256, which must match; the host then fetches the guest's random file from busybox httpd
@@ -100,7 +101,25 @@ def sha(data):
     return hashlib.sha256(data).hexdigest()
 
 
+def test_port_in_use(vx86, guest_dir):
+    """A forwarded port that is taken: a one-line error and status 2 before the guest starts."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = subprocess.run([vx86, "-kernel", os.path.join(guest_dir, "vmlinuz"), "-nographic",
+                            "-nic", f"user,hostfwd=tcp::{port}-:80"], capture_output=True, text=True, timeout=60)
+    err = r.stderr.strip().splitlines()
+    if r.returncode != 2 or len(err) != 1 or f"hostfwd=tcp::{port}-:80" not in err[0]:
+        print(f"FAIL: a forwarded port in use gave status {r.returncode}, stderr {r.stderr!r}")
+        return 1
+    print(f"port in use: {err[0]}")
+    return 0
+
+
 def test_user(vx86, guest_dir):
+    if test_port_in_use(vx86, guest_dir):
+        return 1
     srv = tempfile.mkdtemp(prefix="vx86-net-")
     blob = os.urandom(300 * 1024)
     with open(os.path.join(srv, "blob"), "wb") as f:
