@@ -1,4 +1,5 @@
-// DiskImage: a raw image file (hard disk or ISO) accessed by byte offset, bounds-checked.
+// DiskImage: a disk or ISO image as the drives see it, accessed by byte offset, bounds-checked.
+// The bytes come from a BlockDriver (devices/block/: raw file or qcow2, probed or named).
 //
 // Modes: ReadWrite (writes go to the file), ReadOnly (writes fail: the drive reports an error),
 // Snapshot (QEMU's -snapshot: the file is opened read-only and writes go to an in-memory
@@ -10,6 +11,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "devices/block/block_driver.h"
+#include "devices/block/open_image.h"
+
 namespace vx86 {
 
 class DiskImage {
@@ -17,8 +21,8 @@ class DiskImage {
   enum class Mode { ReadWrite, ReadOnly, Snapshot };
   static constexpr uint32_t kBlock = 512;
 
-  // Throws std::runtime_error if the file cannot be opened.
-  DiskImage(const std::string& path, Mode mode);
+  // Throws std::runtime_error (one line naming the file) if it cannot be opened or is malformed.
+  DiskImage(const std::string& path, Mode mode, ImageFormat format = ImageFormat::Probe);
   ~DiskImage();
   DiskImage(const DiskImage&) = delete;
   DiskImage& operator=(const DiskImage&) = delete;
@@ -27,6 +31,7 @@ class DiskImage {
   Mode mode() const { return mode_; }
   bool writable() const { return mode_ != Mode::ReadOnly; }
   const std::string& path() const { return path_; }
+  const char* format() const { return driver_->format(); }
 
   // false if [offset, offset+n) is not inside the image or the host I/O fails; never a partial
   // success that is reported as success.
@@ -37,10 +42,9 @@ class DiskImage {
 
  private:
   bool in_range(uint64_t offset, size_t n) const { return offset <= size_ && n <= size_ - offset; }
-  bool file_read(uint64_t offset, void* buf, size_t n);
   std::string path_;
   Mode mode_;
-  int fd_ = -1;
+  std::unique_ptr<BlockDriver> driver_;
   uint64_t size_ = 0;
   std::unordered_map<uint64_t, std::unique_ptr<uint8_t[]>> overlay_;  // block index -> 512 bytes
 };
