@@ -17,7 +17,7 @@
 #include <memory>
 #include <stdexcept>
 
-#include "emu/machine.h"
+#include "emu/board/machine.h"
 
 namespace {
 

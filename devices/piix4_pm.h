@@ -18,7 +18,7 @@
 
 #include "devices/io_util.h"
 #include "devices/pci_bus.h"
-#include "emu/acpi_tables.h"
+#include "emu/board/acpi_tables.h"
 #include "emu/clock.h"
 
 namespace vx86 {

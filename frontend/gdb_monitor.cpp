@@ -7,7 +7,7 @@
 #include <sstream>
 #include <vector>
 
-#include "emu/machine.h"
+#include "emu/board/machine.h"
 
 namespace vx86 {
 

@@ -17,7 +17,7 @@
 #include <stdexcept>
 #include <utility>
 
-#include "emu/machine.h"
+#include "emu/board/machine.h"
 #include "frontend/gdb_monitor.h"
 
 namespace vx86 {

@@ -25,8 +25,8 @@
 #include <memory>
 #include <optional>
 
-#include "emu/linux_boot.h"
-#include "emu/machine.h"
+#include "emu/board/linux_boot.h"
+#include "emu/board/machine.h"
 #include "frontend/cli.h"
 #include "frontend/gdb_stub.h"
 #include "jit/jit.h"

@@ -2,7 +2,7 @@
 // here from the fw_cfg loader specification), then walk the tables from the RSDP as an OS would:
 // signatures, lengths, checksums, pointers, the FADT's PM registers, the DSDT's patched values, the
 // MADT's entries. The direct loader's link() must give the same bytes.
-#include "emu/acpi_tables.h"
+#include "emu/board/acpi_tables.h"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@
 #include <map>
 #include <string>
 
-#include "emu/machine.h"
+#include "emu/board/machine.h"
 
 using namespace vx86;
 

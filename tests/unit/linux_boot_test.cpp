@@ -1,4 +1,4 @@
-// The direct-boot loader (emu/linux_boot.cpp): synthetic bzImages around a nasm payload
+// The direct-boot loader (emu/board/linux_boot.cpp): synthetic bzImages around a nasm payload
 // (roms/tests/linux_boot_payload.asm) and a nasm Multiboot kernel (roms/tests/multiboot_kernel.asm)
 // run in a Machine and check what the loader built from inside the guest; malformed images must
 // give an error message, never a crash.
@@ -11,8 +11,8 @@
 #include <memory>
 #include <random>
 
-#include "emu/linux_boot.h"
-#include "emu/machine.h"
+#include "emu/board/linux_boot.h"
+#include "emu/board/machine.h"
 
 using namespace vx86;
 

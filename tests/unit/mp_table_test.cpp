@@ -1,15 +1,15 @@
 // The MP tables of the direct loader, walked as the MultiProcessor Specification 1.4 describes them
 // (floating pointer, configuration table header, entries by type and length), and placed by the
 // Linux loader at 639 KiB with that KiB reserved when there are APICs but no ACPI.
-#include "emu/mp_table.h"
+#include "emu/board/mp_table.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <map>
 
-#include "emu/linux_boot.h"
-#include "emu/machine.h"
+#include "emu/board/linux_boot.h"
+#include "emu/board/machine.h"
 
 using namespace vx86;
 

@@ -1,5 +1,5 @@
 #include <gtest/gtest.h>
 
-#include "emu/machine.h"
+#include "emu/board/machine.h"
 
 TEST(Smoke, Builds) { SUCCEED(); }

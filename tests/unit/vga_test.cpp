@@ -4,7 +4,7 @@
 
 #include "devices/port_bus.h"
 #include "devices/snapshot.h"
-#include "emu/machine.h"
+#include "emu/board/machine.h"
 #include "mmu/physical_memory.h"
 
 using namespace vx86;

@@ -1,4 +1,4 @@
-#include "emu/machine.h"
+#include "emu/board/machine.h"
 
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -7,7 +7,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "emu/machine_threads.h"
+#include "emu/board/machine_threads.h"
 #include "jit/jit.h"
 
 namespace vx86 {

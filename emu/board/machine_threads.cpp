@@ -13,7 +13,7 @@
 //    out of every other CPU's TLB and waits until each has done so (protect_on), so no CPU writes
 //    that page afterwards without its slow path seeing the code there.
 // Lock order: the device lock, then a CPU's mailbox lock; nothing is taken under a mailbox lock.
-#include "emu/machine_threads.h"
+#include "emu/board/machine_threads.h"
 
 #include <chrono>
 

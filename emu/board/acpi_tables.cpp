@@ -1,4 +1,4 @@
-#include "emu/acpi_tables.h"
+#include "emu/board/acpi_tables.h"
 
 #include <algorithm>
 #include <cstring>

@@ -1,4 +1,4 @@
-// The per-CPU threads of -smp N,threads=on (emu/machine_threads.cpp): what Machine keeps for them.
+// The per-CPU threads of -smp N,threads=on (emu/board/machine_threads.cpp): what Machine keeps for them.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "emu/machine.h"
+#include "emu/board/machine.h"
 
 namespace vx86 {
 

@@ -15,8 +15,8 @@
 //   (Multiboot moves its GDT, stack and info together to where its kernel and modules are not,
 //   e.g. for kernels that load at 0x8000: place_multiboot_area)
 //   0x20000 Linux: kernel command line (up to cmdline_size + 1 bytes)
-//   0x9FC00 Linux with APICs but no ACPI: the MP tables (emu/mp_table.h), that KiB reserved
-//   top 64 KiB of RAM, Linux with ACPI: the ACPI tables (emu/acpi_tables.h), reserved
+//   0x9FC00 Linux with APICs but no ACPI: the MP tables (emu/board/mp_table.h), that KiB reserved
+//   top 64 KiB of RAM, Linux with ACPI: the ACPI tables (emu/board/acpi_tables.h), reserved
 // Linux's protected-mode kernel is loaded at 1 MiB, its initrd as high as the header allows.
 // Multiboot kernels load where their header or ELF program headers say; modules follow them,
 // page-aligned.

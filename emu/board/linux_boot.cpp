@@ -1,12 +1,12 @@
-#include "emu/linux_boot.h"
+#include "emu/board/linux_boot.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
 
 #include "devices/fw_cfg.h"
-#include "emu/machine.h"
-#include "emu/mp_table.h"
+#include "emu/board/machine.h"
+#include "emu/board/mp_table.h"
 #include "emu/segmentation.h"
 
 namespace vx86 {

@@ -1,4 +1,4 @@
-#include "emu/mp_table.h"
+#include "emu/board/mp_table.h"
 
 #include <cstddef>
 
