@@ -1,5 +1,7 @@
 #include "devices/debug_ports.h"
 
+#include "devices/snapshot.h"
+
 namespace vx86 {
 
 void DebugPorts::attach(PortBus& bus) {
@@ -44,6 +46,25 @@ void DebugPorts::io_write(uint16_t port, uint32_t value, unsigned size) {
     default:
       break;
   }
+}
+
+void DebugPorts::save(SnapshotWriter& w) const {
+  w.begin_section("DBGP", 1);
+  w.u8(last_post_);
+  w.boolean(exit_status_.has_value());
+  w.u32(static_cast<uint32_t>(exit_status_.value_or(0)));
+  w.end_section();
+}
+
+void DebugPorts::load(SnapshotReader& r) {
+  r.begin_section("DBGP", 1);
+  const uint8_t post = r.u8();
+  const bool exited = r.boolean();
+  const uint32_t status = r.u32_max(255, "isa-debug-exit status out of range");
+  r.end_section();
+  last_post_ = post;
+  exit_status_.reset();
+  if (exited) exit_status_ = static_cast<int>(status);
 }
 
 }  // namespace vx86

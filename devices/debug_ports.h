@@ -10,6 +10,9 @@
 
 namespace vx86 {
 
+class SnapshotWriter;
+class SnapshotReader;
+
 class DebugPorts : public IoDevice {
  public:
   // Null sinks drop the bytes.
@@ -27,6 +30,8 @@ class DebugPorts : public IoDevice {
   // Set once the guest wrote to isa-debug-exit; the run loop stops and vx86 exits with it.
   std::optional<int> exit_status() const { return exit_status_; }
   uint8_t last_post_code() const { return last_post_; }
+  void save(SnapshotWriter& w) const;
+  void load(SnapshotReader& r);
   std::function<void()> on_exit;  // called when the guest writes isa-debug-exit
 
  private:

@@ -16,6 +16,9 @@
 
 namespace vx86 {
 
+class SnapshotWriter;
+class SnapshotReader;
+
 class DiskImage {
  public:
   enum class Mode { ReadWrite, ReadOnly, Snapshot };
@@ -39,6 +42,12 @@ class DiskImage {
   bool write(uint64_t offset, const void* buf, size_t n);
   bool flush();
   size_t overlay_blocks() const { return overlay_.size(); }
+
+  // Snapshots: the -snapshot overlay's blocks (the image file itself is not saved: a machine
+  // restored from a snapshot must find its disks as they were when it was taken). load() checks
+  // the size, and that an overlay goes only to an image in Snapshot mode.
+  void save(SnapshotWriter& w) const;
+  void load(SnapshotReader& r);
 
  private:
   bool in_range(uint64_t offset, size_t n) const { return offset <= size_ && n <= size_ - offset; }

@@ -72,6 +72,12 @@ class IdeChannel : public IoDevice {
   uint8_t status(unsigned unit) const { return drives_[unit & 1].status; }
   uint8_t error(unsigned unit) const { return drives_[unit & 1].error; }
   uint8_t bm_status() const { return bm_status_; }
+  // A DMA command is issued and its transfer not finished (the bus master not yet started).
+  bool dma_in_progress() const {
+    for (const Drive& d : drives_)
+      if (d.phase == Phase::DmaIn || d.phase == Phase::DmaOut) return true;
+    return false;
+  }
 
   void save(SnapshotWriter& w) const;
   void load(SnapshotReader& r);  // the same drives must be attached (kind and size are checked)

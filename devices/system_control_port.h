@@ -11,6 +11,9 @@
 
 namespace vx86 {
 
+class SnapshotWriter;
+class SnapshotReader;
+
 class SystemControlPort : public IoDevice {
  public:
   void attach(PortBus& bus);
@@ -21,6 +24,9 @@ class SystemControlPort : public IoDevice {
   void io_write(uint16_t port, uint32_t value, unsigned size) override;
 
   bool a20() const { return (value_ & 0x02) != 0; }
+  // load() does not call on_a20: the board sets the A20 line from its own saved state.
+  void save(SnapshotWriter& w) const;
+  void load(SnapshotReader& r);
   std::function<void(bool)> on_a20;        // bit 1 written (the board recomputes the A20 line)
   std::function<void()> on_reset_request;  // bit 0 written 0 -> 1 (the board resets)
 

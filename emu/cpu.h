@@ -20,6 +20,8 @@ namespace vx86 {
 
 class PortBus;
 class Jit;
+class SnapshotWriter;
+class SnapshotReader;
 
 // An interrupt controller as the CPU sees it (the 8259 pair, later the APIC).
 class InterruptSource {
@@ -210,6 +212,14 @@ class Cpu {
   // Called by IRET: NMIs are accepted again.
   void nmi_iret() { s.nmi_blocked = false; }
   void a20_changed() { blocks.flush(); }
+
+  // Snapshots (emu/cpu_snapshot.cpp): the architectural state (registers, segment caches, control
+  // and debug registers, the x87, the MSRs, the run-loop flags, icount). Taken between blocks.
+  // load() validates what could put the model into an impossible state, then drops every
+  // translation (TLB, decoded blocks and their JIT code); the board sets the A20 gate and the interrupt
+  // line afterwards.
+  void save(SnapshotWriter& w) const;
+  void load(SnapshotReader& r);
 
   uint64_t blocks_translated() const { return blocks_translated_; }
   // Limits how many instructions a block may hold; 1 makes run(1) execute exactly one

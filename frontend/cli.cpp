@@ -19,7 +19,7 @@ std::string cli_usage() {
          "  -hda/-hdb/-hdc/-hdd FILE  raw IDE hard disk image (primary master/slave, secondary\n"
          "                         master/slave)\n"
          "  -cdrom FILE            ISO image in an ATAPI CD-ROM drive (secondary master, as -hdc)\n"
-         "  -drive file=FILE[,format=raw][,if=ide][,index=0-3|bus=B,unit=U][,media=disk|cdrom]\n"
+         "  -drive file=FILE[,format=raw|qcow2][,if=ide][,index=0-3|bus=B,unit=U][,media=disk|cdrom]\n"
          "         [,readonly=on][,snapshot=on]  an IDE drive (no index: the first free slot)\n"
          "  -snapshot              writes to every disk go to a copy in memory, discarded at exit\n"
          "  -boot [order=]DRIVES   BIOS boot order: c (hard disk), d (CD-ROM), a (floppy),\n"
@@ -73,6 +73,9 @@ std::string cli_usage() {
          "  -timeout SECONDS       stop after SECONDS of wall-clock time (exit status 124)\n"
          "  -insn-limit N          stop after about N guest instructions, at a block boundary\n"
          "                         (exit status 124; exact and repeatable with -icount)\n"
+         "  -loadvm FILE           start from a snapshot file (saved by the library API or the\n"
+         "                         QMP socket) instead of power-on; the other options must\n"
+         "                         describe the same machine (memory, CPUs, firmware, devices)\n"
          "  --help, --version\n"
          "Exit status: (V << 1) | 1 when the guest writes V to port 0xf4 (isa-debug-exit);\n"
          "0 on a guest reset or triple fault with -no-reboot; 2 on an error (bad option or file);\n"
@@ -200,7 +203,8 @@ std::optional<std::string> parse_drive(const std::string& v, DriveOption& d) {
     if (key == "file") {
       d.file = val;
     } else if (key == "format") {
-      if (val != "raw") return "unsupported -drive format '" + val + "' (vx86 reads raw images only)";
+      if (val != "raw" && val != "qcow2") return "unsupported -drive format '" + val + "' (raw or qcow2)";
+      d.format = val;
     } else if (key == "if") {
       if (val != "ide") return "unsupported -drive interface '" + val + "' (vx86 has IDE only)";
     } else if (key == "index") {
@@ -218,7 +222,7 @@ std::optional<std::string> parse_drive(const std::string& v, DriveOption& d) {
       (key == "readonly" ? d.readonly : d.snapshot) = *b;
     } else {
       return "unsupported -drive option '" + (key.empty() ? val : key) +
-             "' (file, format=raw, if=ide, index, bus, unit, media, readonly, snapshot)";
+             "' (file, format, if=ide, index, bus, unit, media, readonly, snapshot)";
     }
   }
   if (d.file.empty()) return std::string("-drive needs file=FILE");
@@ -386,6 +390,9 @@ std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOp
       if (err) return err;
     } else if (a == "-snapshot") {
       o.snapshot = true;
+    } else if (a == "-loadvm") {
+      if (auto e = value(v)) return e;
+      o.loadvm = v;
     } else if (a == "-boot") {
       if (auto e = value(v)) return e;
       if (auto e = parse_boot(v, o.boot_order)) return e;

@@ -18,6 +18,7 @@ struct DriveOption {
   bool cdrom = false;
   bool readonly = false;
   bool snapshot = false;
+  std::string format;  // "raw", "qcow2", or "" (probed from the file)
 };
 
 struct CliOptions {
@@ -60,6 +61,7 @@ struct CliOptions {
   NetOptions net;                        // -netdev, -nic, -device e1000, -net none, -object
   double timeout_s = 0;                                    // 0 = none
   uint64_t insn_limit = 0;                                 // -insn-limit N: stop after N instructions
+  std::string loadvm;                                      // -loadvm FILE: start from a snapshot
   bool help = false, version = false, debug_help = false;  // --help, --version, -d help
 };
 

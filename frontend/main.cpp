@@ -255,7 +255,8 @@ int run(const CliOptions& o) {
                                  : (d.readonly || d.cdrom)  ? DiskImage::Mode::ReadOnly
                                                             : DiskImage::Mode::ReadWrite;
     try {
-      cfg.drives[static_cast<size_t>(d.index)] = {std::make_shared<DiskImage>(d.file, mode), d.cdrom};
+      const ImageFormat format = d.format.empty() ? ImageFormat::Probe : *parse_image_format(d.format);
+      cfg.drives[static_cast<size_t>(d.index)] = {std::make_shared<DiskImage>(d.file, mode, format), d.cdrom};
     } catch (const std::exception& e) {
       die(e.what());
     }
@@ -303,6 +304,14 @@ int run(const CliOptions& o) {
     if (!err.empty()) die("'" + o.kernel + "': " + err);
   };
   load_boot();
+  // -loadvm: the whole machine as a snapshot left it (the kernel loaded above is overwritten).
+  if (!o.loadvm.empty()) {
+    try {
+      m.load_snapshot(o.loadvm);
+    } catch (const std::exception& e) {
+      die(e.what());
+    }
+  }
   // -s / -gdb: the gdb stub; -S waits for gdb before the first instruction.
   std::unique_ptr<GdbStub> gdb;
   if (o.gdb_wait && !o.gdb_port && o.gdb_unix.empty())

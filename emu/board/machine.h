@@ -84,6 +84,16 @@ class Machine {
   // them again). Without: nothing to do.
   void pause();
 
+  // Snapshots (emu/board/machine_snapshot.cpp): the whole machine's state (CPUs, RAM, clock,
+  // every device, the -snapshot disk overlays) between run() calls. load_state() needs a machine
+  // built from the same configuration (checked: memory, CPUs, firmware, devices, drives); on a
+  // malformed snapshot it throws SnapshotError and leaves the machine reset. The file forms add
+  // the versioned, checksummed, compressed container (emu/board/snapshot_file.h).
+  void save_state(SnapshotWriter& w);
+  void load_state(SnapshotReader& r);
+  void save_snapshot(const std::string& path);  // throws std::runtime_error on host I/O errors
+  void load_snapshot(const std::string& path);  // throws SnapshotError / std::runtime_error
+
   PhysicalMemory& memory() { return mem_; }
   PortBus& ports() { return ports_; }
   Cpu& cpu() { return *cpu_; }  // the bootstrap processor
@@ -123,6 +133,8 @@ class Machine {
 
  private:
   void request_reset();
+  void save_config_fingerprint(SnapshotWriter& w) const;
+  void check_config_fingerprint(SnapshotReader& r) const;
   void apply_pam(uint32_t base, uint32_t size, bool read_ram, bool write_ram);
   void dma_written(uint32_t addr, uint32_t len);
   void update_a20();

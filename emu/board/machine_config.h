@@ -19,10 +19,10 @@ namespace vx86 {
 
 struct MachineConfig {
   uint32_t ram_mb = 32;
-  std::vector<uint8_t> bios;   // 64-256 KiB image, mapped below 1 MiB and below 4 GiB
-  FILE* debugcon = stdout;     // port 0xe9
-  FILE* bioslog = nullptr;     // port 0x402
-  FILE* post_log = nullptr;    // port 0x80 (-d post)
+  std::vector<uint8_t> bios;  // 64-256 KiB image, mapped below 1 MiB and below 4 GiB
+  FILE* debugcon = stdout;    // port 0xe9
+  FILE* bioslog = nullptr;    // port 0x402
+  FILE* post_log = nullptr;   // port 0x80 (-d post)
   uint32_t log_mask = 0;
   FILE* log_file = stderr;
   std::vector<std::pair<uint32_t, uint32_t>> log_filter;  // -dfilter (Cpu::log_filter)
