@@ -374,6 +374,17 @@ void Machine::notify_network() {
   [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
 }
 
+void Machine::interrupt() {
+  if (threads_) {
+    wake_timer_thread();
+    return;
+  }
+  for (auto& c : cpus_) {
+    __atomic_store_n(&c->s.exit_request, true, __ATOMIC_SEQ_CST);
+    c->kick();
+  }
+}
+
 void Machine::drain_wake() {
   uint64_t v;
   if (wake_fd_ >= 0) {

@@ -78,6 +78,9 @@ class Machine {
   // Network backends with frames for the guest wake the board through this eventfd (-1 without
   // NICs): a caller that sleeps while the machine idles waits on it too, then calls drain_wake().
   int wake_fd() const { return wake_fd_; }
+  // Any thread: the running slice ends at the next block boundary (run() returns soon), so a
+  // frontend's control request (pause, stop) is seen without waiting for the budget.
+  void interrupt();
   void drain_wake();
 
   // With threads: the threads are stopped (the CPUs' state may be read and changed; run() starts
