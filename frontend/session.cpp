@@ -20,12 +20,16 @@ std::vector<uint8_t> read_user_file(const std::string& path, const std::string& 
   std::error_code ec;
   auto st = std::filesystem::status(path, ec);
   if (ec || !std::filesystem::exists(st))
-    throw SetupError("cannot open " + what + " '" + path + "': No such file or directory");
-  if (!std::filesystem::is_regular_file(st)) throw SetupError(what + " '" + path + "' is not a regular file");
+    throw SetupError("cannot open " + what + " '" + path + "': No such file or directory",
+                     SetupError::Kind::Io);
+  if (!std::filesystem::is_regular_file(st))
+    throw SetupError(what + " '" + path + "' is not a regular file", SetupError::Kind::Io);
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw SetupError("cannot open " + what + " '" + path + "': " + std::strerror(errno));
+  if (!in)
+    throw SetupError("cannot open " + what + " '" + path + "': " + std::strerror(errno),
+                     SetupError::Kind::Io);
   std::vector<uint8_t> data{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  if (in.bad()) throw SetupError("cannot read " + what + " '" + path + "'");
+  if (in.bad()) throw SetupError("cannot read " + what + " '" + path + "'", SetupError::Kind::Io);
   return data;
 }
 
@@ -88,8 +92,10 @@ void Session::build() {
   if (!opts_.loadvm.empty()) {
     try {
       m.load_snapshot(opts_.loadvm);
+    } catch (const SnapshotError& e) {
+      throw SetupError(e.what(), SetupError::Kind::Snapshot);
     } catch (const std::exception& e) {
-      throw SetupError(e.what());
+      throw SetupError(e.what(), SetupError::Kind::Io);
     }
   }
 }
@@ -188,7 +194,8 @@ void Session::build_config() {
     std::error_code ec;
     if (!std::filesystem::exists(d.file, ec))
       throw SetupError(std::string("cannot open ") + (d.cdrom ? "CD-ROM image '" : "disk image '") + d.file +
-                       "': No such file or directory");
+                           "': No such file or directory",
+                       SetupError::Kind::Io);
     const DiskImage::Mode mode = (o.snapshot || d.snapshot) ? DiskImage::Mode::Snapshot
                                  : (d.readonly || d.cdrom)  ? DiskImage::Mode::ReadOnly
                                                             : DiskImage::Mode::ReadWrite;
@@ -196,7 +203,7 @@ void Session::build_config() {
     try {
       cfg.drives[static_cast<size_t>(d.index)] = {std::make_shared<DiskImage>(d.file, mode, format), d.cdrom};
     } catch (const std::exception& e) {
-      throw SetupError(e.what());
+      throw SetupError(e.what(), SetupError::Kind::Io);
     }
   }
   cfg.boot_order = o.boot_order.empty() ? "cad" : o.boot_order;  // QEMU's default order

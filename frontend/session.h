@@ -24,10 +24,14 @@
 
 namespace vx86 {
 
-// A problem with the options or the files they name: one line, for the user.
+// A problem with the options or the files they name: one line, for the user. The kind lets the
+// library API report a code beside the message.
 class SetupError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  enum class Kind { Invalid, Io, Snapshot };
+  explicit SetupError(const std::string& what, Kind kind = Kind::Invalid)
+      : std::runtime_error(what), kind(kind) {}
+  Kind kind;
 };
 
 // How a run ended, and the exit status the vx86 program reports for it (docs/cli.md).
