@@ -76,6 +76,10 @@ std::string cli_usage() {
          "  -loadvm FILE           start from a snapshot file (saved by the library API or the\n"
          "                         QMP socket) instead of power-on; the other options must\n"
          "                         describe the same machine (memory, CPUs, firmware, devices)\n"
+         "  -qmp unix:PATH,server[,nowait]\n"
+         "                         the QMP control socket (docs/cli.md: stop, cont, savevm FILE,\n"
+         "                         loadvm FILE, system_reset, system_powerdown, quit; events);\n"
+         "                         without nowait vx86 waits for a client before the VM runs\n"
          "  --help, --version\n"
          "Exit status: (V << 1) | 1 when the guest writes V to port 0xf4 (isa-debug-exit);\n"
          "0 on a guest reset or triple fault with -no-reboot; 2 on an error (bad option or file);\n"
@@ -393,6 +397,8 @@ std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOp
     } else if (a == "-loadvm") {
       if (auto e = value(v)) return e;
       o.loadvm = v;
+    } else if (a == "-qmp") {
+      if (auto e = value(o.qmp)) return e;
     } else if (a == "-boot") {
       if (auto e = value(v)) return e;
       if (auto e = parse_boot(v, o.boot_order)) return e;

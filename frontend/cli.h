@@ -62,6 +62,7 @@ struct CliOptions {
   double timeout_s = 0;                                    // 0 = none
   uint64_t insn_limit = 0;                                 // -insn-limit N: stop after N instructions
   std::string loadvm;                                      // -loadvm FILE: start from a snapshot
+  std::string qmp;                                         // -qmp unix:PATH,server[,nowait]
   bool help = false, version = false, debug_help = false;  // --help, --version, -d help
 };
 

@@ -28,6 +28,7 @@
 #include "emu/board/machine.h"
 #include "frontend/cli.h"
 #include "frontend/gdb_stub.h"
+#include "frontend/qmp_server.h"
 #include "frontend/session.h"
 #include "jit/jit.h"
 
@@ -97,8 +98,10 @@ class ConsoleBackend : public StdioCharBackend {
     for (size_t k = 0; k < n; ++k) {
       uint8_t b = buf[k];
       if (!escape_) {
-        if (b == 0x01) escape_ = true;
-        else buf[out++] = b;
+        if (b == 0x01)
+          escape_ = true;
+        else
+          buf[out++] = b;
         continue;
       }
       escape_ = false;
@@ -133,6 +136,21 @@ int run(const CliOptions& o) {
     die(e.what());
   }
   Machine& m = session->machine();
+
+  // -qmp: the control socket, on its own thread; the VM's state changes are its events.
+  std::unique_ptr<QmpServer> qmp;
+  if (!o.qmp.empty()) {
+    try {
+      qmp = std::make_unique<QmpServer>(*session, o.qmp);
+    } catch (const std::exception& e) {
+      die(e.what());
+    }
+    session->on_pause_change = [&qmp](bool paused) { qmp->event(paused ? "STOP" : "RESUME"); };
+    session->on_reset = [&qmp] {
+      qmp->event("RESET", {{"guest", false}, {"reason", "host-qmp-system-reset"}});
+    };
+    qmp->start();
+  }
 
   // -s / -gdb: the gdb stub; -S waits for gdb before the first instruction.
   std::unique_ptr<GdbStub> gdb;
@@ -186,6 +204,16 @@ int run(const CliOptions& o) {
 
   if (console) enter_raw_tty();
   const RunResult res = session->run(hooks);
+  if (qmp) {
+    using R = RunResult::Reason;
+    const bool by_guest = res.reason == R::PowerOff || res.reason == R::GuestExit ||
+                          res.reason == R::NoReboot || res.reason == R::Halted;
+    const char* why = res.reason == R::NoReboot ? "guest-reset"
+                      : by_guest                ? "guest-shutdown"
+                      : qmp->quit_requested()   ? "host-qmp-quit"
+                                                : "host-signal";
+    qmp->shutdown_event(by_guest, why);
+  }
   std::fflush(stdout);
   restore_tty();
   if (!res.message.empty()) std::fprintf(stderr, "vx86: %s\n", res.message.c_str());

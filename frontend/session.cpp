@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <utility>
 
 #include "frontend/net_options.h"
 
@@ -290,9 +291,69 @@ void Session::request_stop() {
   cv_.notify_all();
 }
 
+void Session::request_reset() {
+  std::lock_guard lk(mu_);
+  want_reset_ = true;
+  wake();
+}
+
+void Session::request_powerdown() {
+  std::lock_guard lk(mu_);
+  want_powerdown_ = true;
+  wake();
+}
+
 bool Session::paused() const {
   std::lock_guard lk(mu_);
-  return parked_;
+  return parked_ && want_pause_;  // (a resume takes effect for the caller at once)
+}
+
+bool Session::ended() const {
+  std::lock_guard lk(mu_);
+  return ended_;
+}
+
+template <class F>
+void Session::while_paused(F&& f) {
+  std::lock_guard s(snapshot_mu_);
+  bool was_paused;
+  {
+    std::lock_guard lk(mu_);
+    was_paused = want_pause_;
+  }
+  request_pause();
+  if (!paused() && !ended()) throw std::runtime_error("the VM is stopping");
+  // (An ended run leaves the machine alone too: its thread is done with it.)
+  try {
+    f();
+  } catch (...) {
+    if (!was_paused) request_resume();
+    throw;
+  }
+  if (!was_paused) request_resume();
+}
+
+void Session::save_snapshot(const std::string& path) {
+  while_paused([&] { machine_->save_snapshot(path); });
+}
+
+void Session::load_snapshot(const std::string& path) {
+  while_paused([&] { machine_->load_snapshot(path); });
+}
+
+void Session::serve_requests() {
+  bool reset, powerdown;
+  {
+    std::lock_guard lk(mu_);
+    reset = std::exchange(want_reset_, false);
+    powerdown = std::exchange(want_powerdown_, false);
+  }
+  if (reset) {
+    machine_->reset();
+    load_boot();
+    if (on_reset) on_reset();
+  }
+  if (powerdown && machine_->pm()) machine_->pm()->press_power_button();
 }
 
 bool Session::park_if_asked() {
@@ -343,6 +404,7 @@ RunResult Session::run(const Hooks& hooks) {
   };
   for (;;) {
     if (!park_if_asked()) return end(RunResult::Reason::Stopped, 0, "", std::nullopt);
+    serve_requests();
     // Slices short enough that -timeout and control requests are honoured promptly even at a few
     // MIPS with logging on.
     uint64_t slice = 1'000'000;

@@ -76,17 +76,32 @@ class Session {
   void request_pause();
   void request_resume();
   void request_stop();
+  // Handled by the loop between slices (the machine is never touched from another thread while
+  // it runs): the RESET line, and the ACPI power button (the guest shuts itself down).
+  void request_reset();
+  void request_powerdown();
   bool paused() const;
-  // Called by the loop's thread whenever it parks or goes on (true = paused).
+  bool ended() const;
+  // From any thread: the whole machine to / from a snapshot file. A running machine is paused for
+  // it and goes on after; a paused one stays paused. Throw std::runtime_error (SnapshotError for a
+  // refused snapshot; after a load that failed past its checks the machine is reset).
+  void save_snapshot(const std::string& path);
+  void load_snapshot(const std::string& path);
+  // Called by the loop's thread whenever it parks or goes on (true = paused), and after a reset
+  // it was asked for.
   std::function<void(bool)> on_pause_change;
+  std::function<void()> on_reset;
 
  private:
   void build();
   void build_config();
   void release();  // idempotent: the destructor, and a constructor that throws
   void load_boot();
-  void wake();           // ends an idle wait early
-  bool park_if_asked();  // false: a stop was requested
+  void wake();            // ends an idle wait early
+  bool park_if_asked();   // false: a stop was requested
+  void serve_requests();  // reset / power button asked for from another thread
+  template <class F>
+  void while_paused(F&& f);
 
   CliOptions opts_;
   CharBackend* serial_override_ = nullptr;
@@ -102,6 +117,8 @@ class Session {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool want_pause_ = false, want_stop_ = false, parked_ = false, ended_ = false;
+  bool want_reset_ = false, want_powerdown_ = false;
+  std::mutex snapshot_mu_;  // one save/load at a time
 };
 
 // Reads a whole file the user named; `what` names it in the error ("BIOS image", ...).

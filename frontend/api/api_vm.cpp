@@ -221,19 +221,12 @@ std::optional<ApiError> ApiVm::save(const std::string& path) {
   const vx86_vm_state s = state();
   if (s != VX86_VM_RUNNING && s != VX86_VM_PAUSED)
     return wrong_state(std::string("cannot save a VM that is ") + state_name(s));
-  session_->request_pause();
-  std::optional<ApiError> err;
-  if (session_->paused()) {
-    try {
-      session_->machine().save_snapshot(path);
-    } catch (const std::exception& e) {
-      err = ApiError{VX86_E_IO, e.what()};
-    }
-  } else {
-    err = wrong_state("the VM exited before it could be saved");
+  try {
+    session_->save_snapshot(path);
+  } catch (const std::exception& e) {
+    return ApiError{VX86_E_IO, e.what()};
   }
-  if (s == VX86_VM_RUNNING) session_->request_resume();
-  return err;
+  return std::nullopt;
 }
 
 std::optional<ApiError> ApiVm::stop(const char* snapshot_path) {
@@ -241,19 +234,14 @@ std::optional<ApiError> ApiVm::stop(const char* snapshot_path) {
   const vx86_vm_state s = state();
   if (s != VX86_VM_RUNNING && s != VX86_VM_PAUSED)
     return wrong_state(std::string("cannot stop a VM that is ") + state_name(s));
-  std::optional<ApiError> err;
   if (snapshot_path) {
-    session_->request_pause();
     try {
-      if (!session_->paused()) throw std::runtime_error("the VM exited before it could be saved");
-      session_->machine().save_snapshot(snapshot_path);
+      session_->request_pause();  // (stays paused: nothing runs between the save and the stop)
+      session_->save_snapshot(snapshot_path);
     } catch (const std::exception& e) {
-      err = ApiError{VX86_E_IO, e.what()};
+      if (s == VX86_VM_RUNNING) session_->request_resume();  // not saved: the VM goes on as it was
+      return ApiError{VX86_E_IO, e.what()};
     }
-  }
-  if (err) {  // the state was not saved: the VM stays as it was
-    if (s == VX86_VM_RUNNING) session_->request_resume();
-    return err;
   }
   session_->request_stop();
   join();  // (the VM's thread reports EXITED as it ends)
@@ -264,18 +252,14 @@ std::optional<ApiError> ApiVm::restore(const std::string& path) {
   const vx86_vm_state s = state();
   if (s == VX86_VM_CREATED || s == VX86_VM_EXITED) return start(path);
   std::lock_guard c(control_);
-  session_->request_pause();
-  if (!session_->paused()) return wrong_state("the VM exited before the snapshot could be loaded");
-  std::optional<ApiError> err;
   try {
-    session_->machine().load_snapshot(path);
+    session_->load_snapshot(path);
   } catch (const SnapshotError& e) {
-    err = ApiError{VX86_E_SNAPSHOT, e.what()};  // (the machine is reset: a damaged file loads nothing)
+    return ApiError{VX86_E_SNAPSHOT, e.what()};  // (refused by its checks: nothing changed)
   } catch (const std::exception& e) {
-    err = ApiError{VX86_E_IO, e.what()};  // (unreadable: nothing changed)
+    return ApiError{VX86_E_IO, e.what()};
   }
-  if (s == VX86_VM_RUNNING) session_->request_resume();
-  return err;
+  return std::nullopt;
 }
 
 std::optional<ApiError> ApiVm::wait_exit(int timeout_ms, int* status) {
