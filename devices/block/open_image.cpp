@@ -6,6 +6,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "devices/block/qcow2.h"
 #include "devices/block/raw_file.h"
 
 namespace vx86 {
@@ -32,10 +33,10 @@ std::optional<ImageFormat> parse_image_format(const std::string& name) {
   return std::nullopt;
 }
 
-std::unique_ptr<BlockDriver> open_block_image(const std::string& path, ImageFormat format, bool writable) {
+std::unique_ptr<BlockDriver> open_block_image(const std::string& path, ImageFormat format, bool writable,
+                                              int depth) {
   if (format == ImageFormat::Probe) format = has_qcow_magic(path) ? ImageFormat::Qcow2 : ImageFormat::Raw;
-  if (format == ImageFormat::Qcow2)
-    throw std::runtime_error("disk image '" + path + "' is qcow2, which this build cannot read yet");
+  if (format == ImageFormat::Qcow2) return std::make_unique<Qcow2Image>(path, writable, depth);
   return std::make_unique<RawFile>(path, writable);
 }
 

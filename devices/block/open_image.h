@@ -14,7 +14,10 @@ enum class ImageFormat { Probe, Raw, Qcow2 };
 // "raw" / "qcow2" -> the format; anything else -> nullopt.
 std::optional<ImageFormat> parse_image_format(const std::string& name);
 
-// Throws std::runtime_error with a one-line message naming the file and the problem.
-std::unique_ptr<BlockDriver> open_block_image(const std::string& path, ImageFormat format, bool writable);
+// Throws std::runtime_error with a one-line message naming the file and the problem. depth is the
+// image's position in a qcow2 backing chain (0 for the image a drive opens; the qcow2 driver opens
+// its backing file with depth + 1 and refuses chains that are too long).
+std::unique_ptr<BlockDriver> open_block_image(const std::string& path, ImageFormat format, bool writable,
+                                              int depth = 0);
 
 }  // namespace vx86
