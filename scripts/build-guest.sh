@@ -172,6 +172,18 @@ fi
 for m in $(cat /lib/modules/load-order); do insmod /lib/modules/$m 2>/dev/null; done
 i=0
 while [ ! -b /dev/sda1 ] && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
+if grep -q 'vx86.writeloop' /proc/cmdline; then
+  # Random writes all over /dev/sda, each flushed, for ever: tests/guest/qcow2_kill.py kills vx86
+  # in the middle of this and checks the qcow2 image.
+  echo "VX86-WRITELOOP-BEGIN"
+  i=0
+  start=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
+  while true; do
+    dd if=/dev/urandom of=/dev/sda bs=64k count=8 seek=$(( (start + i * 7919) % 16000 )) conv=fsync 2>/dev/null
+    i=$((i + 1))
+    [ $((i % 8)) -eq 0 ] && echo "VX86-WRITELOOP $i"
+  done
+fi
 if [ -b /dev/sda1 ] && mount -t vfat -o ro /dev/sda1 /mnt; then
   echo "VX86-DISK $(cat /mnt/HELLO.TXT)"
   umount /mnt
