@@ -43,8 +43,10 @@ class StringSerial : public CharBackend {
 struct Guest {
   StringSerial serial;
   std::unique_ptr<Machine> m;
-  Guest() {
+  explicit Guest(unsigned cpus = 1) {
     MachineConfig cfg;
+    cfg.cpus = cpus;
+    cfg.apic = cpus > 1;
     cfg.ram_mb = 128;
     cfg.bios = read_file(kBios);
     cfg.vga_bios = read_file(kVgaBios);
@@ -173,6 +175,28 @@ TEST_F(SnapshotDeterminism, ReferenceRunReachesTheGuestsEnd) {
 TEST_F(SnapshotDeterminism, RestoreInFirmware) { check_restore(0, false); }
 TEST_F(SnapshotDeterminism, RestoreDuringSerialOutput) { check_restore(1, true); }
 TEST_F(SnapshotDeterminism, RestoreDuringDiskDma) { check_restore(2, false); }
+
+// Two CPUs, time-sliced (deterministic): saved while the kernel prints, after the second CPU is
+// up, and restored.
+TEST(SnapshotDeterminismSmp, TwoCpusRestoreExactly) {
+  if (!guest_available()) GTEST_SKIP() << "no guest/disk.img or SeaBIOS";
+  Guest g(2);
+  ASSERT_TRUE(g.run_until(kChunk, [&] { return g.serial.out.find("smp: Brought up") != std::string::npos; }));
+  ASSERT_TRUE(g.run_until(2'000, [&] { return g.serial.out.back() != '\n'; }));
+  const size_t at = g.serial.out.size();
+  const uint64_t icount = g.m->icount();
+  const auto saved = g.state();
+  g.run_to_power_off();
+  ASSERT_NE(g.serial.out.find("VX86-CPUS 2 2"), std::string::npos);
+  Guest r(2);
+  SnapshotReader rd(saved);
+  r.m->load_state(rd);
+  EXPECT_EQ(r.m->icount(), icount);
+  r.run_to_power_off();
+  EXPECT_TRUE(r.serial.out == g.serial.out.substr(at)) << "serial output after the restore differs";
+  EXPECT_TRUE(r.state() == g.state()) << "final machine state differs";
+  EXPECT_NE(r.serial.out.find("VX86-CPU 1 ran-on 1"), std::string::npos);
+}
 
 // The command line's -loadvm: a snapshot saved through the API, restored by the vx86 program with
 // the options that describe the same machine, prints the rest of the reference output.
