@@ -84,7 +84,7 @@ cp "$WORK/busybox/bin/busybox" "$IR/bin/busybox"
 
 # Disk and network drivers with their dependencies, in load order (read from each module's .modinfo).
 python3 - "$WORK/kernel/lib/modules/$kver" "$IR/lib/modules" \
-  crct10dif_generic crc64_rocksoft_generic ata_piix sd_mod vfat nls_cp437 nls_ascii e1000 <<'EOF'
+  crct10dif_generic crc64_rocksoft_generic ata_piix sd_mod vfat nls_cp437 nls_ascii e1000 button evdev <<'EOF'
 import os, shutil, sys
 tree, dest, wanted = sys.argv[1], sys.argv[2], sys.argv[3:]
 paths = {}
@@ -172,6 +172,12 @@ fi
 for m in $(cat /lib/modules/load-order); do insmod /lib/modules/$m 2>/dev/null; done
 i=0
 while [ ! -b /dev/sda1 ] && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
+if grep -q 'vx86.acpid' /proc/cmdline; then
+  # The ACPI power button (QMP system_powerdown): busybox acpid reads the button's input events and
+  # runs /etc/acpi/PWRF/00000080, which says so and powers off.
+  acpid -c /etc/acpi -l /tmp/acpid.log -p /tmp/acpid.pid
+  echo "VX86-ACPID"
+fi
 if grep -q 'vx86.writeloop' /proc/cmdline; then
   # Random writes all over /dev/sda, each flushed, for ever: tests/guest/qcow2_kill.py kills vx86
   # in the middle of this and checks the qcow2 image.
@@ -263,7 +269,9 @@ case "$1" in
 esac
 exit 0
 EOF
-chmod 755 "$IR/init" "$IR/bin/busybox" "$IR/etc/udhcpc.script"
+mkdir -p "$IR/etc/acpi/PWRF"
+printf '#!/bin/sh\necho VX86-POWER-BUTTON > /dev/console\npoweroff -f\n' > "$IR/etc/acpi/PWRF/00000080"
+chmod 755 "$IR/init" "$IR/bin/busybox" "$IR/etc/udhcpc.script" "$IR/etc/acpi/PWRF/00000080"
 
 # newc cpio, written without root: every file owned by root, fixed times, and a /dev/console
 # node (the kernel opens it for init before devtmpfs is mounted).
