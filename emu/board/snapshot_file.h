@@ -1,10 +1,10 @@
 // The snapshot file: a fixed header, then the machine's state (devices/snapshot.h sections)
-// compressed with zlib. The header names the format version (a file from another version is
+// compressed with zstd (one frame that states its content size). The header names the format version (a file from another version is
 // refused, not guessed at) and carries CRC-32s of itself and of the compressed payload, so a
 // damaged file is an error before any of it is parsed.
 //
 //   0  "VX86SNAP"            8  u32 format version     12 u32 header size (64)
-//  16  u64 payload size     24  u64 compressed size    32 u32 CRC-32 of the compressed bytes
+//  16  u64 payload size     24  u64 compressed size    32 u32 CRC-32 (zlib's) of the compressed bytes
 //  36  char[24] the vx86 version that wrote it (for the error message)
 //  60  u32 CRC-32 of bytes 0-59
 #pragma once
