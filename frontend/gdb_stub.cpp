@@ -258,22 +258,32 @@ void GdbStub::send_packet(const std::string& payload) {
   }
 }
 
-GdbStub::Resume GdbStub::stopped(int signal, bool report) {
-  Cpu& c = m_.cpu();
-  if (report && !fresh_) {
-    char buf[40];
-    if (const auto w = std::exchange(c.debug_watch_hit, std::nullopt)) {
-      // A watchpoint: gdb finds it by its kind and address (stopped after the accessing instruction).
-      const char* what = w->kind == WatchKind::Write  ? "watch"
-                         : w->kind == WatchKind::Read ? "rwatch"
-                                                      : "awatch";
-      std::snprintf(buf, sizeof buf, "T%02x%s:%x;", signal & 0xFF, what, w->addr);
-    } else {
-      std::snprintf(buf, sizeof buf, "S%02x", signal & 0xFF);
-    }
-    send_packet(buf);
+Cpu& GdbStub::sel() { return m_.cpu(std::min(sel_, m_.cpu_count() - 1)); }
+
+std::string GdbStub::stop_reply(int signal) const {
+  char buf[64];
+  const Cpu& c = const_cast<Machine&>(m_).current_cpu();
+  std::string thread;
+  if (m_.cpu_count() > 1) thread = "thread:" + std::to_string(c.apic_id + 1) + ";";  // (ids in hex: < 9)
+  if (const auto& w = c.debug_watch_hit) {
+    // A watchpoint: gdb finds it by its kind and address (stopped after the accessing instruction).
+    const char* what = w->kind == WatchKind::Write  ? "watch"
+                       : w->kind == WatchKind::Read ? "rwatch"
+                                                    : "awatch";
+    std::snprintf(buf, sizeof buf, "T%02x%s:%x;", signal & 0xFF, what, w->addr);
+  } else if (!thread.empty()) {
+    std::snprintf(buf, sizeof buf, "T%02x", signal & 0xFF);
+  } else {
+    std::snprintf(buf, sizeof buf, "S%02x", signal & 0xFF);
   }
-  c.debug_watch_hit.reset();
+  return buf + thread;
+}
+
+GdbStub::Resume GdbStub::stopped(int signal, bool report) {
+  Cpu& c = m_.current_cpu();
+  sel_ = c.apic_id;  // gdb looks at the CPU that stopped
+  if (report && !fresh_) send_packet(stop_reply(signal));
+  for (size_t i = 0; i < m_.cpu_count(); ++i) m_.cpu(i).debug_watch_hit.reset();
   fresh_ = false;
   std::string payload;
   while (client_ >= 0) {
@@ -313,7 +323,7 @@ void GdbStub::guest_exited(int status) {
 }
 
 std::string GdbStub::read_register(unsigned n) {
-  const CpuState& s = m_.cpu().s;
+  const CpuState& s = sel().s;
   uint8_t b[10] = {};
   size_t len = 4;
   uint32_t v = 0;
@@ -349,7 +359,7 @@ std::string GdbStub::read_registers() {
 }
 
 bool GdbStub::write_register(unsigned n, const std::string& bytes) {
-  Cpu& c = m_.cpu();
+  Cpu& c = sel();
   if (n >= 16 || bytes.size() != 4) return false;  // x87 and segment registers: read-only here
   uint32_t v;
   std::memcpy(&v, bytes.data(), 4);
@@ -368,7 +378,7 @@ bool GdbStub::write_register(unsigned n, const std::string& bytes) {
 
 bool GdbStub::read_memory(uint32_t lin, uint32_t len, std::string& hex) {
   hex.clear();
-  Cpu& c = m_.cpu();
+  Cpu& c = sel();
   PhysicalMemory& mem = m_.memory();
   for (uint32_t k = 0; k < len; ++k) {
     uint32_t phys;
@@ -382,26 +392,38 @@ bool GdbStub::read_memory(uint32_t lin, uint32_t len, std::string& hex) {
 }
 
 bool GdbStub::write_memory(uint32_t lin, const std::string& bytes) {
-  Cpu& c = m_.cpu();
+  Cpu& c = sel();
   PhysicalMemory& mem = m_.memory();
   for (size_t k = 0; k < bytes.size(); ++k) {
     uint32_t phys;
     if (!c.mmu.debug_translate(lin + static_cast<uint32_t>(k), phys)) return false;
     if (!mem.host_page(phys) || !mem.page_writable(phys)) return false;  // RAM only
     mem.write(phys, static_cast<uint8_t>(bytes[k]), 1);
-    c.blocks.invalidate_range(phys, 1);  // code there is decoded again
+    for (size_t i = 0; i < m_.cpu_count(); ++i) m_.cpu(i).blocks.invalidate_range(phys, 1);  // decoded again
   }
   return true;
 }
 
 std::string GdbStub::handle(const std::string& p, std::optional<Resume>& resume) {
   if (p.empty()) return "";
-  Cpu& c = m_.cpu();
+  const size_t ncpu = m_.cpu_count();
+  // Breakpoints and watchpoints go to every CPU.
+  auto each_cpu = [&](auto&& f) {
+    for (size_t i = 0; i < ncpu; ++i) f(m_.cpu(i));
+  };
+  // A thread id (gdb's hex; -1 = all, 0 = any): the CPU index, or nullopt if there is none such.
+  auto thread_of = [&](const std::string& s) -> std::optional<size_t> {
+    if (s == "-1" || s == "0") return sel_;
+    size_t at = 0;
+    uint32_t id;
+    if (!parse_hex32(s, at, id, "") || id < 1 || id > ncpu) return std::nullopt;
+    return id - 1;
+  };
   const char cmd = p[0];
   size_t pos = 1;
   switch (cmd) {
     case '?':
-      return "S05";
+      return stop_reply(5);
     case 'g':
       return read_registers();
     case 'G': {
@@ -460,7 +482,7 @@ std::string GdbStub::handle(const std::string& p, std::optional<Resume>& resume)
       uint32_t addr;
       if (pos < p.size()) {
         if (!parse_hex32(p, pos, addr, "")) return "E01";
-        c.s.eip = addr;
+        m_.current_cpu().s.eip = addr;
       }
       resume = cmd == 'c' ? Resume::Continue : Resume::Step;
       return "";
@@ -489,10 +511,13 @@ std::string GdbStub::handle(const std::string& p, std::optional<Resume>& resume)
         // Watchpoints: `kind` is the length in bytes.
         if (kind == 0 || kind > 4096 || addr + (kind - 1) < addr) return "E01";
         const Watchpoint w{addr, kind, static_cast<WatchKind>(type)};
-        if (cmd == 'z') return c.mmu.remove_watchpoint(w), "OK";
-        return c.mmu.add_watchpoint(w) ? "OK" : "E0c";
+        if (cmd == 'z') return each_cpu([&](Cpu& c) { c.mmu.remove_watchpoint(w); }), "OK";
+        bool added = true;
+        each_cpu([&](Cpu& c) { added &= c.mmu.add_watchpoint(w); });
+        if (!added) each_cpu([&](Cpu& c) { c.mmu.remove_watchpoint(w); });
+        return added ? "OK" : "E0c";
       }
-      std::vector<uint32_t> bps = c.debug_breakpoints;
+      std::vector<uint32_t> bps = m_.cpu().debug_breakpoints;
       const auto it = std::find(bps.begin(), bps.end(), addr);
       if (cmd == 'Z' && it == bps.end()) {
         if (bps.size() >= 256) return "E0c";
@@ -502,20 +527,29 @@ std::string GdbStub::handle(const std::string& p, std::optional<Resume>& resume)
       } else {
         return "OK";
       }
-      c.set_debug_breakpoints(std::move(bps));
+      each_cpu([&](Cpu& c) { c.set_debug_breakpoints(bps); });
       return "OK";
     }
     case 'k':
       resume = Resume::Kill;
       return "";
     case 'D':
-      c.set_debug_breakpoints({});
-      c.mmu.clear_watchpoints();
+      each_cpu([](Cpu& c) {
+        c.set_debug_breakpoints({});
+        c.mmu.clear_watchpoints();
+      });
       resume = Resume::Detach;
       return "OK";
-    case 'H':
-    case 'T':
+    case 'H': {
+      // Hg: the CPU for register and memory packets; Hc (continue/step): every CPU runs, the
+      // one that stopped steps.
+      const auto t = p.size() >= 2 ? thread_of(p.substr(2)) : std::nullopt;
+      if (!t) return "E01";
+      if (p[1] == 'g') sel_ = *t;
       return "OK";
+    }
+    case 'T':
+      return thread_of(p.substr(1)) ? "OK" : "E01";
     case 'q':
       if (p.rfind("qRcmd,", 0) == 0) {
         // `monitor ...`: the output goes to gdb's console as O packets, then OK.
@@ -531,9 +565,27 @@ std::string GdbStub::handle(const std::string& p, std::optional<Resume>& resume)
       }
       if (p.rfind("qSupported", 0) == 0) return "PacketSize=4000;qXfer:features:read+;vContSupported+";
       if (p == "qAttached") return "1";
-      if (p == "qC") return "QC1";
-      if (p == "qfThreadInfo") return "m1";
+      if (p == "qC") return std::string("QC") += std::to_string(m_.current_cpu().apic_id + 1);
+      if (p == "qfThreadInfo") {
+        std::string list = "m";
+        for (size_t i = 0; i < ncpu; ++i) {
+          if (i) list += ',';
+          list += std::to_string(i + 1);
+        }
+        return list;
+      }
       if (p == "qsThreadInfo") return "l";
+      if (p.rfind("qThreadExtraInfo,", 0) == 0) {
+        const auto t = thread_of(p.substr(17));
+        if (!t) return "E01";
+        const Cpu& c = m_.cpu(*t);
+        std::string info = "CPU " + std::to_string(*t) + (c.bsp ? " (BSP)" : " (AP)");
+        if (c.s.wait_sipi)
+          info += " waiting for SIPI";
+        else if (c.s.halted)
+          info += " halted";
+        return to_hex(reinterpret_cast<const uint8_t*>(info.data()), info.size());
+      }
       if (p.rfind("qXfer:features:read:target.xml:", 0) == 0) {
         pos = std::strlen("qXfer:features:read:target.xml:");
         uint32_t off, len;

@@ -5,7 +5,11 @@
 // What it serves (docs/debugging.md): the i386 registers with a target description (general,
 // segment and x87 registers), memory at linear addresses (the guest's page tables read without
 // side effects), software and hardware breakpoints that do not change guest memory (Z0/Z1), continue,
-// single-step, Ctrl-C, detach and kill. Packets come from the network: every length, hex digit
+// single-step, Ctrl-C, detach and kill. Several CPUs (-smp N) are gdb's threads 1..N, as in
+// QEMU: the stop reply names the CPU that stopped, `info threads` lists them (qThreadExtraInfo:
+// BSP/AP, halted, waiting for a STARTUP IPI), `thread N` (Hg) picks the CPU whose registers and
+// address space gdb reads, and breakpoints and watchpoints are set in every CPU. Packets come from
+// the network: every length, hex digit
 // and checksum is checked; a malformed packet gets an error reply or a NAK, never a crash.
 #pragma once
 #include <cstdint>
@@ -15,6 +19,7 @@
 namespace vx86 {
 
 class Machine;
+class Cpu;
 
 class GdbStub {
  public:
@@ -54,8 +59,11 @@ class GdbStub {
   std::string read_registers();
   std::string read_register(unsigned n);
   bool write_register(unsigned n, const std::string& bytes);
+  std::string stop_reply(int signal) const;  // S or T packet for the CPU that stopped
+  Cpu& sel();                                // the CPU gdb's register and memory packets address (Hg)
 
   Machine& m_;
+  size_t sel_ = 0;  // that CPU's index (thread sel_ + 1)
   int listen_ = -1, client_ = -1;
   std::string unix_path_;  // the Unix socket to remove at exit
   bool fresh_ = false;  // connected, no stop reported yet

@@ -164,14 +164,15 @@ int run(const CliOptions& o) {
   }
   // Applies what gdb asked for when it let the stopped guest go on.
   auto resume = [&](GdbStub::Resume r) {
-    Cpu& c = m.cpu();
+    Cpu& c = m.current_cpu();  // (the CPU that stopped: it passes its breakpoint, or steps)
     const uint32_t lin = c.s.seg[CS].base + c.s.eip;
     if (r == GdbStub::Resume::Continue || r == GdbStub::Resume::Step) c.debug_resume_at = lin;
     if (r == GdbStub::Resume::Step) c.debug_step = true;
-    if (r == GdbStub::Resume::Detach) {
-      c.set_debug_breakpoints({});
-      c.mmu.clear_watchpoints();
-    }
+    if (r == GdbStub::Resume::Detach)
+      for (size_t i = 0; i < m.cpu_count(); ++i) {
+        m.cpu(i).set_debug_breakpoints({});
+        m.cpu(i).mmu.clear_watchpoints();
+      }
     return r != GdbStub::Resume::Kill;
   };
   if (gdb && o.gdb_wait) {
