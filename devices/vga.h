@@ -76,6 +76,13 @@ class Vga : public IoDevice, public MmioHandler {
   std::array<uint8_t, 3> dac_entry(uint8_t i) const { return {dac_[i * 3], dac_[i * 3 + 1], dac_[i * 3 + 2]}; }
   const std::vector<uint8_t>& vram() const { return vram_; }
   uint16_t dispi(unsigned index) const { return index < dispi_.size() ? dispi_[index] : 0; }
+  // The registers as the display side reads them (devices/vga_render.h).
+  uint8_t misc() const { return misc_; }
+  uint8_t seq(unsigned i) const { return i < seq_.size() ? seq_[i] : 0; }
+  uint8_t crtc(unsigned i) const { return i < crtc_.size() ? crtc_[i] : 0; }
+  uint8_t gc(unsigned i) const { return i < gc_.size() ? gc_[i] : 0; }
+  uint8_t ac(unsigned i) const { return i < ac_.size() ? ac_[i] : 0; }
+  uint8_t pel_mask() const { return pel_mask_; }
 
   void save(SnapshotWriter& w) const;
   void load(SnapshotReader& r);

@@ -558,7 +558,8 @@ std::string GdbStub::handle(const std::string& p, std::optional<Resume>& resume)
         const std::string out = monitor_command(m_, line);
         for (size_t at = 0; at < out.size(); at += kMaxPacket / 4) {
           std::string packet(1, 'O');
-          packet += to_hex(reinterpret_cast<const uint8_t*>(out.data()) + at, std::min(kMaxPacket / 4, out.size() - at));
+          packet += to_hex(reinterpret_cast<const uint8_t*>(out.data()) + at,
+                           std::min(kMaxPacket / 4, out.size() - at));
           send_packet(packet);
         }
         return "OK";

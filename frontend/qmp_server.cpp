@@ -297,9 +297,13 @@ json QmpServer::run(const std::string& cmd, const json& args) {
       return ok;
     }
     if (cmd == "screendump") {
-      if (!str_arg("filename")) return error("GenericError", "Parameter 'filename' is missing");
-      return error("GenericError",
-                   "screendump: vx86 cannot render the screen yet (the display renderer is to come)");
+      const auto file = str_arg("filename");
+      if (!file) return error("GenericError", "Parameter 'filename' is missing");
+      const auto format = args.find("format");
+      if (format != args.end() && (!format->is_string() || format->get<std::string>() != "ppm"))
+        return error("GenericError", "screendump: format must be 'ppm' (png comes with the display work)");
+      session_.screendump(*file);
+      return ok;
     }
     if (cmd == "quit") {
       quit_.store(true);

@@ -13,7 +13,9 @@
 #include <iterator>
 #include <utility>
 
+#include "devices/vga_render.h"
 #include "frontend/net_options.h"
+#include "frontend/screendump.h"
 
 namespace vx86 {
 
@@ -339,6 +341,13 @@ void Session::save_snapshot(const std::string& path) {
 
 void Session::load_snapshot(const std::string& path) {
   while_paused([&] { machine_->load_snapshot(path); });
+}
+
+void Session::screendump(const std::string& path) {
+  while_paused([&] {
+    if (!machine_->vga()) throw std::runtime_error("screendump: the machine has no display (-vga none)");
+    write_ppm(path, render_vga(*machine_->vga()));
+  });
 }
 
 void Session::serve_requests() {

@@ -132,6 +132,14 @@ r = cmd("loadvm", {"filename": snap})
 check("checksum" in r.get("error", {}).get("desc", ""), "a damaged snapshot is refused: %r" % r)
 check(cmd("system_reset") == {"return": {}}, "system_reset")
 check(wait_event("RESET") is not None, "RESET event")
+# screendump: the VGA as reset leaves it (mode 3, 80x25 of 9x16 cells) as a binary PPM.
+shot = os.path.join(work, "screen.ppm")
+check(cmd("screendump", {"filename": shot}) == {"return": {}}, "screendump")
+data = open(shot, "rb").read() if os.path.exists(shot) else b""
+check(data.startswith(b"P6\n720 400\n255\n") and len(data) == len(b"P6\n720 400\n255\n") + 720 * 400 * 3,
+      "screendump wrote a 720x400 PPM (%r...)" % data[:20])
+check("error" in cmd("screendump", {"filename": shot, "format": "jpeg"}), "screendump in an unknown format")
+check("error" in cmd("screendump", {"filename": "/nonexistent/dir/s.ppm"}), "screendump to an unwritable path")
 check(cmd("quit") == {"return": {}}, "quit")
 e = wait_event("SHUTDOWN")
 check(e is not None and e["data"] == {"guest": False, "reason": "host-qmp-quit"}, "SHUTDOWN event: %r" % e)
