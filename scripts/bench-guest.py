@@ -33,37 +33,10 @@ import subprocess
 import sys
 import time
 
-from guest_args import ROOT, guest_args
+from guest_args import ROOT, guest_args, run_marked as run
 
 APPEND = "console=ttyS0 vx86.bench"
 WORKLOADS = ["sha256", "sha256x2", "gzip", "spawn1000"]
-
-
-def run(cmd, timeout):
-    """Runs one emulator; returns {'boot': s, workload: s, ...} timed from the host."""
-    t0 = time.monotonic()
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    marks, begin = {}, {}
-    try:
-        for raw in p.stdout:
-            now = time.monotonic() - t0
-            line = raw.decode(errors="replace").strip()
-            if line.endswith("VX86-GUEST-UP") and "boot" not in marks:
-                marks["boot"] = now
-            elif "VX86-BENCH-BEGIN " in line:
-                begin[line.split()[-1]] = now
-            elif "VX86-BENCH-END " in line:
-                name = line.split()[-1]
-                marks[name] = now - begin.get(name, now)
-            elif "VX86-GUEST-DONE" in line:
-                marks["total"] = now
-                break
-            if now > timeout:
-                break
-    finally:
-        p.kill()
-        p.wait()
-    return marks
 
 
 def cpu_seconds(pid):

@@ -21,8 +21,8 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GUEST = os.path.join(ROOT, "guest")
+from guest_args import GUEST, ROOT, run_marked
+
 KERNEL, INITRD = os.path.join(GUEST, "vmlinuz"), os.path.join(GUEST, "initramfs.cpio.gz")
 
 
@@ -122,27 +122,6 @@ def snapshot_main(a):
 DISK_ROWS = ["seqwrite", "seqread", "randwrite", "randread", "randnone"]
 
 
-def disk_run(cmd, timeout):
-    t0 = time.monotonic()
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    marks, begin = {}, {}
-    try:
-        for raw in p.stdout:
-            now = time.monotonic() - t0
-            line = raw.decode(errors="replace").strip()
-            if "VX86-BENCH-BEGIN " in line:
-                begin[line.split()[-1]] = now
-            elif "VX86-BENCH-END " in line:
-                n = line.split()[-1]
-                marks[n] = now - begin.get(n, now)
-            elif "VX86-GUEST-DONE" in line or now > timeout:
-                break
-    finally:
-        p.kill()
-        p.wait()
-    return marks
-
-
 def disk_main(a):
     base = ["-m", "256", "-kernel", KERNEL, "-initrd", INITRD, "-append", "console=ttyS0 vx86.diskbench"]
     configs = [("vx86 raw", "vx86", "raw"), ("vx86 qcow2", "vx86", "qcow2"),
@@ -161,7 +140,7 @@ def disk_main(a):
                 else:
                     cmd = [a.qemu, "-accel", "tcg", "-display", "none", "-serial", "stdio",
                            "-nic", "none", "-no-reboot", "-drive", drive] + base
-                for k, v in disk_run(cmd, a.timeout).items():
+                for k, v in run_marked(cmd, a.timeout).items():
                     results[name].setdefault(k, []).append(v)
                 print("run %d: %s done" % (r + 1, name), file=sys.stderr)
     print("| in-guest dd | " + " | ".join(n for n, _, _ in configs) + " |")

@@ -10,30 +10,30 @@
 
 namespace vx86 {
 
-bool pread_all(int fd, void* buf, size_t n, uint64_t offset) {
-  auto* p = static_cast<uint8_t*>(buf);
+namespace {
+
+// Repeats `op` (pread or pwrite) until all of [buf, buf+n) moved; false on an error or end of file.
+template <class Op, class Ptr>
+bool transfer_all(Op op, int fd, Ptr buf, size_t n, uint64_t offset) {
   while (n) {
-    const ssize_t r = ::pread(fd, p, n, static_cast<off_t>(offset));
+    const ssize_t r = op(fd, buf, n, static_cast<off_t>(offset));
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) return false;
-    p += r;
+    buf += r;
     n -= static_cast<size_t>(r);
     offset += static_cast<uint64_t>(r);
   }
   return true;
 }
 
+}  // namespace
+
+bool pread_all(int fd, void* buf, size_t n, uint64_t offset) {
+  return transfer_all(::pread, fd, static_cast<uint8_t*>(buf), n, offset);
+}
+
 bool pwrite_all(int fd, const void* buf, size_t n, uint64_t offset) {
-  const auto* p = static_cast<const uint8_t*>(buf);
-  while (n) {
-    const ssize_t r = ::pwrite(fd, p, n, static_cast<off_t>(offset));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    p += r;
-    n -= static_cast<size_t>(r);
-    offset += static_cast<uint64_t>(r);
-  }
-  return true;
+  return transfer_all(::pwrite, fd, static_cast<const uint8_t*>(buf), n, offset);
 }
 
 RawFile::RawFile(const std::string& path, bool writable) : writable_(writable) {
