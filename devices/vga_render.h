@@ -1,6 +1,6 @@
 // The VGA's picture: what the monitor would show for the registers and VRAM as they are now, as
 // 32-bit 0x00RRGGBB pixels. A pure function of the Vga's state (no timing, no side effects), used
-// by screendumps; the window (issue 10) will add dirty tracking on top.
+// by screendumps (QMP `screendump`, `-screendump`); the window (issue 10) will add dirty tracking.
 //
 // Modes: alphanumeric (8- or 9-dot characters from the font in plane 2, character maps A/B, the
 // attribute byte with blink or bright backgrounds, the line-graphics 9th column, the cursor as

@@ -70,6 +70,8 @@ std::string cli_usage() {
          "\n"
          "                         in its PCI ROM BAR when it exists)\n"
          "  -vga-dump FILE         vx86: write the VGA text screen to FILE when vx86 exits\n"
+         "  -screendump FILE       vx86: write the screen as an image when vx86 exits (PNG for\n"
+         "                         *.png, else PPM), as QMP screendump does\n"
          "  -timeout SECONDS       stop after SECONDS of wall-clock time (exit status 124)\n"
          "  -insn-limit N          stop after about N guest instructions, at a block boundary\n"
          "                         (exit status 124; exact and repeatable with -icount)\n"
@@ -408,6 +410,8 @@ std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOp
       o.vga = v;
     } else if (a == "-vga-dump") {
       if (auto e = value(o.vga_dump)) return e;
+    } else if (a == "-screendump") {
+      if (auto e = value(o.screendump)) return e;
     } else if (a == "-apic") {
       if (auto e = value(v)) return e;
       if (v != "on" && v != "off") return "invalid -apic value '" + v + "' (on or off)";

@@ -55,6 +55,7 @@ struct CliOptions {
   std::string vga = "std";               // -vga std|none
   std::string vga_bios;                  // default: Debian's vgabios-stdvga.bin when installed
   std::string vga_dump;                  // -vga-dump FILE: the VGA text screen, written at exit
+  std::string screendump;                // -screendump FILE: the screen as an image (.png, else PPM), at exit
   std::vector<DriveOption> drives;       // after parsing: every index 0-3, each slot used once
   bool snapshot = false;                 // -snapshot: every disk copy-on-write in memory
   std::string boot_order;                // -boot: device letters (a, c, d, n), "" = default

@@ -29,6 +29,7 @@
 #include "frontend/cli.h"
 #include "frontend/gdb_stub.h"
 #include "frontend/qmp_server.h"
+#include "frontend/screendump.h"
 #include "frontend/session.h"
 #include "jit/jit.h"
 
@@ -228,6 +229,14 @@ int run(const CliOptions& o) {
       const std::string text = m.vga() ? m.vga()->text_screen() : "";
       std::fwrite(text.data(), 1, text.size(), f);
       std::fclose(f);
+    }
+  }
+  if (!o.screendump.empty()) {  // -screendump: the screen as the guest left it, rendered
+    try {
+      if (!m.vga()) throw std::runtime_error("screendump: the machine has no display (-vga none)");
+      write_image(o.screendump, render_vga(*m.vga()), image_format_for(o.screendump));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "vx86: %s\n", e.what());
     }
   }
   return res.status;

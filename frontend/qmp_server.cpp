@@ -300,9 +300,11 @@ json QmpServer::run(const std::string& cmd, const json& args) {
       const auto file = str_arg("filename");
       if (!file) return error("GenericError", "Parameter 'filename' is missing");
       const auto format = args.find("format");
-      if (format != args.end() && (!format->is_string() || format->get<std::string>() != "ppm"))
-        return error("GenericError", "screendump: format must be 'ppm' (png comes with the display work)");
-      session_.screendump(*file);
+      const std::string fmt =
+          format == args.end() || !format->is_string() ? "ppm" : format->get<std::string>();
+      if (format != args.end() && (!format->is_string() || (fmt != "ppm" && fmt != "png")))
+        return error("GenericError", "screendump: format must be 'ppm' or 'png'");
+      session_.screendump(*file, fmt == "png");
       return ok;
     }
     if (cmd == "quit") {

@@ -343,10 +343,10 @@ void Session::load_snapshot(const std::string& path) {
   while_paused([&] { machine_->load_snapshot(path); });
 }
 
-void Session::screendump(const std::string& path) {
+void Session::screendump(const std::string& path, bool png) {
   while_paused([&] {
     if (!machine_->vga()) throw std::runtime_error("screendump: the machine has no display (-vga none)");
-    write_ppm(path, render_vga(*machine_->vga()));
+    write_image(path, render_vga(*machine_->vga()), png ? ImageFormat2D::Png : ImageFormat2D::Ppm);
   });
 }
 

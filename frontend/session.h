@@ -87,9 +87,9 @@ class Session {
   // refused snapshot; after a load that failed past its checks the machine is reset).
   void save_snapshot(const std::string& path);
   void load_snapshot(const std::string& path);
-  // The screen as the monitor would show it, to a PPM file (throws std::runtime_error; without a
-  // VGA, "no display").
-  void screendump(const std::string& path);
+  // The screen as the monitor would show it, to a PPM or PNG file (throws std::runtime_error;
+  // without a VGA, "no display").
+  void screendump(const std::string& path, bool png);
   // Called by the loop's thread whenever it parks or goes on (true = paused), and after a reset
   // it was asked for.
   std::function<void(bool)> on_pause_change;

@@ -138,6 +138,11 @@ check(cmd("screendump", {"filename": shot}) == {"return": {}}, "screendump")
 data = open(shot, "rb").read() if os.path.exists(shot) else b""
 check(data.startswith(b"P6\n720 400\n255\n") and len(data) == len(b"P6\n720 400\n255\n") + 720 * 400 * 3,
       "screendump wrote a 720x400 PPM (%r...)" % data[:20])
+png = os.path.join(work, "screen.png")
+check(cmd("screendump", {"filename": png, "format": "png"}) == {"return": {}}, "screendump as PNG")
+data = open(png, "rb").read() if os.path.exists(png) else b""
+check(data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR" and data[16:24] == (720).to_bytes(4, "big") +
+      (400).to_bytes(4, "big"), "screendump wrote a 720x400 PNG")
 check("error" in cmd("screendump", {"filename": shot, "format": "jpeg"}), "screendump in an unknown format")
 check("error" in cmd("screendump", {"filename": "/nonexistent/dir/s.ppm"}), "screendump to an unwritable path")
 check(cmd("quit") == {"return": {}}, "quit")
@@ -149,6 +154,15 @@ except subprocess.TimeoutExpired:
     proc.kill()
     out, err = proc.communicate()
 check(proc.returncode == 0, "vx86 exits with 0 after quit (got %r, stderr %r)" % (proc.returncode, err))
+# -screendump FILE: the screen written when vx86 exits (PNG for *.png).
+at_exit = os.path.join(work, "exit.png")
+if os.path.exists(at_exit):
+    os.unlink(at_exit)
+r = subprocess.run([vx86, "-bios", rom, "-m", "4", "-nic", "none", "-debugcon", "none", "-timeout", "0.5",
+                    "-screendump", at_exit], capture_output=True)
+data = open(at_exit, "rb").read() if os.path.exists(at_exit) else b""
+check(r.returncode == 124 and data[:8] == b"\x89PNG\r\n\x1a\n" and data[16:24] == (720).to_bytes(4, "big") +
+      (400).to_bytes(4, "big"), "-screendump wrote a 720x400 PNG at exit (status %r)" % r.returncode)
 if failures:
     print("%d failure(s)" % len(failures))
     sys.exit(1)
