@@ -22,7 +22,7 @@ shot, text = os.path.join(work, "seabios.ppm"), os.path.join(work, "seabios.txt"
 for p in (shot, text):
     if os.path.exists(p):
         os.unlink(p)
-r = subprocess.run([vx86, "-m", "32", "-nic", "none", "-debugcon", "none", "-timeout", "4",
+r = subprocess.run([vx86, "-m", "32", "-nic", "none", "-debugcon", "none", "-timeout", "8",
                     "-screendump", shot, "-vga-dump", text], capture_output=True)
 rom = open(vgabios, "rb").read()
 glyph_a = bytes([0, 0, 0x10, 0x38, 0x6C, 0xC6, 0xC6, 0xFE, 0xC6, 0xC6, 0xC6, 0xC6, 0, 0, 0, 0])
