@@ -360,16 +360,9 @@ void Machine::add_nic(unsigned slot, const MachineConfig::Nic& n) {
 
 void Machine::notify_network() {
   net_pending_.store(true);
-  if (threads_) {
-    wake_timer_thread();
-  } else {
-    // The CPU leaves its slice at the next block boundary (a kick that races with the start of a
-    // slice is lost: the periodic poll catches up).
-    for (auto& c : cpus_) {
-      __atomic_store_n(&c->s.exit_request, true, __ATOMIC_SEQ_CST);
-      c->kick();
-    }
-  }
+  // The CPU leaves its slice at the next block boundary (a kick that races with the start of a
+  // slice is lost: the periodic poll catches up).
+  interrupt();
   const uint64_t one = 1;
   [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
 }
