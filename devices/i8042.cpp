@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <span>
 
 #include "devices/snapshot.h"
 
@@ -95,6 +96,7 @@ void I8042::mouse_reset_state() {
   mouse_rate_ = 100;
   mouse_resolution_ = 2;
   mouse_dx_ = mouse_dy_ = 0;
+  mouse_dz_ = 0;
 }
 
 uint8_t I8042::translate(uint8_t b) {
@@ -305,9 +307,11 @@ void I8042::mouse_command(uint8_t v) {
     return;
   }
   if (mouse_pending_) {
-    if (mouse_pending_ == 0xF3)
+    if (mouse_pending_ == 0xF3) {
       mouse_rate_ = v;
-    else
+      rate_knock_ = {rate_knock_[1], rate_knock_[2], v};
+      if (rate_knock_ == std::array<uint8_t, 3>{200, 100, 80}) mouse_id_ = 3;
+    } else
       mouse_resolution_ = v & 3;
     mouse_pending_ = 0;
     mouse_reply(0xFA);
@@ -335,25 +339,31 @@ void I8042::mouse_command(uint8_t v) {
       mouse_reply(0xFA);
       const int dx = mouse_dx_, dy = mouse_dy_;
       mouse_dx_ = mouse_dy_ = 0;
+      mouse_dz_ = 0;
       const bool was_streaming = mouse_streaming_, was_remote = mouse_remote_;
       mouse_streaming_ = true;
       mouse_remote_ = false;
-      mouse_event(dx, dy, mouse_buttons_);
+      mouse_event(dx, dy, mouse_buttons_, mouse_dz_);
       mouse_streaming_ = was_streaming;
       mouse_remote_ = was_remote;
       break;
     }
     case 0xEC: mouse_wrap_ = false; mouse_reply(0xFA); break;
     case 0xEE: mouse_wrap_ = true; mouse_reply(0xFA); break;
-    case 0xF2: mouse_reply(0xFA); mouse_reply(0x00); break;  // ID 0: standard PS/2 mouse
+    case 0xF2:
+      mouse_reply(0xFA);
+      mouse_reply(mouse_id_);
+      break;
     case 0xF4: mouse_streaming_ = true; mouse_reply(0xFA); break;
     case 0xF5: mouse_streaming_ = false; mouse_reply(0xFA); break;
     case 0xF6:
       mouse_reset_state();
       mouse_reply(0xFA);
       break;
-    case 0xFF:
+    case 0xFF:  // (set defaults, 0xF6, keeps the wheel; a reset drops it)
       mouse_reset_state();
+      mouse_id_ = 0;
+      rate_knock_ = {};
       mouse_reply(0xFA);
       mouse_reply(0xAA);
       mouse_reply(0x00);
@@ -364,6 +374,10 @@ void I8042::mouse_command(uint8_t v) {
 
 void I8042::key(uint16_t set1, bool pressed) {
   if (!scanning_) return;
+  if (set1 == kPrintScreen || set1 == kPause) {
+    special_key(set1 == kPause, pressed);
+    return;
+  }
   const bool ext = (set1 >> 8) == 0xE0;
   const uint8_t code = static_cast<uint8_t>(set1);
   uint8_t bytes[3];
@@ -391,14 +405,40 @@ void I8042::key(uint16_t set1, bool pressed) {
   update();
 }
 
-void I8042::mouse_event(int dx, int dy, uint8_t buttons) {
+void I8042::special_key(bool pause, bool pressed) {
+  // Both are multi-key sequences on the real keyboard (Print Screen is a fake left Shift plus
+  // keypad *, Pause a Ctrl+NumLock make with no break); in set 2 the controller translates them
+  // into the set 1 sequences.
+  static constexpr uint8_t kPrtSc1Make[] = {0xE0, 0x2A, 0xE0, 0x37},
+                           kPrtSc1Break[] = {0xE0, 0xB7, 0xE0, 0xAA};
+  static constexpr uint8_t kPrtSc2Make[] = {0xE0, 0x12, 0xE0, 0x7C},
+                           kPrtSc2Break[] = {0xE0, 0xF0, 0x7C, 0xE0, 0xF0, 0x12};
+  static constexpr uint8_t kPause1[] = {0xE1, 0x1D, 0x45, 0xE1, 0x9D, 0xC5},
+                           kPause2[] = {0xE1, 0x14, 0x77, 0xE1, 0xF0, 0x14, 0xF0, 0x77};
+  std::span<const uint8_t> seq;
+  if (pause) {
+    if (!pressed) return;
+    seq = set_ == 1 ? std::span<const uint8_t>(kPause1) : std::span<const uint8_t>(kPause2);
+  } else if (set_ == 1) {
+    seq = pressed ? std::span<const uint8_t>(kPrtSc1Make) : std::span<const uint8_t>(kPrtSc1Break);
+  } else {
+    seq = pressed ? std::span<const uint8_t>(kPrtSc2Make) : std::span<const uint8_t>(kPrtSc2Break);
+  }
+  if (kbd_queue_.size() + seq.size() > kKbdQueueMax) return;
+  kbd_queue_.insert(kbd_queue_.end(), seq.begin(), seq.end());
+  update();
+}
+
+void I8042::mouse_event(int dx, int dy, uint8_t buttons, int dz) {
   mouse_buttons_ = buttons & 7;
   if (!mouse_streaming_ || mouse_remote_) {
     mouse_dx_ = std::clamp(mouse_dx_ + dx, -4096, 4096);
     mouse_dy_ = std::clamp(mouse_dy_ + dy, -4096, 4096);
+    mouse_dz_ = std::clamp(mouse_dz_ + dz, -8, 7);
     return;
   }
-  if (mouse_queue_.size() + 3 > kMouseQueueMax) return;
+  const size_t packet = mouse_id_ == 3 ? 4 : 3;
+  if (mouse_queue_.size() + packet > kMouseQueueMax) return;
   const bool ox = dx < -256 || dx > 255, oy = dy < -256 || dy > 255;
   dx = std::clamp(dx, -256, 255);
   dy = std::clamp(dy, -256, 255);
@@ -406,6 +446,7 @@ void I8042::mouse_event(int dx, int dy, uint8_t buttons) {
                                    (ox ? 0x40 : 0) | (oy ? 0x80 : 0)));
   mouse_reply(static_cast<uint8_t>(dx));
   mouse_reply(static_cast<uint8_t>(dy));
+  if (packet == 4) mouse_reply(static_cast<uint8_t>(std::clamp(dz, -8, 7)));  // 4-bit two's complement
   update();
 }
 
@@ -443,7 +484,7 @@ std::vector<uint8_t> to_vec(const std::deque<uint8_t>& q) { return {q.begin(), q
 }  // namespace
 
 void I8042::save(SnapshotWriter& w) const {
-  w.begin_section("KBC ", 1);
+  w.begin_section("KBC ", 2);
   w.bytes(ram_, sizeof ram_);
   w.u8(status_);
   w.u8(output_port_);
@@ -473,11 +514,14 @@ void I8042::save(SnapshotWriter& w) const {
   w.u8(mouse_buttons_);
   w.u32(static_cast<uint32_t>(mouse_dx_));
   w.u32(static_cast<uint32_t>(mouse_dy_));
+  w.u8(mouse_id_);
+  w.bytes(rate_knock_.data(), rate_knock_.size());
+  w.u8(static_cast<uint8_t>(mouse_dz_));
   w.end_section();
 }
 
 void I8042::load(SnapshotReader& r) {
-  r.begin_section("KBC ", 1);
+  r.begin_section("KBC ", 2);
   I8042 n;  // parse into a scratch object: a malformed snapshot leaves this one untouched
   r.bytes(n.ram_, sizeof n.ram_);
   n.status_ = r.u8() & 0x0C;
@@ -521,6 +565,11 @@ void I8042::load(SnapshotReader& r) {
   n.mouse_dy_ = static_cast<int32_t>(r.u32());
   r.check(n.mouse_dx_ >= -4096 && n.mouse_dx_ <= 4096 && n.mouse_dy_ >= -4096 && n.mouse_dy_ <= 4096,
           "mouse motion out of range");
+  n.mouse_id_ = r.u8();
+  r.check(n.mouse_id_ == 0 || n.mouse_id_ == 3, "mouse ID invalid");
+  r.bytes(n.rate_knock_.data(), n.rate_knock_.size());
+  n.mouse_dz_ = static_cast<int8_t>(r.u8());
+  r.check(n.mouse_dz_ >= -8 && n.mouse_dz_ <= 7, "mouse wheel out of range");
   r.end_section();
 
   const bool old_a20 = a20();
@@ -551,6 +600,9 @@ void I8042::load(SnapshotReader& r) {
   mouse_buttons_ = n.mouse_buttons_;
   mouse_dx_ = n.mouse_dx_;
   mouse_dy_ = n.mouse_dy_;
+  mouse_dz_ = n.mouse_dz_;
+  mouse_id_ = n.mouse_id_;
+  rate_knock_ = n.rate_knock_;
   irq1_level_ = n.irq1_level_;
   irq12_level_ = n.irq12_level_;
   if (irq1) irq1(irq1_level_);

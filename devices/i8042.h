@@ -1,11 +1,14 @@
 // Intel 8042 keyboard controller (data port 0x60, status/command port 0x64) with a PS/2 keyboard
-// on its first port (IRQ1) and a minimal PS/2 mouse on the auxiliary port (IRQ12).
+// on its first port (IRQ1) and a PS/2 mouse on the auxiliary port (IRQ12): the standard 3-byte
+// protocol, and the IntelliMouse wheel (4-byte packets, ID 3) once the driver knocks with sample
+// rates 200, 100, 80 as Microsoft's protocol defines.
 //
 // The keyboard produces scan code set 2 (or 1 or 3 if the guest selects them with 0xF0); the
 // controller translates set 2 to set 1 when command-byte bit 6 (XLAT) is set, as on every PC.
 // The controller's output port carries the A20 gate (bit 1) and the CPU reset line (bit 0); both
 // are reported through callbacks, as is the 0xFE reset pulse.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -36,9 +39,15 @@ class I8042 : public IoDevice {
   // Host input. `set1` is a PC/XT (set 1) make code; 0xE0xx for the extended keys (arrows, right
   // Ctrl/Alt, keypad Enter and /, Insert/Delete/Home/End/PgUp/PgDn, Windows keys). The keyboard
   // sends it in its current scan code set; nothing is sent while scanning is disabled.
+  // kPrintScreen and kPause are the two keys with sequences of their own (E0 2A E0 37 and
+  // E1 1D 45 E1 9D C5 in set 1; Pause has no break code).
+  static constexpr uint16_t kPrintScreen = 0xE037, kPause = 0xE11D;
   void key(uint16_t set1, bool pressed);
-  // Mouse motion (dx right, dy up, as PS/2 counts) and buttons (bit 0 left, 1 right, 2 middle).
-  void mouse_event(int dx, int dy, uint8_t buttons);
+  // Mouse motion (dx right, dy up, as PS/2 counts), buttons (bit 0 left, 1 right, 2 middle) and
+  // wheel clicks (dz > 0 towards the user, as the IntelliMouse reports; dropped for a standard
+  // mouse).
+  void mouse_event(int dx, int dy, uint8_t buttons, int dz = 0);
+  uint8_t mouse_id() const { return mouse_id_; }  // 0 standard, 3 IntelliMouse
 
   bool a20() const { return (output_port_ & 0x02) != 0; }
   uint8_t command_byte() const { return ram_[0]; }
@@ -61,6 +70,7 @@ class I8042 : public IoDevice {
   void mouse_command(uint8_t v);
   void kbd_reset_state();
   void mouse_reset_state();
+  void special_key(bool pause, bool pressed);
   void write_output_port(uint8_t v);
   uint8_t translate(uint8_t b);  // the controller's set 2 -> set 1 translation
 
@@ -95,7 +105,9 @@ class I8042 : public IoDevice {
   uint8_t mouse_rate_ = 100;
   uint8_t mouse_resolution_ = 2;
   uint8_t mouse_buttons_ = 0;
-  int mouse_dx_ = 0, mouse_dy_ = 0;  // accumulated for remote-mode reads
+  int mouse_dx_ = 0, mouse_dy_ = 0, mouse_dz_ = 0;  // accumulated for remote-mode reads
+  uint8_t mouse_id_ = 0;
+  std::array<uint8_t, 3> rate_knock_{};  // the last three sample rates set (IntelliMouse unlock)
 };
 
 }  // namespace vx86

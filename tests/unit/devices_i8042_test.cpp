@@ -216,6 +216,69 @@ TEST(I8042, MouseDetectionAndPackets) {
   EXPECT_EQ(b.drain(), KbcBoard::Bytes{0x5A});
 }
 
+// Microsoft's IntelliMouse: sample rates 200, 100, 80 in a row turn on the wheel (ID 3, a fourth
+// packet byte holding the wheel's 4-bit signed count); any other sequence keeps ID 0, and a reset
+// turns the wheel off again.
+TEST(I8042, IntelliMouseWheel) {
+  KbcBoard b;
+  b.cmd(0x60);
+  b.data(0x43);
+  b.cmd(0xA8);
+  auto aux = [&b](std::initializer_list<uint8_t> bytes) {
+    for (uint8_t x : bytes) {
+      b.cmd(0xD4);
+      b.data(x);
+    }
+    return b.drain();
+  };
+  auto set_rates = [&](std::initializer_list<uint8_t> rates) {
+    for (uint8_t r : rates) aux({0xF3, r});
+  };
+  set_rates({200, 100, 60});
+  EXPECT_EQ(aux({0xF2}), (KbcBoard::Bytes{0xFA, 0x00}));
+  set_rates({200, 100, 80});
+  EXPECT_EQ(aux({0xF2}), (KbcBoard::Bytes{0xFA, 0x03}));
+  EXPECT_EQ(b.kbc.mouse_id(), 3);
+  aux({0xF4});
+  b.kbc.mouse_event(-2, 4, 2, 1);
+  b.kbc.mouse_event(0, 0, 0, -3);
+  b.kbc.mouse_event(0, 0, 0, 40);  // clamped to the 4-bit range
+  EXPECT_EQ(b.drain(),
+            (KbcBoard::Bytes{0x1A, 0xFE, 0x04, 0x01, 0x08, 0x00, 0x00, 0xFD, 0x08, 0x00, 0x00, 0x07}));
+  EXPECT_EQ(aux({0xFF}), (KbcBoard::Bytes{0xFA, 0xAA, 0x00}));
+  EXPECT_EQ(aux({0xF2}), (KbcBoard::Bytes{0xFA, 0x00}));
+  aux({0xF4});
+  b.kbc.mouse_event(1, 1, 0, 1);
+  EXPECT_EQ(b.drain(), (KbcBoard::Bytes{0x08, 0x01, 0x01}));
+}
+
+// Print Screen and Pause: their multi-byte sequences in set 2 (what the keyboard sends), in set 1
+// through the controller's translation, and in set 1 from the keyboard itself.
+TEST(I8042, PrintScreenAndPause) {
+  KbcBoard b;
+  b.kbc.key(I8042::kPrintScreen, true);
+  b.kbc.key(I8042::kPrintScreen, false);
+  b.kbc.key(I8042::kPause, true);
+  b.kbc.key(I8042::kPause, false);  // no break code
+  const KbcBoard::Bytes set1{0xE0, 0x2A, 0xE0, 0x37, 0xE0, 0xB7, 0xE0,
+                             0xAA, 0xE1, 0x1D, 0x45, 0xE1, 0x9D, 0xC5};
+  EXPECT_EQ(b.drain(), set1);
+  b.cmd(0x60);
+  b.data(0x01);  // translation off: raw set 2
+  b.kbc.key(I8042::kPrintScreen, true);
+  b.kbc.key(I8042::kPrintScreen, false);
+  b.kbc.key(I8042::kPause, true);
+  EXPECT_EQ(b.drain(), (KbcBoard::Bytes{0xE0, 0x12, 0xE0, 0x7C, 0xE0, 0xF0, 0x7C, 0xE0, 0xF0, 0x12, 0xE1,
+                                        0x14, 0x77, 0xE1, 0xF0, 0x14, 0xF0, 0x77}));
+  b.data(0xF0);
+  b.data(0x01);
+  b.drain();
+  b.kbc.key(I8042::kPrintScreen, true);
+  b.kbc.key(I8042::kPrintScreen, false);
+  b.kbc.key(I8042::kPause, true);
+  EXPECT_EQ(b.drain(), set1);
+}
+
 TEST(I8042, SnapshotRoundTrip) {
   KbcBoard a;
   a.data(0xED);  // mid-command
