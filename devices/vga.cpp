@@ -98,6 +98,7 @@ void Vga::reset() {
   dispi_[kDispiXres] = 640;
   dispi_[kDispiYres] = 480;
   dispi_[kDispiBpp] = 8;
+  picture_changed();
   // VRAM and the DAC keep their contents, as the memory of a real card does over a reset.
 }
 
@@ -172,17 +173,25 @@ void Vga::write_port(uint16_t port, uint8_t v) {
         ac_index_ = v & 0x3F;
       } else if ((ac_index_ & 0x1F) < ac_.size()) {
         const unsigned i = ac_index_ & 0x1F;
-        ac_[i] = i < 0x10 ? (v & 0x3F) : i == 0x14 ? (v & 0x0F) : v;
+        set_reg(ac_[i], i < 0x10 ? (v & 0x3F) : i == 0x14 ? (v & 0x0F) : v);
       }
       ac_flipflop_ = !ac_flipflop_;
       break;
-    case 0x3C2: misc_ = v; break;
+    case 0x3C2:
+      set_reg(misc_, v);
+      break;
     case 0x3C3: vga_enable_ = v & 1; break;
     case 0x3C4: seq_index_ = v & 7; break;
     case 0x3C5:
-      if (seq_index_ < seq_.size()) seq_[seq_index_] = v;
+      // The map mask (2) and memory mode (4) steer CPU accesses only; the rest shape the picture.
+      if (seq_index_ == 2 || seq_index_ == 4)
+        seq_[seq_index_] = v;
+      else if (seq_index_ < seq_.size())
+        set_reg(seq_[seq_index_], v);
       break;
-    case 0x3C6: pel_mask_ = v; break;
+    case 0x3C6:
+      set_reg(pel_mask_, v);
+      break;
     case 0x3C7:
       dac_read_index_ = v;
       dac_sub_ = 0;
@@ -196,14 +205,20 @@ void Vga::write_port(uint16_t port, uint8_t v) {
     case 0x3C9:
       dac_cache_[dac_sub_] = (dispi_[kDispiEnable] & kDispi8BitDac) ? v : (v & 0x3F);
       if (++dac_sub_ == 3) {
-        for (unsigned i = 0; i < 3; ++i) dac_[dac_write_index_ * 3 + i] = dac_cache_[i];
+        for (unsigned i = 0; i < 3; ++i) set_reg(dac_[dac_write_index_ * 3 + i], dac_cache_[i]);
         dac_sub_ = 0;
         ++dac_write_index_;
       }
       break;
     case 0x3CE: gc_index_ = v & 0x0F; break;
     case 0x3CF:
-      if (gc_index_ < gc_.size()) gc_[gc_index_] = v;
+      // Of the graphics controller, only the shift modes (5 bits 5-6) and graphics/text (6 bit 0)
+      // reach the picture; drawing code rewrites the others all the time.
+      if (gc_index_ < gc_.size()) {
+        const uint8_t shown = gc_index_ == 5 ? 0x60 : gc_index_ == 6 ? 0x01 : 0x00;
+        if ((gc_[gc_index_] ^ v) & shown) picture_changed();
+        gc_[gc_index_] = v;
+      }
       break;
     case 0x3B4:
     case 0x3D4: crtc_index_ = v & 0x3F; break;
@@ -212,10 +227,13 @@ void Vga::write_port(uint16_t port, uint8_t v) {
       if (crtc_index_ >= crtc_.size()) break;
       // CRTC 0x11 bit 7 write-protects registers 0-7, except the line compare bit in register 7.
       if ((crtc_[0x11] & 0x80) && crtc_index_ <= 7) {
-        if (crtc_index_ == 7) crtc_[7] = static_cast<uint8_t>((crtc_[7] & ~0x10) | (v & 0x10));
+        if (crtc_index_ == 7) set_reg(crtc_[7], static_cast<uint8_t>((crtc_[7] & ~0x10) | (v & 0x10)));
         break;
       }
-      crtc_[crtc_index_] = v;
+      if (crtc_index_ == 0x0E || crtc_index_ == 0x0F)
+        crtc_[crtc_index_] = v;  // the cursor location: the display follows it by itself
+      else
+        set_reg(crtc_[crtc_index_], v);
       break;
     case 0x3BA:
     case 0x3DA: feature_ = v; break;
@@ -246,6 +264,7 @@ void Vga::dispi_write(unsigned index, uint16_t v) {
     const uint32_t lb = line_bytes(dispi_[kDispiVirtWidth]);
     dispi_[kDispiVirtHeight] = static_cast<uint16_t>(lb ? std::min<uint32_t>(kVramSize / lb, 0xFFFF) : 0);
   };
+  picture_changed();
   switch (index) {
     case kDispiId:
       if (v >= 0xB0C0 && v <= kDispiIdMax) dispi_[kDispiId] = v;
@@ -345,7 +364,11 @@ void Vga::mem_write8(uint32_t addr, uint8_t v) {
   const uint8_t map_mask = seq_[2] & 0x0F;
   if (seq_[4] & 0x08) {  // chain-4
     const uint32_t a = bank_offset() + off;
-    if (a < kVramSize && (map_mask & (1u << (a & 3)))) vram_[a] = v;
+    if (a < kVramSize && (map_mask & (1u << (a & 3)))) {
+      vram_[a] = v;
+      mark_dirty(a);
+      if ((a & 3) == 2 && a < 0x40000) font_written();
+    }
     return;
   }
   if (!(seq_[4] & 0x04)) {  // odd/even: A0 picks planes 0/2 or 1/3, the offset drops A0
@@ -353,6 +376,8 @@ void Vga::mem_write8(uint32_t addr, uint8_t v) {
     const uint32_t po = (off & ~1u) & 0xFFFF;
     for (unsigned p = 0; p < 4; ++p)
       if (mask & (1u << p)) vram_[po * 4 + p] = v;
+    if (mask) mark_dirty(po * 4);
+    if (mask & 4) font_written();
     return;
   }
   // Planar: write modes 0-3 with set/reset, rotate, logical function and bit mask.
@@ -384,6 +409,8 @@ void Vga::mem_write8(uint32_t addr, uint8_t v) {
   }
   for (unsigned p = 0; p < 4; ++p)
     if (map_mask & (1u << p)) vram_[po * 4 + p] = d[p];
+  if (map_mask) mark_dirty(po * 4);
+  if (map_mask & 4) font_written();
 }
 
 uint32_t Vga::mmio_read(uint32_t addr, unsigned size) {
@@ -408,8 +435,17 @@ uint32_t Vga::Lfb::mmio_read(uint32_t addr, unsigned size) {
 void Vga::Lfb::mmio_write(uint32_t addr, uint32_t value, unsigned size) {
   for (unsigned i = 0; i < size; ++i) {
     const uint32_t o = addr + i - v_.lfb_base_;
-    if (o < kVramSize) v_.vram_[o] = static_cast<uint8_t>(value >> (8 * i));
+    if (o < kVramSize) {
+      v_.vram_[o] = static_cast<uint8_t>(value >> (8 * i));
+      v_.mark_dirty(o);
+      if ((o & 3) == 2 && o < 0x40000) v_.font_written();
+    }
   }
+}
+
+void Vga::take_dirty(DirtyBits& out) {
+  for (unsigned i = 0; i < kDirtyWords; ++i)
+    if (dirty_[i].load(std::memory_order_relaxed)) out[i] |= dirty_[i].exchange(0, std::memory_order_relaxed);
 }
 
 // ---- the text screen ----
@@ -538,6 +574,7 @@ void Vga::load(SnapshotReader& r) {
   dac_sub_ = t.dac_sub_, dac_reading_ = t.dac_reading_, dac_cache_ = t.dac_cache_, dac_ = t.dac_;
   dispi_index_ = t.dispi_index_, dispi_ = t.dispi_;
   vram_ = std::move(t.vram_);
+  picture_changed();  // everything may differ: the display redraws it all
 }
 
 }  // namespace vx86

@@ -17,10 +17,16 @@
 // set/reset, data rotate and logical function, bit mask and map mask. Input status 1 alternates
 // its retrace/display bits on every read, so polling loops end without a time base.
 //
-// Nothing is rendered: text_screen() decodes the alphanumeric screen (start address, offset,
+// Change tracking for the display (devices/vga_display.h): every VRAM write marks its 4 KiB page,
+// and a counter moves whenever a register that shapes the picture changes value, so a display can
+// redraw only what changed. (Relaxed atomics: the display may look from another thread than the
+// CPUs that write.)
+//
+// Nothing is rendered here: text_screen() decodes the alphanumeric screen (start address, offset,
 // rows and columns from the CRTC) into text, and text_cursor() reports the cursor.
 #pragma once
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -84,6 +90,16 @@ class Vga : public IoDevice, public MmioHandler {
   uint8_t ac(unsigned i) const { return i < ac_.size() ? ac_[i] : 0; }
   uint8_t pel_mask() const { return pel_mask_; }
 
+  // Change tracking. take_dirty ORs the pages written since the last call into `out` (bit i of
+  // word w: page w*64+i, kDirtyPageShift bytes each) and clears them; take_font_written says
+  // whether plane 2 (the text font) was written since the last call.
+  static constexpr unsigned kDirtyPageShift = 12;
+  static constexpr unsigned kDirtyWords = (kVramSize >> kDirtyPageShift) / 64;
+  using DirtyBits = std::array<uint64_t, kDirtyWords>;
+  void take_dirty(DirtyBits& out);
+  bool take_font_written() { return font_written_.exchange(false, std::memory_order_relaxed); }
+  uint64_t picture_generation() const { return picture_gen_.load(std::memory_order_relaxed); }
+
   void save(SnapshotWriter& w) const;
   void load(SnapshotReader& r);
 
@@ -108,6 +124,20 @@ class Vga : public IoDevice, public MmioHandler {
   // Offset of `addr` in the window the GC's memory map select decodes, or -1 outside it.
   int64_t window_offset(uint32_t addr) const;
   uint32_t bank_offset() const;
+  void mark_dirty(uint32_t vram_byte) {
+    std::atomic<uint64_t>& w = dirty_[(vram_byte >> kDirtyPageShift) / 64];
+    const uint64_t bit = uint64_t{1} << ((vram_byte >> kDirtyPageShift) % 64);
+    if (!(w.load(std::memory_order_relaxed) & bit)) w.fetch_or(bit, std::memory_order_relaxed);
+  }
+  void font_written() {
+    if (!font_written_.load(std::memory_order_relaxed)) font_written_.store(true, std::memory_order_relaxed);
+  }
+  void picture_changed() { picture_gen_.fetch_add(1, std::memory_order_relaxed); }
+  // Sets a register the picture depends on, moving the generation if its value changes.
+  void set_reg(uint8_t& reg, uint8_t v) {
+    if (reg != v) picture_changed();
+    reg = v;
+  }
 
   uint32_t lfb_base_;
   Lfb lfb_{*this};
@@ -130,6 +160,10 @@ class Vga : public IoDevice, public MmioHandler {
   // Bochs VBE
   uint16_t dispi_index_ = 0;
   std::array<uint16_t, 10> dispi_{};  // ID, XRES, YRES, BPP, ENABLE, BANK, VIRT_W, VIRT_H, X_OFF, Y_OFF
+  // Change tracking.
+  std::array<std::atomic<uint64_t>, kDirtyWords> dirty_{};
+  std::atomic<uint64_t> picture_gen_{0};
+  std::atomic<bool> font_written_{false};
 };
 
 }  // namespace vx86

@@ -1,7 +1,8 @@
 // The VGA renderer (devices/vga_render.h) against pictures the test computes itself from the
 // pattern it drew and the VGA's definition (attribute palette, DAC, font planes, CRTC layout):
-// mode 3 text with a synthetic font and the cursor, mode 13h, unchained mode X, planar mode 12h,
-// and the Bochs VBE framebuffer at 32 and 16 bits per pixel with a virtual width and offsets.
+// mode 3 text with a synthetic font and the cursor, mode 13h, unchained mode X, planar mode 12h
+// (also split by line compare and panned), the CGA modes 4 and 6, and the Bochs VBE framebuffer
+// at 32 and 16 bits per pixel with a virtual width and offsets.
 #include "devices/vga_render.h"
 
 #include <gtest/gtest.h>
@@ -11,79 +12,11 @@
 #include <vector>
 
 #include "devices/vga.h"
+#include "tests/unit/vga_test_board.h"
 
 namespace vx86 {
-namespace {
 
-struct Regs {
-  uint8_t misc;
-  std::array<uint8_t, 5> seq;
-  std::array<uint8_t, 25> crtc;
-  std::array<uint8_t, 9> gc;
-  std::array<uint8_t, 21> ac;
-};
-
-// The standard VGA BIOS parameter tables for these modes (IBM VGA Technical Reference).
-constexpr Regs kMode13{0x63,
-                       {0x03, 0x01, 0x0F, 0x00, 0x0E},
-                       {0x5F, 0x4F, 0x50, 0x82, 0x54, 0x80, 0xBF, 0x1F, 0x00, 0x41, 0x00, 0x00, 0x00,
-                        0x00, 0x00, 0x00, 0x9C, 0x0E, 0x8F, 0x28, 0x40, 0x96, 0xB9, 0xA3, 0xFF},
-                       {0x00, 0x00, 0x00, 0x00, 0x00, 0x40, 0x05, 0x0F, 0xFF},
-                       {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A,
-                        0x0B, 0x0C, 0x0D, 0x0E, 0x0F, 0x41, 0x00, 0x0F, 0x00, 0x00}};
-constexpr Regs kMode12{0xE3,
-                       {0x03, 0x01, 0x0F, 0x00, 0x06},
-                       {0x5F, 0x4F, 0x50, 0x82, 0x54, 0x80, 0x0B, 0x3E, 0x00, 0x40, 0x00, 0x00, 0x00,
-                        0x00, 0x00, 0x00, 0xEA, 0x0C, 0xDF, 0x28, 0x00, 0xE7, 0x04, 0xE3, 0xFF},
-                       {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x05, 0x0F, 0xFF},
-                       {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x14, 0x07, 0x38, 0x39, 0x3A,
-                        0x3B, 0x3C, 0x3D, 0x3E, 0x3F, 0x01, 0x00, 0x0F, 0x00, 0x00}};
-// Mode 3's attribute palette (what Vga::reset programs).
-constexpr uint8_t kMode3Palette[16] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x14, 0x07,
-                                       0x38, 0x39, 0x3A, 0x3B, 0x3C, 0x3D, 0x3E, 0x3F};
-
-struct Board {
-  Vga vga;
-  Board() { vga.reset(); }
-  void out(uint16_t port, uint32_t v, unsigned size = 1) { vga.io_write(port, v, size); }
-  void seq(uint8_t i, uint8_t v) { out(0x3C4, i), out(0x3C5, v); }
-  void crtc(uint8_t i, uint8_t v) { out(0x3D4, i), out(0x3D5, v); }
-  void gc(uint8_t i, uint8_t v) { out(0x3CE, i), out(0x3CF, v); }
-  void ac(uint8_t i, uint8_t v) {
-    vga.io_read(0x3DA, 1);  // the flip-flop to "index"
-    out(0x3C0, i);
-    out(0x3C0, v);
-  }
-  void mode(const Regs& r) {
-    out(0x3C2, r.misc);
-    for (uint8_t i = 0; i < 5; ++i) seq(i, r.seq[i]);
-    crtc(0x11, r.crtc[0x11] & 0x7F);  // unprotect CRTC 0-7
-    for (uint8_t i = 0; i < 25; ++i) crtc(i, r.crtc[i]);
-    for (uint8_t i = 0; i < 9; ++i) gc(i, r.gc[i]);
-    for (uint8_t i = 0; i < 21; ++i) ac(i, r.ac[i]);
-    vga.io_read(0x3DA, 1);
-    out(0x3C0, 0x20);  // the screen on
-  }
-  void mem(uint32_t addr, uint8_t v) { vga.mmio_write(addr, v, 1); }
-  void dispi(uint16_t index, uint16_t v) { out(0x1CE, index, 2), out(0x1CF, v, 2); }
-};
-
-// DAC entry i: a pattern of 6-bit components, and its 8-bit expansion.
-std::array<uint8_t, 3> dac_pattern(unsigned i) {
-  return {static_cast<uint8_t>(i & 63), static_cast<uint8_t>((i * 5 + 7) & 63),
-          static_cast<uint8_t>(63 - (i & 63))};
-}
-uint32_t dac_colour(unsigned i) {
-  const auto e = dac_pattern(i & 0xFF);
-  auto x = [](uint8_t c) { return static_cast<uint32_t>(c << 2 | c >> 4); };
-  return x(e[0]) << 16 | x(e[1]) << 8 | x(e[2]);
-}
-void load_dac(Board& b) {
-  b.out(0x3C8, 0);
-  for (unsigned i = 0; i < 256; ++i)
-    for (uint8_t c : dac_pattern(i)) b.out(0x3C9, c);
-}
-
+namespace vga_test {
 void expect_frame(const Frame& f, unsigned w, unsigned h, uint32_t (*want)(unsigned, unsigned)) {
   ASSERT_EQ(f.width, w);
   ASSERT_EQ(f.height, h);
@@ -95,6 +28,11 @@ void expect_frame(const Frame& f, unsigned w, unsigned h, uint32_t (*want)(unsig
                       << want(x, y);
   EXPECT_EQ(bad, 0u);
 }
+
+}  // namespace vga_test
+
+namespace {
+using namespace vga_test;
 
 // ---- text: mode 3 (the reset state) with a synthetic font ----
 uint8_t glyph(unsigned ch, unsigned line) {
@@ -185,6 +123,92 @@ TEST(VgaRender, Mode12hPlanar) {
       }
   }
   expect_frame(render_vga(b.vga), 640, 480, pixel16);
+}
+
+// Line compare splits the screen: the lines up to and including line 99 show VRAM from the start
+// address (row 200), panned by 3 pixels; the lines below show VRAM from address 0 with no panning
+// (the attribute mode's pixel panning mode bit). Pixels are counted along VRAM: a panned row's
+// last pixels come from the next row's first byte.
+uint32_t split_pixel(unsigned x, unsigned y) {
+  const unsigned pos = y <= 99 ? (y + 200) * 640 + x + 3 : (y - 100) * 640 + x;
+  return pixel16(pos % 640, pos / 640);
+}
+
+TEST(VgaRender, Mode12hLineCompareAndPanning) {
+  Board b;
+  b.mode(kMode12);
+  load_dac(b);
+  for (unsigned p = 0; p < 4; ++p) {
+    b.seq(2, static_cast<uint8_t>(1u << p));
+    for (unsigned y = 0; y < 481; ++y)
+      for (unsigned xb = 0; xb < 80; ++xb) {
+        uint8_t bits = 0;
+        for (unsigned k = 0; k < 8; ++k)
+          bits |= static_cast<uint8_t>(((colour16(xb * 8 + k, y) >> p) & 1) << (7 - k));
+        b.mem(0xA0000 + y * 80 + xb, bits);
+      }
+  }
+  const unsigned start = 200 * 80;
+  b.crtc(0x0C, static_cast<uint8_t>(start >> 8));
+  b.crtc(0x0D, static_cast<uint8_t>(start));
+  b.crtc(0x18, 99);
+  b.crtc(0x07, kMode12.crtc[7] & ~0x10);  // line compare bit 8
+  b.crtc(0x09, kMode12.crtc[9] & ~0x40);  // line compare bit 9
+  b.ac(0x13, 3);
+  b.ac(0x10, kMode12.ac[0x10] | 0x20);  // pixel panning mode: the split part is not panned
+  b.vga.io_read(0x3DA, 1);
+  b.out(0x3C0, 0x20);
+  expect_frame(render_vga(b.vga), 640, 480, split_pixel);
+}
+
+// ---- the CGA modes: even lines in the first 8 KiB bank, odd lines in the second ----
+constexpr Regs kMode4{0x63,
+                      {0x03, 0x09, 0x03, 0x00, 0x02},
+                      {0x2D, 0x27, 0x28, 0x90, 0x2B, 0x80, 0xBF, 0x1F, 0x00, 0xC1, 0x00, 0x00, 0x00,
+                       0x00, 0x00, 0x00, 0x9C, 0x8E, 0x8F, 0x14, 0x00, 0x96, 0xB9, 0xA2, 0xFF},
+                      {0x00, 0x00, 0x00, 0x00, 0x00, 0x30, 0x0F, 0x0F, 0xFF},
+                      {0x00, 0x13, 0x15, 0x17, 0x02, 0x04, 0x06, 0x07, 0x10, 0x11, 0x12,
+                       0x13, 0x14, 0x15, 0x16, 0x17, 0x01, 0x00, 0x03, 0x00, 0x00}};
+constexpr Regs kMode6{0x63,
+                      {0x03, 0x01, 0x01, 0x00, 0x06},
+                      {0x5F, 0x4F, 0x50, 0x82, 0x54, 0x80, 0xBF, 0x1F, 0x00, 0xC1, 0x00, 0x00, 0x00,
+                       0x00, 0x00, 0x00, 0x9C, 0x8E, 0x8F, 0x28, 0x00, 0x96, 0xB9, 0xC2, 0xFF},
+                      {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0D, 0x0F, 0xFF},
+                      {0x00, 0x17, 0x17, 0x17, 0x17, 0x17, 0x17, 0x17, 0x17, 0x17, 0x17,
+                       0x17, 0x17, 0x17, 0x17, 0x17, 0x01, 0x00, 0x01, 0x00, 0x00}};
+// The CPU address of line y's byte xb in a CGA framebuffer at B800:0000.
+uint32_t cga_address(unsigned y, unsigned xb) { return 0xB8000 + (y & 1) * 0x2000 + (y / 2) * 80 + xb; }
+
+unsigned colour4(unsigned x, unsigned y) { return (x / 5 + y) & 3; }
+uint32_t pixel4(unsigned x, unsigned y) { return dac_colour(kMode4.ac[colour4(x, y)]); }
+
+TEST(VgaRender, Mode4Cga4Colour) {
+  Board b;
+  b.mode(kMode4);
+  load_dac(b);
+  for (unsigned y = 0; y < 200; ++y)
+    for (unsigned xb = 0; xb < 80; ++xb) {
+      uint8_t v = 0;  // four 2-bit pixels, the leftmost in the top bits
+      for (unsigned k = 0; k < 4; ++k) v |= static_cast<uint8_t>(colour4(xb * 4 + k, y) << (6 - 2 * k));
+      b.mem(cga_address(y, xb), v);
+    }
+  expect_frame(render_vga(b.vga), 320, 200, pixel4);
+}
+
+unsigned colour2(unsigned x, unsigned y) { return ((x / 3) ^ (y / 2)) & 1; }
+uint32_t pixel2(unsigned x, unsigned y) { return dac_colour(kMode6.ac[colour2(x, y)]); }
+
+TEST(VgaRender, Mode6Cga2Colour) {
+  Board b;
+  b.mode(kMode6);
+  load_dac(b);
+  for (unsigned y = 0; y < 200; ++y)
+    for (unsigned xb = 0; xb < 80; ++xb) {
+      uint8_t v = 0;
+      for (unsigned k = 0; k < 8; ++k) v |= static_cast<uint8_t>(colour2(xb * 8 + k, y) << (7 - k));
+      b.mem(cga_address(y, xb), v);
+    }
+  expect_frame(render_vga(b.vga), 640, 200, pixel2);
 }
 
 // ---- Bochs VBE ----
