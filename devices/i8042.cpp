@@ -70,6 +70,7 @@ void I8042::reset() {
   out_src_ = kController;
   xlat_break_ = false;
   ctrl_queue_.clear();
+  aux_loop_pending_ = false;
   kbd_reset_state();
   kbd_pending_ = 0;
   last_kbd_byte_ = 0;
@@ -114,6 +115,11 @@ void I8042::update() {
       out_byte_ = ctrl_queue_.front();
       ctrl_queue_.pop_front();
       out_src_ = kController;
+      obf_ = true;
+    } else if (aux_loop_pending_) {
+      out_byte_ = aux_loop_;
+      aux_loop_pending_ = false;
+      out_src_ = kMouse;
       obf_ = true;
     } else if (!(ram_[0] & 0x10)) {
       while (!kbd_queue_.empty() && !obf_) {
@@ -222,7 +228,10 @@ void I8042::data_write(uint8_t v) {
   } else if (cmd == 0xD2) {
     controller_reply(v);  // appears as keyboard data, untranslated
   } else if (cmd == 0xD3) {
-    mouse_reply(v);
+    // The controller puts the byte in its output buffer as if the mouse had sent it, whether
+    // or not the aux port is disabled (Linux's AUX loopback and IRQ tests rely on it).
+    aux_loop_ = v;
+    aux_loop_pending_ = true;
   } else if (cmd == 0xD4) {
     mouse_command(v);
   } else {
@@ -517,6 +526,8 @@ void I8042::save(SnapshotWriter& w) const {
   w.u8(mouse_id_);
   w.bytes(rate_knock_.data(), rate_knock_.size());
   w.u8(static_cast<uint8_t>(mouse_dz_));
+  w.boolean(aux_loop_pending_);
+  w.u8(aux_loop_);
   w.end_section();
 }
 
@@ -570,6 +581,8 @@ void I8042::load(SnapshotReader& r) {
   r.bytes(n.rate_knock_.data(), n.rate_knock_.size());
   n.mouse_dz_ = static_cast<int8_t>(r.u8());
   r.check(n.mouse_dz_ >= -8 && n.mouse_dz_ <= 7, "mouse wheel out of range");
+  n.aux_loop_pending_ = r.boolean();
+  n.aux_loop_ = r.u8();
   r.end_section();
 
   const bool old_a20 = a20();
@@ -603,6 +616,8 @@ void I8042::load(SnapshotReader& r) {
   mouse_dz_ = n.mouse_dz_;
   mouse_id_ = n.mouse_id_;
   rate_knock_ = n.rate_knock_;
+  aux_loop_pending_ = n.aux_loop_pending_;
+  aux_loop_ = n.aux_loop_;
   irq1_level_ = n.irq1_level_;
   irq12_level_ = n.irq12_level_;
   if (irq1) irq1(irq1_level_);

@@ -84,6 +84,8 @@ class I8042 : public IoDevice {
   Source out_src_ = kController;
   bool xlat_break_ = false;       // translation saw 0xF0
   std::deque<uint8_t> ctrl_queue_;
+  uint8_t aux_loop_ = 0;  // 0xD3's byte, waiting for the output buffer
+  bool aux_loop_pending_ = false;
   bool irq1_level_ = false, irq12_level_ = false;
 
   // Keyboard.

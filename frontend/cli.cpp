@@ -36,6 +36,11 @@ std::string cli_usage() {
          "                         the same as dump=FILE on the -netdev)\n"
          "  -m SIZE                guest RAM: MiB, or with a suffix M or G (1M-3G, default 32)\n"
          "  -nographic             no display window; serial and debug output on the terminal\n"
+         "  -display sdl[,full-screen=on]|none   the VGA in a window (the default when the\n"
+         "                         host has a display: $DISPLAY or $WAYLAND_DISPLAY), or none;\n"
+         "                         in the window Ctrl+Alt+G releases the mouse, Ctrl+Alt+F\n"
+         "                         toggles full screen\n"
+         "  -full-screen           start the window in full screen\n"
          "  -debugcon stdio|file:PATH|none   where bytes written to port 0xe9 go (default stdio)\n"
          "  -bioslog stdio|file:PATH|none    where bytes written to port 0x402 go (default none)\n"
          "  -serial stdio|file:PATH|none|null  COM1's host side (default stdio; none: no COM1,\n"
@@ -306,6 +311,20 @@ std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOp
       o.ram_mb = n * scale;
     } else if (a == "-nographic") {
       o.nographic = true;
+    } else if (a == "-display") {
+      if (auto e = value(v)) return e;
+      const size_t comma = v.find(',');
+      const std::string kind = v.substr(0, comma);
+      if (kind != "sdl" && kind != "none") return "invalid -display value '" + v + "' (sdl or none)";
+      o.display = kind;
+      if (comma != std::string::npos) {
+        const std::string opt = v.substr(comma + 1);
+        if (kind != "sdl" || (opt != "full-screen=on" && opt != "full-screen=off"))
+          return "invalid -display option '" + opt + "' (sdl takes full-screen=on|off)";
+        o.full_screen = opt == "full-screen=on";
+      }
+    } else if (a == "-full-screen") {
+      o.full_screen = true;
     } else if (a == "-debugcon" || a == "-bioslog") {
       if (auto e = value(v)) return e;
       if (!valid_sink(v)) return "invalid " + a + " value '" + v + "' (stdio, file:PATH or none)";
@@ -500,6 +519,7 @@ std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOp
     }
   }
   if (o.help || o.version || o.debug_help) return std::nullopt;
+  if (o.nographic && !o.display.empty()) return std::string("-nographic cannot be used with -display");
   if (o.kernel.empty() && (!o.initrd.empty() || !o.append.empty()))
     return std::string(o.initrd.empty() ? "-append" : "-initrd") + " needs -kernel";
   // IDE slots: explicit indexes first, then -drive without index= in the first free slot.

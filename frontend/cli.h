@@ -26,6 +26,8 @@ struct CliOptions {
   std::string kernel, initrd, append;    // direct kernel boot (Linux bzImage or Multiboot)
   uint32_t ram_mb = 32;
   bool nographic = false;
+  std::string display;                   // -display sdl|none; "": the program picks (a window if it can)
+  bool full_screen = false;              // -full-screen, -display sdl,full-screen=on
   std::vector<std::string> debug_items;  // -d in_asm,cpu,int,post,jit
   std::string log_path;                  // -D
   std::vector<std::pair<uint32_t, uint32_t>> log_filter;  // -dfilter: inclusive linear ranges

@@ -24,12 +24,14 @@
 #include <iterator>
 #include <memory>
 #include <optional>
+#include <thread>
 
 #include "emu/board/machine.h"
 #include "frontend/cli.h"
 #include "frontend/gdb_stub.h"
 #include "frontend/qmp_server.h"
 #include "frontend/screendump.h"
+#include "frontend/sdl_window.h"
 #include "frontend/session.h"
 #include "jit/jit.h"
 
@@ -123,6 +125,19 @@ class ConsoleBackend : public StdioCharBackend {
   bool escape_ = false;
 };
 
+// Whether the host has a display a window could open on.
+bool host_has_display() {
+  for (const char* var : {"DISPLAY", "WAYLAND_DISPLAY"})
+    if (const char* v = std::getenv(var); v && *v) return true;
+  return false;
+}
+
+uint64_t monotonic_ns() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
 int run(const CliOptions& o) {
   // -nographic with the serial port on the terminal: a console with input and QEMU's escape keys.
   const std::string serial = o.serial.empty() ? "stdio" : o.serial;
@@ -138,6 +153,26 @@ int run(const CliOptions& o) {
   }
   Machine& m = session->machine();
 
+  // The window: -display sdl, or by default when the host has a display (QEMU's way too).
+  std::unique_ptr<DisplayLink> link;
+  std::unique_ptr<SdlWindow> window;
+  const bool want_window = o.display == "sdl" || (o.display.empty() && !o.nographic && host_has_display());
+  if (want_window && m.vga()) {
+    link = std::make_unique<DisplayLink>(m);
+    try {
+      window = std::make_unique<SdlWindow>(*link, SdlWindow::Options{o.full_screen, "vx86"});
+    } catch (const std::exception& e) {
+      if (o.display == "sdl") die(e.what());
+      link.reset();  // (only asked for by default: go on without)
+    }
+    if (window) {
+      link->on_frame = [w = window.get()] { w->frame_ready(); };
+      link->on_input = [s = session.get()] { s->notify(); };
+    }
+  } else if (o.display == "sdl") {
+    die("-display sdl: the machine has no display adapter (-vga none)");
+  }
+
   // -qmp: the control socket, on its own thread; the VM's state changes are its events.
   std::unique_ptr<QmpServer> qmp;
   if (!o.qmp.empty()) {
@@ -146,7 +181,10 @@ int run(const CliOptions& o) {
     } catch (const std::exception& e) {
       die(e.what());
     }
-    session->on_pause_change = [&qmp](bool paused) { qmp->event(paused ? "STOP" : "RESUME"); };
+    session->on_pause_change = [&qmp, w = window.get()](bool paused) {
+      qmp->event(paused ? "STOP" : "RESUME");
+      if (w) w->set_paused(paused);
+    };
     session->on_reset = [&qmp] {
       qmp->event("RESET", {{"guest", false}, {"reason", "host-qmp-system-reset"}});
     };
@@ -193,6 +231,7 @@ int run(const CliOptions& o) {
     gdb->guest_exited(st ? *st : 0);  // the guest is gone: gdb hears why it stopped
   };
   hooks.after_slice = [&]() -> std::optional<int> {
+    if (link) link->tick(monotonic_ns());
     if (gdb && gdb->interrupt_requested() && !resume(gdb->stopped(2))) return 0;
     if (console && console->quit) {
       restore_tty();
@@ -204,8 +243,24 @@ int run(const CliOptions& o) {
   };
   hooks.input_fd = [&] { return console && !console->input_closed() ? STDIN_FILENO : -1; };
 
+  if (link) hooks.max_idle_ns = [&] { return link->ns_to_next_frame(monotonic_ns()); };
+
   if (console) enter_raw_tty();
-  const RunResult res = session->run(hooks);
+  RunResult res;
+  if (window) {
+    // SDL keeps its window on this thread; the machine runs beside it until one of them ends.
+    if (!session->on_pause_change)
+      session->on_pause_change = [w = window.get()](bool p) { w->set_paused(p); };
+    std::thread machine([&] {
+      res = session->run(hooks);
+      window->close();
+    });
+    if (window->run()) session->request_stop();  // the user closed the window
+    machine.join();
+    window.reset();
+  } else {
+    res = session->run(hooks);
+  }
   if (qmp) {
     using R = RunResult::Reason;
     const bool by_guest = res.reason == R::PowerOff || res.reason == R::GuestExit ||

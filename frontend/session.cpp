@@ -454,11 +454,12 @@ RunResult Session::run(const Hooks& hooks) {
         // frames for the guest (the network backends' threads) or a control request.
         uint64_t ns = m.idle_host_ns();
         const int input_fd = hooks.input_fd ? hooks.input_fd() : -1;
-        if (ns == Clock::kNever && input_fd < 0)
+        if (ns == Clock::kNever && input_fd < 0 && !hooks.max_idle_ns)  // (a window's keys can wake it)
           return end(RunResult::Reason::Halted, kExitStuck,
                      "guest halted for good (HLT with no timer event or input pending) at " + where(), r);
         constexpr uint64_t kMaxWait = 50'000'000;  // keep -timeout prompt
         if (ns > kMaxWait) ns = kMaxWait;
+        if (hooks.max_idle_ns) ns = std::min(ns, hooks.max_idle_ns());
         if (ns > 0) {
           struct timespec ts {
             static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)

@@ -67,6 +67,8 @@ class Session {
     // A descriptor that also ends the idle wait when readable (the terminal's stdin while it is
     // open), or -1.
     std::function<int()> input_fd;
+    // The longest the idle wait may sleep, in ns (a display's next frame), or unset.
+    std::function<uint64_t()> max_idle_ns;
   };
   RunResult run(const Hooks& hooks);
   RunResult run() { return run(Hooks{}); }
@@ -82,6 +84,8 @@ class Session {
   void request_powerdown();
   bool paused() const;
   bool ended() const;
+  // From any thread: ends an idle wait early (input for the guest arrived).
+  void notify() { wake(); }
   // From any thread: the whole machine to / from a snapshot file. A running machine is paused for
   // it and goes on after; a paused one stays paused. Throw std::runtime_error (SnapshotError for a
   // refused snapshot; after a load that failed past its checks the machine is reset).

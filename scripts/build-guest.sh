@@ -83,10 +83,12 @@ mkdir -p "$IR"/{bin,dev,etc,lib/modules,mnt,proc,sys,tmp}
 cp "$WORK/busybox/bin/busybox" "$IR/bin/busybox"
 
 # Disk and network drivers with their dependencies, in load order (read from each module's .modinfo).
-python3 - "$WORK/kernel/lib/modules/$kver" "$IR/lib/modules" \
-  crct10dif_generic crc64_rocksoft_generic ata_piix sd_mod vfat nls_cp437 nls_ascii e1000 button evdev <<'EOF'
+# The framebuffer driver (bochs DRM, for vx86.fb) is copied too but loaded only by that mode.
+for list in "load-order:crct10dif_generic crc64_rocksoft_generic ata_piix sd_mod vfat nls_cp437 nls_ascii e1000 button evdev psmouse" \
+  "load-order-fb:bochs"; do
+python3 - "$WORK/kernel/lib/modules/$kver" "$IR/lib/modules" "${list%%:*}" ${list#*:} <<'EOF'
 import os, shutil, sys
-tree, dest, wanted = sys.argv[1], sys.argv[2], sys.argv[3:]
+tree, dest, listname, wanted = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 paths = {}
 for d, _, files in os.walk(tree):
     for f in files:
@@ -104,12 +106,13 @@ def visit(n):
     for d in depends(n): visit(d)
     order.append(n)
 for w in wanted: visit(w)
-with open(os.path.join(dest, 'load-order'), 'w') as f:
+with open(os.path.join(dest, listname), 'w') as f:
     for n in order:
         shutil.copy(paths[n], os.path.join(dest, n + '.ko'))
         f.write(n + '.ko\n')
-print('build-guest: modules:', ' '.join(order), file=sys.stderr)
+print('build-guest: %s:' % listname, ' '.join(order), file=sys.stderr)
 EOF
+done
 
 cat > "$IR/init" <<'EOF'
 #!/bin/busybox sh
@@ -170,6 +173,28 @@ if grep -q 'vx86.bench' /proc/cmdline; then
   poweroff -f
 fi
 for m in $(cat /lib/modules/load-order); do insmod /lib/modules/$m 2>/dev/null; done
+if grep -q 'vx86.input' /proc/cmdline; then
+  # The display window's input (tests/display/window_test.py): a banner on the VGA console (tty1)
+  # with its cursor hidden; then the first mouse packets from /dev/input/mice, and every line
+  # typed on the keyboard, each echoed on the serial port.
+  printf '\033[2J\033[H\033[?25lVX86 INPUT TEST: type here\n' > /dev/tty1
+  (echo "VX86-MOUSE $(dd if=/dev/input/mice bs=3 count=4 2>/dev/null | od -An -v -tx1 | tr -s ' \n' ' ')") &
+  echo "VX86-INPUT-READY"
+  while read -r line < /dev/tty1; do echo "VX86-KEY $line"; done
+fi
+if grep -q 'vx86.fb' /proc/cmdline; then
+  # Linux's framebuffer console on the bochs DRM driver (tests/display/linux_fb_test.py): known
+  # text on tty1 with the cursor hidden, then the host takes a screendump.
+  for m in $(cat /lib/modules/load-order-fb); do insmod /lib/modules/$m 2>/dev/null; done
+  i=0
+  while [ ! -e /dev/fb0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+  printf '\033[2J\033[H\033[?25l' > /dev/tty1
+  echo "VX86 FRAMEBUFFER CONSOLE" > /dev/tty1
+  echo "fb0: $(cat /sys/class/graphics/fb0/name) $(cat /sys/class/graphics/fb0/virtual_size)" > /dev/tty1
+  echo "VX86-FB $(cat /sys/class/graphics/fb0/name) $(cat /sys/class/graphics/fb0/virtual_size)"
+  echo "VX86-FB-READY"
+  while true; do sleep 60; done
+fi
 i=0
 while [ ! -b /dev/sda1 ] && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
 if grep -q 'vx86.acpid' /proc/cmdline; then

@@ -209,11 +209,21 @@ TEST(I8042, MouseDetectionAndPackets) {
   EXPECT_EQ(b.status() & 0x01, 0);
   b.cmd(0xA8);
   EXPECT_EQ(b.drain().size(), 3u);
-  // Controller loopback to the aux buffer (Linux's AUX port probe).
+  // Controller loopback to the aux buffer (Linux's AUX port probe), with IRQ 12...
   b.cmd(0xD3);
   b.data(0x5A);
   EXPECT_EQ(b.status() & 0x20, 0x20);
+  EXPECT_TRUE(b.irq12);
   EXPECT_EQ(b.drain(), KbcBoard::Bytes{0x5A});
+  // ...also while the aux port is disabled, as after SeaBIOS: the byte does not wait for it.
+  b.cmd(0xA7);
+  b.cmd(0xD3);
+  b.data(0xA5);
+  EXPECT_EQ(b.status() & 0x21, 0x21);
+  EXPECT_TRUE(b.irq12);
+  EXPECT_EQ(b.drain(), KbcBoard::Bytes{0xA5});
+  b.cmd(0xA8);
+  EXPECT_EQ(b.status() & 0x01, 0);
 }
 
 // Microsoft's IntelliMouse: sample rates 200, 100, 80 in a row turn on the wheel (ID 3, a fourth
