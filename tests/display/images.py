@@ -53,3 +53,48 @@ def read_ppm(path):
     px = data[pos:pos + w * h * 3]
     return w, h, [[px[(y * w + x) * 3] << 16 | px[(y * w + x) * 3 + 1] << 8 | px[(y * w + x) * 3 + 2]
                    for x in range(w)] for y in range(h)]
+
+
+def read_png(path):
+    """8-bit RGB or RGBA, non-interlaced PNG (what vx86's screendumps write), with zlib alone."""
+    import zlib
+    data = open(path, "rb").read()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError(path + ": not a PNG")
+    pos, idat, ihdr = 8, b"", None
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        if kind == b"IHDR":
+            ihdr = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + n
+    w, h, depth, colour, _comp, _filt, interlace = ihdr
+    if depth != 8 or colour not in (2, 6) or interlace:
+        raise ValueError("%s: unsupported PNG (depth %d, colour type %d)" % (path, depth, colour))
+    bpp = 3 if colour == 2 else 4
+    raw = zlib.decompress(idat)
+    stride = w * bpp
+    prev = bytearray(stride)
+    rows = []
+    for y in range(h):
+        f = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b = prev[i]
+            c = prev[i - bpp] if i >= bpp else 0
+            if f == 1:
+                line[i] = (line[i] + a) & 0xFF
+            elif f == 2:
+                line[i] = (line[i] + b) & 0xFF
+            elif f == 3:
+                line[i] = (line[i] + (a + b) // 2) & 0xFF
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
+        rows.append([line[x * bpp] << 16 | line[x * bpp + 1] << 8 | line[x * bpp + 2] for x in range(w)])
+        prev = line
+    return w, h, rows
