@@ -2,6 +2,7 @@
 
 #include <SDL2/SDL.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <stdexcept>
 
@@ -29,8 +30,7 @@ SdlWindow::SdlWindow(DisplayLink& link, Options o) : link_(link), opts_(std::mov
   if (SDL_InitSubSystem(SDL_INIT_VIDEO | SDL_INIT_EVENTS) != 0) throw sdl_error("cannot initialise");
   frame_event_ = SDL_RegisterEvents(2);
   quit_event_ = frame_event_ + 1;
-  uint32_t flags = SDL_WINDOW_RESIZABLE | SDL_WINDOW_ALLOW_HIGHDPI;
-  if (opts_.full_screen) flags |= SDL_WINDOW_FULLSCREEN_DESKTOP;
+  const uint32_t flags = SDL_WINDOW_RESIZABLE | SDL_WINDOW_ALLOW_HIGHDPI;
   window_ =
       SDL_CreateWindow(opts_.name.c_str(), SDL_WINDOWPOS_UNDEFINED, SDL_WINDOWPOS_UNDEFINED, 720, 400, flags);
   if (!window_) {
@@ -44,6 +44,7 @@ SdlWindow::SdlWindow(DisplayLink& link, Options o) : link_(link), opts_(std::mov
     SDL_QuitSubSystem(SDL_INIT_VIDEO | SDL_INIT_EVENTS);
     throw sdl_error("cannot create a renderer");
   }
+  if (opts_.full_screen) set_full_screen(true);
   SDL_SetRenderDrawColor(renderer_, 0, 0, 0, 255);
   SDL_RenderClear(renderer_);
   SDL_RenderPresent(renderer_);
@@ -105,11 +106,7 @@ void SdlWindow::present() {
       tex_w_ = f.width;
       tex_h_ = f.height;
       SDL_RenderSetLogicalSize(renderer_, static_cast<int>(f.width), static_cast<int>(f.height));
-      if (!(SDL_GetWindowFlags(window_) & SDL_WINDOW_FULLSCREEN_DESKTOP)) {
-        // A new mode sizes the window to it (small modes twice over).
-        const int scale = f.width < 640 ? 2 : 1;
-        SDL_SetWindowSize(window_, static_cast<int>(f.width) * scale, static_cast<int>(f.height) * scale);
-      }
+      if (!full_screen_) fit_window();
       y0 = 0;
       y1 = f.height;
     }
@@ -120,6 +117,33 @@ void SdlWindow::present() {
   SDL_RenderClear(renderer_);
   if (texture_) SDL_RenderCopy(renderer_, texture_, nullptr, nullptr);
   SDL_RenderPresent(renderer_);
+}
+
+void SdlWindow::fit_window() {
+  // The window takes the mode's size (small modes twice over).
+  if (tex_w_ == 0) return;
+  const int scale = tex_w_ < 640 ? 2 : 1;
+  SDL_SetWindowSize(window_, static_cast<int>(tex_w_) * scale, static_cast<int>(tex_h_) * scale);
+}
+
+void SdlWindow::set_full_screen(bool on) {
+  full_screen_ = on;
+  if (on) {
+    // The window first covers its display by itself (borderless, at the display's bounds), so
+    // that full screen holds without a window manager to honour the request too (a bare X
+    // server, a kiosk); then the request, for window managers.
+    SDL_Rect r;
+    SDL_SetWindowBordered(window_, SDL_FALSE);
+    if (SDL_GetDisplayBounds(std::max(0, SDL_GetWindowDisplayIndex(window_)), &r) == 0) {
+      SDL_SetWindowPosition(window_, r.x, r.y);
+      SDL_SetWindowSize(window_, r.w, r.h);
+    }
+    SDL_SetWindowFullscreen(window_, SDL_WINDOW_FULLSCREEN_DESKTOP);
+  } else {
+    SDL_SetWindowFullscreen(window_, 0);
+    SDL_SetWindowBordered(window_, SDL_TRUE);
+    fit_window();
+  }
 }
 
 void SdlWindow::update_title() {
@@ -162,9 +186,7 @@ void SdlWindow::handle(const SDL_Event& e) {
           if (sc == SDL_SCANCODE_G)
             set_grab(!grabbed_);
           else
-            SDL_SetWindowFullscreen(window_, (SDL_GetWindowFlags(window_) & SDL_WINDOW_FULLSCREEN_DESKTOP)
-                                                 ? 0
-                                                 : SDL_WINDOW_FULLSCREEN_DESKTOP);
+            set_full_screen(!full_screen_);
         }
         break;
       }

@@ -45,6 +45,8 @@ class SdlWindow {
   void present();
   void update_title();
   void set_grab(bool on);
+  void set_full_screen(bool on);
+  void fit_window();
   void mouse_buttons_changed();
 
   DisplayLink& link_;
@@ -56,7 +58,7 @@ class SdlWindow {
   uint32_t frame_event_ = 0, quit_event_ = 0;
   std::atomic<bool> frame_pending_{false};
   std::atomic<bool> paused_{false};
-  bool grabbed_ = false, closed_by_user_ = false, quit_ = false;
+  bool grabbed_ = false, closed_by_user_ = false, quit_ = false, full_screen_ = false;
   uint8_t buttons_ = 0;
   std::string title_;
 };

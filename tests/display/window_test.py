@@ -5,6 +5,8 @@
 - keys typed into the window reach the guest, which echoes the line on the serial port;
 - a click grabs the mouse, and relative motion reaches the guest's /dev/input/mice as PS/2 packets
   with the right directions (the guest's psmouse finds an IntelliMouse);
+- Caps Lock typed into the window lights the guest's LED, which the title shows;
+- Ctrl+Alt+F makes the window full screen with the picture scaled, its aspect ratio kept;
 - the title shows the state: running (or halted, idle in HLT) with the MIPS, then paused after
   QMP stop.
 
@@ -163,13 +165,40 @@ try:
             dy = p[2] - 256 if p[0] & 0x20 else p[2]
             if not (p[0] & 0x08) or dx <= 0 or dy >= 0:  # right is +x, down is -y in PS/2
                 fail("mouse packet %s: want sync bit, dx > 0, dy < 0" % p)
-    xdo("key", "--window", win, "ctrl+alt+g")
+    xdo("key", "ctrl+alt+g")  # (XTEST: the grab holds the keyboard)
     time.sleep(0.5)
     title = xdo("getwindowname", win)
     if "releases the mouse" in title:
         fail("Ctrl+Alt+G did not release the mouse: " + title)
 
-    # 4. The title follows the state.
+    # 4. The guest's keyboard LEDs in the title: Caps Lock pressed in the window, Linux lights it.
+    xdo("key", "Caps_Lock")
+    time.sleep(1.5)
+    if "[Caps]" not in xdo("getwindowname", win):
+        fail("Caps Lock's LED is not in the title: " + xdo("getwindowname", win))
+    xdo("key", "Caps_Lock")
+    time.sleep(1.5)
+    if "[Caps]" in xdo("getwindowname", win):
+        fail("Caps Lock's LED stayed in the title: " + xdo("getwindowname", win))
+
+    # 5. Ctrl+Alt+F: full screen (the X screen is 1280x1024), the 720x400 picture scaled to the
+    # width with its aspect ratio kept: 1280x711, black bars above and below.
+    xdo("key", "ctrl+alt+f")
+    time.sleep(1.0)
+    fw, fh, full = capture(win)
+    if (fw, fh) != (1280, 1024):
+        fail("full screen window is %dx%d, not the screen's 1280x1024" % (fw, fh))
+    else:
+        lit = [y for y in range(fh) if any(p != 0 for p in full[y])]
+        top_bar = (1024 - 1280 * 400 // 720) // 2
+        if not lit or lit[0] < top_bar - 2 or lit[-1] > 1024 - top_bar + 2:
+            fail("full screen: the picture is not letterboxed (lit rows %s..%s, bars of %d rows expected)"
+                 % (lit[0] if lit else None, lit[-1] if lit else None, top_bar))
+        elif lit[0] > top_bar + 4:  # the banner is on the first text row: right below the top bar
+            fail("full screen: the banner starts at row %d, not near %d" % (lit[0], top_bar))
+    xdo("key", "ctrl+alt+f")
+
+    # 6. The title follows the state.
     if not ("running" in title or "halted" in title) or "MIPS" not in title:  # (halted: idle in HLT)
         fail("title while running: " + title)
     qmp.cmd("stop")
