@@ -58,6 +58,7 @@ void plane_range(VgaLayout::Band& b, uint32_t lo, uint32_t hi) {
 
 struct TextGeometry {
   unsigned cols, rows, char_h, char_w, shift;
+  unsigned dot_w;  // output pixels per dot: 2 with the halved dot clock (40-column modes)
   uint32_t start, stride;
 };
 
@@ -67,6 +68,7 @@ TextGeometry text_geometry(const Vga& v) {
   g.rows = v.text_rows();
   g.char_h = (v.crtc(9) & 0x1Fu) + 1u;
   g.char_w = (v.seq(1) & 1) ? 8u : 9u;
+  g.dot_w = (v.seq(1) & 0x08) ? 2u : 1u;
   g.shift = (v.crtc(0x14) & 0x40) ? 2 : (v.crtc(0x17) & 0x40) ? 0 : 1;
   g.start = start_address(v);
   g.stride = row_stride(v, g.cols);
@@ -76,7 +78,7 @@ TextGeometry text_geometry(const Vga& v) {
 void layout_text(const Vga& v, VgaLayout& l) {
   const TextGeometry g = text_geometry(v);
   l.kind = VgaLayout::Kind::Text;
-  l.width = g.cols * g.char_w;
+  l.width = g.cols * g.char_w * g.dot_w;
   l.height = g.rows * g.char_h;
   for (unsigned r = 0; r < g.rows; ++r) {
     VgaLayout::Band b;
@@ -114,11 +116,13 @@ void render_text_band(const Vga& v, VgaLayout::Band& band, unsigned r, const Vga
     const bool cursor_here = blink.cursor_on && l.cursor_band == r && l.cursor_col == c;
     for (unsigned y = 0; y < g.char_h; ++y) {
       const uint8_t bits = plane(v, 2, glyph + y);
-      uint32_t* out = &f.pixels[size_t{band.y0 + y} * f.width + c * g.char_w];
+      uint32_t* out = &f.pixels[size_t{band.y0 + y} * f.width + c * g.char_w * g.dot_w];
       const bool ninth = g.char_w == 9 && line_graphics && ch >= 0xC0 && ch <= 0xDF && (bits & 1);
       const bool bar = cursor_here && y >= cur_top && y <= cur_bottom;
-      for (unsigned x = 0; x < 8; ++x) out[x] = (bar || (bits & (0x80u >> x))) ? fg : bg;
-      if (g.char_w == 9) out[8] = (bar || ninth) ? fg : bg;
+      for (unsigned x = 0; x < g.char_w; ++x) {
+        const bool on = bar || (x < 8 ? (bits & (0x80u >> x)) != 0 : ninth);
+        for (unsigned d = 0; d < g.dot_w; ++d) out[x * g.dot_w + d] = on ? fg : bg;
+      }
     }
   }
 }

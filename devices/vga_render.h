@@ -14,7 +14,9 @@
 // Colours go through the attribute controller's palette and the DAC as on the hardware.
 //
 // Lines that repeat (character rows of a graphics mode without CGA banking, double scanning) are
-// drawn once: mode 13h is 320x200, mode 12h 640x480, 80x25 text 720x400.
+// drawn once: mode 13h is 320x200, mode 12h 640x480, 80x25 text 720x400. Text with the halved
+// dot clock (the 40-column modes) is drawn with its dots twice as wide, as the monitor shows it:
+// 40x25 is 720x400 too.
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -42,10 +42,11 @@ struct CliOptions {
   bool jit = true;                       // -jit on|off: translate guest code (off: interpreter only)
   bool apic = false;                     // -apic on|off: a local APIC
   unsigned cpus = 1;           // -smp N
-  bool threads = false;
-  std::string kernel_loader =
-      "direct";  // -kernel-loader direct|bios: -kernel without or through SeaBIOS        // -smp N,threads=on
-                 // or -accel tcg,thread=multi: a host thread per CPU
+  bool threads = false;          // -smp N,threads=on or -accel tcg,thread=multi: a host thread per CPU
+  // -kernel-loader direct|bios: -kernel without or through SeaBIOS; "": direct; "auto" (set by the
+  // program when it shows a window): a Linux kernel through SeaBIOS when there is a VGA BIOS (it
+  // loads the font a text console needs).
+  std::string kernel_loader;
   bool acpi = true;                      // -acpi on|off (-no-acpi): PM function, ACPI tables
   unsigned jit_threshold = 2;            // -jit-threshold N: runs in the interpreter before translation
   // -s / -gdb tcp:[HOST]:PORT: a gdb remote stub (gdb_port 0: none); -S: start paused for it.

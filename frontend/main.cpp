@@ -138,7 +138,11 @@ uint64_t monotonic_ns() {
                                    .count());
 }
 
-int run(const CliOptions& o) {
+int run(const CliOptions& given) {
+  CliOptions o = given;
+  // The window: -display sdl, or by default when the host has a display (QEMU's way too).
+  const bool want_window = o.display == "sdl" || (o.display.empty() && !o.nographic && host_has_display());
+  if (want_window && o.kernel_loader.empty()) o.kernel_loader = "auto";
   // -nographic with the serial port on the terminal: a console with input and QEMU's escape keys.
   const std::string serial = o.serial.empty() ? "stdio" : o.serial;
   std::unique_ptr<ConsoleBackend> console;
@@ -153,10 +157,8 @@ int run(const CliOptions& o) {
   }
   Machine& m = session->machine();
 
-  // The window: -display sdl, or by default when the host has a display (QEMU's way too).
   std::unique_ptr<DisplayLink> link;
   std::unique_ptr<SdlWindow> window;
-  const bool want_window = o.display == "sdl" || (o.display.empty() && !o.nographic && host_has_display());
   if (want_window && m.vga()) {
     link = std::make_unique<DisplayLink>(m);
     try {

@@ -241,10 +241,13 @@ void Session::build_config() {
     b.kernel = read_user_file(o.kernel, "kernel");
     b.cmdline = o.append;
     b.name = o.kernel;
-    b.through_firmware = o.kernel_loader == "bios";
     KernelKind kind = detect_kernel(b.kernel);
     if (kind == KernelKind::Unknown)
       throw SetupError("'" + o.kernel + "' is neither a Linux bzImage nor a Multiboot kernel");
+    // "auto" (the program, for a window): Linux through the firmware when a VGA BIOS will load the
+    // text font; Multiboot kernels always directly.
+    b.through_firmware = o.kernel_loader == "bios" ||
+                         (o.kernel_loader == "auto" && kind == KernelKind::Linux && !cfg.vga_bios.empty());
     if (!o.initrd.empty()) {
       if (kind == KernelKind::Linux) {
         b.modules.push_back({read_user_file(o.initrd, "initrd"), ""});

@@ -54,9 +54,8 @@ display = ":" + os.read(rfd, 16).decode().strip()
 env = dict(os.environ, DISPLAY=display)
 env.pop("WAYLAND_DISPLAY", None)
 
-# Through SeaBIOS (-kernel-loader bios): its VGA BIOS loads the font the text console uses.
-proc = subprocess.Popen([vx86, "-display", "sdl", "-m", "128", "-nic", "none", "-kernel-loader", "bios",
-                         "-kernel", kernel, "-initrd", initrd,
+# (With a window vx86 boots -kernel through SeaBIOS: its VGA BIOS loads the text console's font.)
+proc = subprocess.Popen([vx86, "-display", "sdl", "-m", "128", "-nic", "none", "-kernel", kernel, "-initrd", initrd,
                          "-append", "console=ttyS0 vx86.input", "-serial", "file:" + console,
                          "-qmp", "unix:%s,server,nowait" % sock_path, "-timeout", "240"],
                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -52,8 +52,7 @@ uint32_t text_pixel(unsigned x, unsigned y) {
   return (bits & (0x80 >> dot)) ? fg : bg;
 }
 
-TEST(VgaRender, Mode3TextWithFontAttributesAndCursor) {
-  Board b;
+void load_font(Board& b) {
   // The font into plane 2, as a VGA BIOS loads it: planar, map mask 4, 64 KiB at A0000h.
   b.seq(2, 0x04);
   b.seq(4, 0x07);
@@ -65,15 +64,47 @@ TEST(VgaRender, Mode3TextWithFontAttributesAndCursor) {
   b.seq(4, 0x02);
   b.gc(5, 0x10);
   b.gc(6, 0x0E);
-  for (unsigned cell = 0; cell < 80 * 25; ++cell) {
+}
+
+void fill_text(Board& b, unsigned cells) {
+  for (unsigned cell = 0; cell < cells; ++cell) {
     b.mem(0xB8000 + cell * 2, text_char(cell));
     b.mem(0xB8000 + cell * 2 + 1, text_attr(cell));
   }
+}
+
+TEST(VgaRender, Mode3TextWithFontAttributesAndCursor) {
+  Board b;
+  load_font(b);
+  fill_text(b, 80 * 25);
   load_dac(b);
   const unsigned loc = kCursorRow * 80 + kCursorCol;
   b.crtc(0x0E, static_cast<uint8_t>(loc >> 8));
   b.crtc(0x0F, static_cast<uint8_t>(loc));
   expect_frame(render_vga(b.vga), 720, 400, text_pixel);
+}
+
+// 40x25 (mode 1's layout): 40 characters a row with the dot clock halved, so each dot is two
+// pixels wide and the picture 720x400 as in 80-column modes.
+uint32_t text40_pixel(unsigned x, unsigned y) {
+  const unsigned dot = (x / 2) % 9, col = x / 18, row = y / 16, line = y % 16, cell = row * 40 + col;
+  const uint8_t ch = text_char(cell), at = text_attr(cell), bits = glyph(ch, line);
+  const uint32_t fg = dac_colour(kMode3Palette[at & 15]), bg = dac_colour(kMode3Palette[(at >> 4) & 7]);
+  if (dot == 8) return (ch >= 0xC0 && ch <= 0xDF && (bits & 1)) ? fg : bg;
+  return (bits & (0x80 >> dot)) ? fg : bg;
+}
+
+TEST(VgaRender, Text40ColumnsHalvedDotClock) {
+  Board b;
+  load_font(b);
+  fill_text(b, 40 * 25);
+  load_dac(b);
+  b.seq(1, 0x08);      // 9 dots, dot clock halved
+  b.crtc(0x11, 0x0E);  // unprotect CRTC 0-7
+  b.crtc(0x01, 0x27);  // 40 characters
+  b.crtc(0x13, 0x14);  // 40 words a row
+  b.crtc(0x0A, 0x20);  // no cursor
+  expect_frame(render_vga(b.vga), 720, 400, text40_pixel);
 }
 
 // ---- mode 13h and mode X ----
