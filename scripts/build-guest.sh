@@ -2,7 +2,12 @@
 # Builds vx86's test guest from Debian's i386 packages (see docs/guest-images.md):
 #   guest/vmlinuz            Debian's linux-image-686 kernel
 #   guest/initramfs.cpio.gz  busybox-static + an /init that prints VX86-GUEST-UP, runs a few
-#                            commands, reads HELLO.TXT from /dev/sda1 if there is a disk, powers off
+#                            commands, reads HELLO.TXT from /dev/sda1 if there is a disk, powers off;
+#                            Debian's dropbear (i386, with its shared libraries and ld.so) for the
+#                            vx86.sshd mode
+#   guest/ssh/               the guest's dropbear host key and a client key pair (id_ed25519,
+#                            id_ed25519.pub) whose public half is root's authorized key in the
+#                            guest; generated once, kept across runs like the .debs
 #   guest/cdrom.iso          a bootable El Torito CD (isolinux, no emulation) with the kernel and
 #                            initramfs, for -cdrom / -boot d
 #   guest/disk.img           a bootable raw disk: syslinux MBR, one FAT16 partition with syslinux,
@@ -29,7 +34,10 @@ if [[ $EUID -eq 0 ]]; then SUDO=(); elif command -v sudo >/dev/null; then SUDO=(
 export DEBIAN_FRONTEND=noninteractive
 
 # Host tools (Debian packages), installed only when missing.
-TOOLS=(syslinux syslinux-common isolinux genisoimage mtools dosfstools cpio fdisk gzip python3)
+# dropbear-bin (the host's) makes the guest's host key; openssh-client the client key pair;
+# binutils' readelf lists the libraries the i386 dropbear needs (it cannot run here).
+TOOLS=(syslinux syslinux-common isolinux genisoimage mtools dosfstools cpio fdisk gzip python3 dropbear-bin
+  openssh-client binutils)
 ((VALIDATE)) && TOOLS+=(qemu-system-x86)
 missing=()
 for p in "${TOOLS[@]}"; do
@@ -59,9 +67,12 @@ fi
 kpkg="${kpkg%:i386}"
 log "kernel package: $kpkg"
 
+# dropbear-bin's Depends (and libtomcrypt1's libgmp10); the readelf walk below checks that every
+# library the binary needs, directly or not, is in one of them.
+SSH_DEBS=(dropbear-bin libc6 libcrypt1 libtomcrypt1 libtommath1 libgmp10 zlib1g)
 mkdir -p "$WORK/debs"
 cd "$WORK/debs"
-for pkg in "$kpkg:i386" busybox-static:i386; do
+for pkg in "$kpkg:i386" busybox-static:i386 "${SSH_DEBS[@]/%/:i386}"; do
   name="${pkg%:i386}"
   if ! compgen -G "${name}_*_i386.deb" >/dev/null; then
     log "downloading $pkg"
@@ -71,9 +82,12 @@ done
 kdeb="$(ls "${kpkg}"_*_i386.deb | tail -1)"
 bdeb="$(ls busybox-static_*_i386.deb | tail -1)"
 
-rm -rf "$WORK/kernel" "$WORK/busybox" "$WORK/initramfs" "$WORK/fat"
+rm -rf "$WORK/kernel" "$WORK/busybox" "$WORK/initramfs" "$WORK/fat" "$WORK/dropbear"
 dpkg-deb -x "$kdeb" "$WORK/kernel"
 dpkg-deb -x "$bdeb" "$WORK/busybox"
+for name in "${SSH_DEBS[@]}"; do
+  dpkg-deb -x "$(ls "${name}"_*_i386.deb | tail -1)" "$WORK/dropbear"
+done
 kver="$(ls "$WORK/kernel/lib/modules" | head -1)"
 cp "$WORK/kernel/boot/vmlinuz-$kver" "$GUEST/vmlinuz"
 
@@ -81,6 +95,72 @@ cp "$WORK/kernel/boot/vmlinuz-$kver" "$GUEST/vmlinuz"
 IR="$WORK/initramfs"
 mkdir -p "$IR"/{bin,dev,etc,lib/modules,mnt,proc,sys,tmp}
 cp "$WORK/busybox/bin/busybox" "$IR/bin/busybox"
+
+# ---- dropbear ------------------------------------------------------------------------------------
+# The i386 dropbear, the shared libraries it needs (the NEEDED entries of its dynamic section,
+# followed through each library's own) and its program interpreter, at the paths Debian puts them.
+DB="$WORK/dropbear"
+mkdir -p "$IR/sbin"
+cp "$DB/usr/sbin/dropbear" "$IR/sbin/dropbear"
+python3 - "$DB" "$IR" "$IR/sbin/dropbear" <<'EOF'
+import os, re, shutil, subprocess, sys
+tree, dest, binary = sys.argv[1:]
+LIBDIRS = ['lib/i386-linux-gnu', 'usr/lib/i386-linux-gnu', 'lib', 'usr/lib']
+def readelf(flag, path):
+    return subprocess.run(['readelf', flag, '-W', path], check=True, capture_output=True, text=True).stdout
+interp = re.search(r'Requesting program interpreter: (\S+)]', readelf('-l', binary)).group(1)
+def resolve(rel):
+    # Follows symbolic links inside the extracted tree (an absolute target means the guest's /).
+    for _ in range(40):
+        p = os.path.join(tree, rel)
+        if not os.path.islink(p):
+            return p
+        t = os.readlink(p)
+        rel = os.path.normpath(t.lstrip('/') if t.startswith('/') else os.path.join(os.path.dirname(rel), t))
+    sys.exit(f'build-guest: too many symbolic links at {rel}')
+def install(rel):
+    out = os.path.join(dest, rel)
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    shutil.copyfile(resolve(rel), out)   # the file itself, under the name asked for
+    os.chmod(out, 0o755)
+    return out
+install(interp.lstrip('/'))
+todo, done = [binary], set()
+while todo:
+    for lib in re.findall(r'\(NEEDED\)\s+Shared library: \[([^\]]+)\]', readelf('-d', todo.pop())):
+        if lib in done:
+            continue
+        done.add(lib)
+        rel = next((os.path.join(d, lib) for d in LIBDIRS if os.path.lexists(os.path.join(tree, d, lib))), None)
+        if rel is None:
+            sys.exit(f'build-guest: dropbear needs {lib}, which none of the downloaded packages has')
+        todo.append(install(rel))
+print('build-guest: dropbear: interpreter', interp, 'libraries', ' '.join(sorted(done)), file=sys.stderr)
+EOF
+
+# Keys, made once and kept in guest/ssh/ (so the initramfs is the same from run to run): the
+# guest's ed25519 host key in dropbear's format, and the client key pair the tests log in with.
+SSH_DIR="$GUEST/ssh"
+mkdir -p "$SSH_DIR"
+if [[ ! -s "$SSH_DIR/dropbear_ed25519_host_key" ]]; then
+  rm -f "$SSH_DIR/dropbear_ed25519_host_key"
+  dropbearkey -t ed25519 -f "$SSH_DIR/dropbear_ed25519_host_key" >/dev/null
+fi
+if [[ ! -s "$SSH_DIR/id_ed25519" || ! -s "$SSH_DIR/id_ed25519.pub" ]]; then
+  rm -f "$SSH_DIR/id_ed25519" "$SSH_DIR/id_ed25519.pub"
+  ssh-keygen -q -t ed25519 -N '' -C vx86-guest-test -f "$SSH_DIR/id_ed25519"
+fi
+chmod 600 "$SSH_DIR/id_ed25519" "$SSH_DIR/dropbear_ed25519_host_key"
+mkdir -p "$IR/etc/dropbear" "$IR/root/.ssh"
+cp "$SSH_DIR/dropbear_ed25519_host_key" "$IR/etc/dropbear/"
+cp "$SSH_DIR/id_ed25519.pub" "$IR/root/.ssh/authorized_keys"
+chmod 700 "$IR/root" "$IR/root/.ssh" "$IR/etc/dropbear"
+chmod 600 "$IR/etc/dropbear/dropbear_ed25519_host_key" "$IR/root/.ssh/authorized_keys"
+# root with a shell, logging in by key only (no password: no shadow entry, and dropbear -s).
+echo 'root:x:0:0:root:/root:/bin/sh' > "$IR/etc/passwd"
+echo 'root:x:0:' > "$IR/etc/group"
+echo '/bin/sh' > "$IR/etc/shells"
+printf 'passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n' > "$IR/etc/nsswitch.conf"
 
 # Disk and network drivers with their dependencies, in load order (read from each module's .modinfo).
 # The framebuffer driver (bochs DRM, for vx86.fb) is copied too but loaded only by that mode.
@@ -255,12 +335,10 @@ if [ -b /dev/sda1 ] && mount -t vfat -o ro /dev/sda1 /mnt; then
 else
   echo "VX86-DISK none"
 fi
-if grep -q 'vx86.net' /proc/cmdline; then
-  # Networking (tests/guest/linux_net.py): eth0 (e1000) by DHCP, or vx86.ip=ADDR/N; a fetch from
-  # the host (vx86.fetch=URL); a random file (vx86.blobkb=N KiB, default 256) served by httpd
-  # (port 80) and nc (port 5000); a shell on port 2323 for the host; with vx86.peer=ADDR, a ping
-  # of the peer and the peer's file through nc.
-  arg() { tr ' ' '\n' < /proc/cmdline | sed -n "s/^vx86\.$1=//p"; }
+# The value of vx86.NAME=VALUE on the kernel command line.
+arg() { tr ' ' '\n' < /proc/cmdline | sed -n "s/^vx86\.$1=//p"; }
+# eth0 (e1000) up by DHCP, or with vx86.ip=ADDR/N; prints VX86-NET ADDR/N via ROUTER.
+net_up() {
   ip link set lo up
   i=0
   while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
@@ -272,6 +350,32 @@ if grep -q 'vx86.net' /proc/cmdline; then
   fi
   echo "VX86-NET $(ip -4 -o addr show dev eth0 | sed -n 's/.* inet \([0-9./]*\).*/\1/p')" \
     "via $(ip route | sed -n 's/^default via \([0-9.]*\).*/\1/p')"
+}
+if grep -q 'vx86.sshd' /proc/cmdline; then
+  # An SSH server (tests/guest/linux_ssh.py): eth0 as for vx86.net, devpts for the sessions'
+  # terminals, Debian's dropbear on port 22 with the host key made at build time, root logging in
+  # only with the key in /root/.ssh/authorized_keys (-s: no passwords). busybox poweroff (without
+  # -f) signals init with SIGUSR2: this shell traps it, lets the SSH session end, and powers off.
+  net_up
+  mkdir -p /dev/pts
+  mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
+  trap 'echo "VX86-POWEROFF"; sleep 1; sync; poweroff -f' USR1 USR2 TERM
+  if /sbin/dropbear -s -p 22 -r /etc/dropbear/dropbear_ed25519_host_key -P /tmp/dropbear.pid; then
+    i=0
+    while ! netstat -ltn 2>/dev/null | grep -q ':22 ' && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    if netstat -ltn 2>/dev/null | grep -q ':22 '; then echo "VX86-SSHD-READY"; else echo "VX86-SSHD-FAILED"; fi
+  else
+    echo "VX86-SSHD-FAILED"
+  fi
+  # Wait for the signal (a background sleep: the trap runs as soon as it arrives, not after it).
+  while true; do sleep 60 & wait $!; done
+fi
+if grep -q 'vx86.net' /proc/cmdline; then
+  # Networking (tests/guest/linux_net.py): eth0 (e1000) by DHCP, or vx86.ip=ADDR/N; a fetch from
+  # the host (vx86.fetch=URL); a random file (vx86.blobkb=N KiB, default 256) served by httpd
+  # (port 80) and nc (port 5000); a shell on port 2323 for the host; with vx86.peer=ADDR, a ping
+  # of the peer and the peer's file through nc.
+  net_up
   if [ -n "$(arg fetch)" ]; then
     if wget -q -O /tmp/fetched "$(arg fetch)"; then
       echo "VX86-FETCH $(sha256sum /tmp/fetched | cut -d' ' -f1)"

@@ -11,7 +11,7 @@ BUILD_TYPE="${BUILD_TYPE:-Release}"
 PACKAGES=(
   libzydis-dev libzycore-dev libasmjit-dev libsdl2-dev libgtest-dev libbenchmark-dev libslirp-dev
   libvdeplug-dev nlohmann-json3-dev zlib1g-dev libzstd-dev libpng-dev nasm cmake ninja-build pkg-config seabios g++ clang
-  clang-format gdb python3 acpica-tools vde2 tcpdump qemu-utils xvfb xdotool x11-apps
+  clang-format gdb python3 acpica-tools vde2 tcpdump qemu-utils xvfb xdotool x11-apps openssh-client
 )
 
 missing=()
