@@ -245,9 +245,11 @@ std::optional<std::string> parse_drive(const std::string& v, DriveOption& d) {
   }
   if (d.file.empty()) return std::string("-drive needs file=FILE");
   if (d.iface != "ide") {
-    if (d.index >= 0 || bus >= 0 || unit >= 0) return "-drive if=" + d.iface + " takes no index=, bus= or unit=";
+    if (d.index >= 0 || bus >= 0 || unit >= 0)
+      return "-drive if=" + d.iface + " takes no index=, bus= or unit=";
     if (d.cdrom) return "-drive if=" + d.iface + " is a disk (media=cdrom is IDE only)";
-    if (d.iface == "none" && d.id.empty()) return std::string("-drive if=none needs id=ID (for -device ...,drive=ID)");
+    if (d.iface == "none" && d.id.empty())
+      return std::string("-drive if=none needs id=ID (for -device ...,drive=ID)");
     return std::nullopt;
   }
   if (!d.serial.empty()) return std::string("-drive serial= is for virtio disks (if=virtio or if=none)");

@@ -213,10 +213,11 @@ void Session::build_config() {
   for (const DriveOption& d : o.virtio_drives) {
     std::error_code ec;
     if (!std::filesystem::exists(d.file, ec))
-      throw SetupError("cannot open disk image '" + d.file + "': No such file or directory", SetupError::Kind::Io);
+      throw SetupError("cannot open disk image '" + d.file + "': No such file or directory",
+                       SetupError::Kind::Io);
     const DiskImage::Mode mode = (o.snapshot || d.snapshot) ? DiskImage::Mode::Snapshot
-                                 : d.readonly              ? DiskImage::Mode::ReadOnly
-                                                           : DiskImage::Mode::ReadWrite;
+                                 : d.readonly               ? DiskImage::Mode::ReadOnly
+                                                            : DiskImage::Mode::ReadWrite;
     const ImageFormat format = d.format.empty() ? ImageFormat::Probe : *parse_image_format(d.format);
     try {
       cfg.virtio_disks.push_back({std::make_shared<DiskImage>(d.file, mode, format), d.serial});
