@@ -2,7 +2,8 @@
 # Builds vx86's test guest from Debian's i386 packages (see docs/guest-images.md):
 #   guest/vmlinuz            Debian's linux-image-686 kernel
 #   guest/initramfs.cpio.gz  busybox-static + an /init that prints VX86-GUEST-UP, runs a few
-#                            commands, reads HELLO.TXT from /dev/sda1 if there is a disk, powers off
+#                            commands, reads HELLO.TXT from /dev/sda1 or /dev/vda1 (virtio) if
+#                            there is a disk, powers off
 #   guest/cdrom.iso          a bootable El Torito CD (isolinux, no emulation) with the kernel and
 #                            initramfs, for -cdrom / -boot d
 #   guest/disk.img           a bootable raw disk: syslinux MBR, one FAT16 partition with syslinux,
@@ -84,7 +85,8 @@ cp "$WORK/busybox/bin/busybox" "$IR/bin/busybox"
 
 # Disk and network drivers with their dependencies, in load order (read from each module's .modinfo).
 python3 - "$WORK/kernel/lib/modules/$kver" "$IR/lib/modules" \
-  crct10dif_generic crc64_rocksoft_generic ata_piix sd_mod vfat nls_cp437 nls_ascii e1000 button evdev <<'EOF'
+  crct10dif_generic crc64_rocksoft_generic ata_piix sd_mod vfat nls_cp437 nls_ascii e1000 button evdev \
+  virtio_pci virtio_blk virtio_net <<'EOF'
 import os, shutil, sys
 tree, dest, wanted = sys.argv[1], sys.argv[2], sys.argv[3:]
 paths = {}
@@ -169,9 +171,13 @@ if grep -q 'vx86.bench' /proc/cmdline; then
   echo "VX86-GUEST-DONE"
   poweroff -f
 fi
-for m in $(cat /lib/modules/load-order); do insmod /lib/modules/$m 2>/dev/null; done
+# Module options from the kernel command line (NAME.OPTION=VALUE, e.g. virtio_pci.force_legacy=1),
+# as modprobe would pass them: the kernel applies those itself only to built-in code.
+for m in $(cat /lib/modules/load-order); do
+  insmod /lib/modules/$m $(tr ' ' '\n' < /proc/cmdline | sed -n "s/^${m%.ko}\.//p") 2>/dev/null
+done
 i=0
-while [ ! -b /dev/sda1 ] && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
+while [ ! -b /dev/sda1 ] && [ ! -b /dev/vda1 ] && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
 if grep -q 'vx86.acpid' /proc/cmdline; then
   # The ACPI power button (QMP system_powerdown): busybox acpid reads the button's input events and
   # runs /etc/acpi/PWRF/00000080, which says so and powers off.
@@ -224,7 +230,21 @@ if grep -q 'vx86.writeloop' /proc/cmdline; then
     [ $((i % 8)) -eq 0 ] && echo "VX86-WRITELOOP $i"
   done
 fi
-if [ -b /dev/sda1 ] && mount -t vfat -o ro /dev/sda1 /mnt; then
+if [ -b /dev/vda1 ] && mount -t vfat -o ro /dev/vda1 /mnt; then
+  # A virtio disk (tests/guest/virtio_blk.py): HELLO.TXT, the serial the device reports, and when
+  # the disk holds WRITE.ME, files written for the host to read back from the image.
+  echo "VX86-DISK $(cat /mnt/HELLO.TXT)"
+  echo "VX86-VDA-SERIAL $(cat /sys/block/vda/serial 2>/dev/null)"
+  # Feature bit 32 (VIRTIO_F_VERSION_1) as negotiated: 1 on the modern interface, 0 on the legacy.
+  echo "VX86-VDA-VERSION1 $(cut -c33 /sys/block/vda/device/features 2>/dev/null)"
+  if [ -f /mnt/WRITE.ME ] && mount -o remount,rw /mnt; then
+    cp /tmp/f /mnt/GUEST.BIN
+    echo "written by $(uname -r)" > /mnt/GUEST.TXT
+    sync
+    echo "VX86-VDA-WRITTEN $(sha256sum /mnt/GUEST.BIN | cut -d' ' -f1)"
+  fi
+  umount /mnt
+elif [ -b /dev/sda1 ] && mount -t vfat -o ro /dev/sda1 /mnt; then
   echo "VX86-DISK $(cat /mnt/HELLO.TXT)"
   umount /mnt
 else
