@@ -23,6 +23,10 @@ std::string cli_usage() {
          "  -cdrom FILE            ISO image in an ATAPI CD-ROM drive (secondary master, as -hdc)\n"
          "  -drive file=FILE[,format=raw|qcow2][,if=ide][,index=0-3|bus=B,unit=U][,media=disk|cdrom]\n"
          "         [,readonly=on][,snapshot=on]  an IDE drive (no index: the first free slot)\n"
+         "  -drive file=FILE,if=virtio[,format=..][,readonly=on][,snapshot=on][,serial=S]\n"
+         "                         a virtio-blk disk (PCI, in the slots after the network cards)\n"
+         "  -drive id=ID,file=FILE,if=none[,...] + -device virtio-blk-pci,drive=ID[,serial=S]\n"
+         "                         the same disk, as a drive and a device\n"
          "  -snapshot              writes to every disk go to a copy in memory, discarded at exit\n"
          "  -boot [order=]DRIVES   BIOS boot order: c (hard disk), d (CD-ROM), a (floppy),\n"
          "                         n (network), e.g. -boot d or -boot order=dc (default cad)\n"
@@ -219,7 +223,15 @@ std::optional<std::string> parse_drive(const std::string& v, DriveOption& d) {
       if (val != "raw" && val != "qcow2") return "unsupported -drive format '" + val + "' (raw or qcow2)";
       d.format = val;
     } else if (key == "if") {
-      if (val != "ide") return "unsupported -drive interface '" + val + "' (vx86 has IDE only)";
+      if (val != "ide" && val != "virtio" && val != "none")
+        return "unsupported -drive interface '" + val + "' (ide, virtio or none)";
+      d.iface = val;
+    } else if (key == "id") {
+      if (val.empty()) return std::string("-drive id= needs a name");
+      d.id = val;
+    } else if (key == "serial") {
+      if (val.size() > 20) return "-drive serial '" + val + "' is longer than 20 characters";
+      d.serial = val;
     } else if (key == "index") {
       if (val.size() != 1 || val[0] < '0' || val[0] > '3') return "invalid -drive index '" + val + "' (0-3)";
       d.index = val[0] - '0';
@@ -235,15 +247,83 @@ std::optional<std::string> parse_drive(const std::string& v, DriveOption& d) {
       (key == "readonly" ? d.readonly : d.snapshot) = *b;
     } else {
       return "unsupported -drive option '" + (key.empty() ? val : key) +
-             "' (file, format, if=ide, index, bus, unit, media, readonly, snapshot)";
+             "' (file, format, if, id, index, bus, unit, media, readonly, snapshot, serial)";
     }
   }
   if (d.file.empty()) return std::string("-drive needs file=FILE");
+  if (d.iface != "ide") {
+    if (d.index >= 0 || bus >= 0 || unit >= 0)
+      return "-drive if=" + d.iface + " takes no index=, bus= or unit=";
+    if (d.cdrom) return "-drive if=" + d.iface + " is a disk (media=cdrom is IDE only)";
+    if (d.iface == "none" && d.id.empty())
+      return std::string("-drive if=none needs id=ID (for -device ...,drive=ID)");
+    return std::nullopt;
+  }
+  if (!d.serial.empty()) return std::string("-drive serial= is for virtio disks (if=virtio or if=none)");
   if (bus >= 0 || unit >= 0) {
     const int index = (bus < 0 ? 0 : bus) * 2 + (unit < 0 ? 0 : unit);
     if (d.index >= 0 && d.index != index) return std::string("-drive index= disagrees with bus=/unit=");
     d.index = index;
   }
+  return std::nullopt;
+}
+
+// -device virtio-blk-pci,drive=ID[,serial=S] (QEMU's bus=, addr= and id= are accepted and ignored).
+std::optional<std::string> parse_virtio_blk_device(const std::string& v, VirtioBlkDeviceOption& dev) {
+  const auto kv = split_opts(v);
+  for (size_t i = 1; i < kv.size(); ++i) {
+    const auto& [key, val] = kv[i];
+    if (key == "drive") {
+      dev.drive = val;
+    } else if (key == "serial") {
+      if (val.size() > 20) return "-device virtio-blk-pci: serial '" + val + "' is longer than 20 characters";
+      dev.serial = val;
+    } else if (key == "id" || key == "bus" || key == "addr") {
+    } else {
+      return "-device virtio-blk-pci: unknown option '" + (key.empty() ? val : key) + "' (drive, serial)";
+    }
+  }
+  if (dev.drive.empty()) return std::string("-device virtio-blk-pci needs drive=ID");
+  return std::nullopt;
+}
+
+bool is_virtio_blk_device(const std::string& v) {
+  const std::string model = v.substr(0, v.find(','));
+  return model == "virtio-blk-pci" || model == "virtio-blk";
+}
+
+// The virtio disks in command-line order: each -drive if=virtio, and each -device with the
+// -drive if=none it names (used once); every if=none drive must be used.
+std::optional<std::string> resolve_virtio_drives(CliOptions& o) {
+  std::vector<bool> used(o.drives.size(), false);
+  for (size_t i = 0; i < o.drives.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (!o.drives[i].id.empty() && o.drives[i].id == o.drives[j].id)
+        return "-drive id '" + o.drives[i].id + "' is given twice";
+  for (const auto& [dev, at] : o.virtio_order) {
+    if (dev.drive.empty()) {
+      o.virtio_drives.push_back(o.drives[at]);
+      continue;
+    }
+    size_t k = 0;
+    while (k < o.drives.size() && o.drives[k].id != dev.drive) ++k;
+    if (k == o.drives.size()) return "-device virtio-blk-pci: no -drive with id '" + dev.drive + "'";
+    if (o.drives[k].iface != "none")
+      return "-device virtio-blk-pci: drive '" + dev.drive + "' must be given with if=none";
+    if (used[k]) return "-device virtio-blk-pci: drive '" + dev.drive + "' is used twice";
+    used[k] = true;
+    DriveOption d = o.drives[k];
+    if (!dev.serial.empty()) d.serial = dev.serial;
+    o.virtio_drives.push_back(d);
+  }
+  for (size_t k = 0; k < o.drives.size(); ++k)
+    if (o.drives[k].iface == "none" && !used[k])
+      return "-drive id '" + o.drives[k].id + "' (if=none) is not used by any -device";
+  std::vector<DriveOption> ide;
+  for (DriveOption& d : o.drives)
+    if (d.iface == "ide") ide.push_back(std::move(d));
+  o.drives = std::move(ide);
+  o.virtio_order.clear();
   return std::nullopt;
 }
 
@@ -406,7 +486,13 @@ std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOp
       if (auto e = value(v)) return e;
       DriveOption d;
       if (auto e = parse_drive(v, d)) return e;
+      if (d.iface == "virtio") o.virtio_order.push_back({VirtioBlkDeviceOption{}, o.drives.size()});
       o.drives.push_back(d);
+    } else if (a == "-device" && k + 1 < args.size() && is_virtio_blk_device(args[k + 1])) {
+      if (auto e = value(v)) return e;
+      VirtioBlkDeviceOption dev;
+      if (auto e = parse_virtio_blk_device(v, dev)) return e;
+      o.virtio_order.push_back({dev, 0});
     } else if (a == "-netdev" || a == "-nic" || a == "-device" || a == "-net" || a == "-object") {
       if (auto e = value(v)) return e;
       auto err = a == "-netdev"   ? parse_netdev(v, o.net)
@@ -524,6 +610,7 @@ std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOp
   if (o.nographic && !o.display.empty()) return std::string("-nographic cannot be used with -display");
   if (o.kernel.empty() && (!o.initrd.empty() || !o.append.empty()))
     return std::string(o.initrd.empty() ? "-append" : "-initrd") + " needs -kernel";
+  if (auto e = resolve_virtio_drives(o)) return e;
   // IDE slots: explicit indexes first, then -drive without index= in the first free slot.
   bool used[4] = {};
   for (const DriveOption& d : o.drives) {

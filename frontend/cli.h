@@ -19,6 +19,16 @@ struct DriveOption {
   bool readonly = false;
   bool snapshot = false;
   std::string format;  // "raw", "qcow2", or "" (probed from the file)
+  // if=: "ide", "virtio" (a virtio-blk disk), "none" (a backend for -device virtio-blk-pci,drive=ID)
+  std::string iface = "ide";
+  std::string id;      // id= (-drive if=none)
+  std::string serial;  // serial= (virtio: what the guest reads with GET_ID)
+};
+
+// -device virtio-blk-pci,drive=ID[,serial=S] (before the options are finished).
+struct VirtioBlkDeviceOption {
+  std::string drive;
+  std::string serial;
 };
 
 struct CliOptions {
@@ -59,7 +69,13 @@ struct CliOptions {
   std::string vga_bios;                  // default: Debian's vgabios-stdvga.bin when installed
   std::string vga_dump;                  // -vga-dump FILE: the VGA text screen, written at exit
   std::string screendump;                // -screendump FILE: the screen as an image (.png, else PPM), at exit
-  std::vector<DriveOption> drives;       // after parsing: every index 0-3, each slot used once
+  std::vector<DriveOption> drives;       // after parsing: IDE drives only, every index 0-3 once
+  // virtio-blk disks in command-line order (-drive if=virtio, and -device virtio-blk-pci with its
+  // -drive if=none), resolved after parsing; PCI slots after the NICs in this order.
+  std::vector<DriveOption> virtio_drives;
+  // While parsing: each -drive if=virtio (an empty `drive`, with the DriveOption's position in
+  // `drives`) or -device virtio-blk-pci, in command-line order.
+  std::vector<std::pair<VirtioBlkDeviceOption, size_t>> virtio_order;
   bool snapshot = false;                 // -snapshot: every disk copy-on-write in memory
   std::string boot_order;                // -boot: device letters (a, c, d, n), "" = default
   NetOptions net;                        // -netdev, -nic, -device e1000, -net none, -object

@@ -209,6 +209,22 @@ void Session::build_config() {
       throw SetupError(e.what(), SetupError::Kind::Io);
     }
   }
+  // virtio-blk disks, opened the same way (after the NICs on the PCI bus).
+  for (const DriveOption& d : o.virtio_drives) {
+    std::error_code ec;
+    if (!std::filesystem::exists(d.file, ec))
+      throw SetupError("cannot open disk image '" + d.file + "': No such file or directory",
+                       SetupError::Kind::Io);
+    const DiskImage::Mode mode = (o.snapshot || d.snapshot) ? DiskImage::Mode::Snapshot
+                                 : d.readonly               ? DiskImage::Mode::ReadOnly
+                                                            : DiskImage::Mode::ReadWrite;
+    const ImageFormat format = d.format.empty() ? ImageFormat::Probe : *parse_image_format(d.format);
+    try {
+      cfg.virtio_disks.push_back({std::make_shared<DiskImage>(d.file, mode, format), d.serial});
+    } catch (const std::exception& e) {
+      throw SetupError(e.what(), SetupError::Kind::Io);
+    }
+  }
   cfg.boot_order = o.boot_order.empty() ? "cad" : o.boot_order;  // QEMU's default order
   if (o.boot_order.find('n') != std::string::npos)
     throw SetupError(

@@ -2,9 +2,9 @@
 # Builds vx86's test guest from Debian's i386 packages (see docs/guest-images.md):
 #   guest/vmlinuz            Debian's linux-image-686 kernel
 #   guest/initramfs.cpio.gz  busybox-static + an /init that prints VX86-GUEST-UP, runs a few
-#                            commands, reads HELLO.TXT from /dev/sda1 if there is a disk, powers off;
-#                            Debian's dropbear (i386, with its shared libraries and ld.so) for the
-#                            vx86.sshd mode
+#                            commands, reads HELLO.TXT from /dev/sda1 or /dev/vda1 (virtio) if
+#                            there is a disk, powers off; Debian's dropbear (i386, with its shared
+#                            libraries and ld.so) for the vx86.sshd mode
 #   guest/ssh/               the guest's dropbear host key and a client key pair (id_ed25519,
 #                            id_ed25519.pub) whose public half is root's authorized key in the
 #                            guest; generated once, kept across runs like the .debs
@@ -164,7 +164,7 @@ printf 'passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n' > "$IR/e
 
 # Disk and network drivers with their dependencies, in load order (read from each module's .modinfo).
 # The framebuffer driver (bochs DRM, for vx86.fb) is copied too but loaded only by that mode.
-for list in "load-order:crct10dif_generic crc64_rocksoft_generic ata_piix sd_mod vfat nls_cp437 nls_ascii e1000 button evdev psmouse" \
+for list in "load-order:crct10dif_generic crc64_rocksoft_generic ata_piix sd_mod vfat nls_cp437 nls_ascii e1000 button evdev psmouse virtio_pci virtio_blk virtio_net" \
   "load-order-fb:bochs"; do
 python3 - "$WORK/kernel/lib/modules/$kver" "$IR/lib/modules" "${list%%:*}" ${list#*:} <<'EOF'
 import os, shutil, sys
@@ -252,7 +252,11 @@ if grep -q 'vx86.bench' /proc/cmdline; then
   echo "VX86-GUEST-DONE"
   poweroff -f
 fi
-for m in $(cat /lib/modules/load-order); do insmod /lib/modules/$m 2>/dev/null; done
+# Module options from the kernel command line (NAME.OPTION=VALUE, e.g. virtio_pci.force_legacy=1),
+# as modprobe would pass them: the kernel applies those itself only to built-in code.
+for m in $(cat /lib/modules/load-order); do
+  insmod /lib/modules/$m $(tr ' ' '\n' < /proc/cmdline | sed -n "s/^${m%.ko}\.//p") 2>/dev/null
+done
 if grep -q 'vx86.input' /proc/cmdline; then
   # The display window's input (tests/display/window_test.py): a banner on the VGA console (tty1)
   # with its cursor hidden; then the first mouse packets from /dev/input/mice, and every line
@@ -276,7 +280,7 @@ if grep -q 'vx86.fb' /proc/cmdline; then
   while true; do sleep 60; done
 fi
 i=0
-while [ ! -b /dev/sda1 ] && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
+while [ ! -b /dev/sda1 ] && [ ! -b /dev/vda1 ] && [ $i -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
 if grep -q 'vx86.acpid' /proc/cmdline; then
   # The ACPI power button (QMP system_powerdown): busybox acpid reads the button's input events and
   # runs /etc/acpi/PWRF/00000080, which says so and powers off.
@@ -329,7 +333,21 @@ if grep -q 'vx86.writeloop' /proc/cmdline; then
     [ $((i % 8)) -eq 0 ] && echo "VX86-WRITELOOP $i"
   done
 fi
-if [ -b /dev/sda1 ] && mount -t vfat -o ro /dev/sda1 /mnt; then
+if [ -b /dev/vda1 ] && mount -t vfat -o ro /dev/vda1 /mnt; then
+  # A virtio disk (tests/guest/virtio_blk.py): HELLO.TXT, the serial the device reports, and when
+  # the disk holds WRITE.ME, files written for the host to read back from the image.
+  echo "VX86-DISK $(cat /mnt/HELLO.TXT)"
+  echo "VX86-VDA-SERIAL $(cat /sys/block/vda/serial 2>/dev/null)"
+  # Feature bit 32 (VIRTIO_F_VERSION_1) as negotiated: 1 on the modern interface, 0 on the legacy.
+  echo "VX86-VDA-VERSION1 $(cut -c33 /sys/block/vda/device/features 2>/dev/null)"
+  if [ -f /mnt/WRITE.ME ] && mount -o remount,rw /mnt; then
+    cp /tmp/f /mnt/GUEST.BIN
+    echo "written by $(uname -r)" > /mnt/GUEST.TXT
+    sync
+    echo "VX86-VDA-WRITTEN $(sha256sum /mnt/GUEST.BIN | cut -d' ' -f1)"
+  fi
+  umount /mnt
+elif [ -b /dev/sda1 ] && mount -t vfat -o ro /dev/sda1 /mnt; then
   echo "VX86-DISK $(cat /mnt/HELLO.TXT)"
   umount /mnt
 else

@@ -302,6 +302,11 @@ Machine::Machine(const MachineConfig& cfg)
   // Network cards from 00:03.0 on (INTA: PIRQ (slot + 0) mod 4 through the PIIX3's routing).
   for (size_t k = 0; k < cfg.nics.size(); ++k)
     add_nic(MachineConfig::kFirstNicSlot + static_cast<unsigned>(k), cfg.nics[k]);
+  // virtio-blk disks in the slots after the NICs (INTA through the PIIX3's routing, as the NICs).
+  if (cfg.first_virtio_slot() + cfg.virtio_disks.size() > 32)
+    throw std::invalid_argument("too many PCI devices (network cards and virtio disks): 32 slots");
+  for (size_t k = 0; k < cfg.virtio_disks.size(); ++k)
+    add_virtio_blk(cfg.first_virtio_slot() + static_cast<unsigned>(k), cfg.virtio_disks[k]);
 
   for (unsigned k = 0; k < cfg.drives.size(); ++k) {
     const auto& d = cfg.drives[k];
@@ -356,6 +361,31 @@ void Machine::add_nic(unsigned slot, const MachineConfig::Nic& n) {
   if (n.backend) n.backend->on_frames_ready = [this] { notify_network(); };
   if (wake_fd_ < 0) wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   nics_.push_back(std::move(nic));
+}
+
+void Machine::map_bar_mmio(PciDevice& dev, MmioHandler* handler, unsigned bar_index) {
+  dev.on_bar_change = [this, handler, bar_index](unsigned bar, const PciBar& old_bar, const PciBar& new_bar) {
+    if (bar != bar_index) return;
+    if (old_bar.enabled) {
+      mem_.unmap_mmio(handler);
+      memory_map_changed(old_bar.base, old_bar.size, false);
+    }
+    if (new_bar.enabled) {
+      mem_.map_mmio(new_bar.base, new_bar.size, handler);
+      memory_map_changed(new_bar.base, new_bar.size, false);
+    }
+  };
+}
+
+void Machine::add_virtio_blk(unsigned slot, const MachineConfig::VirtioDisk& d) {
+  if (!d.image) throw std::invalid_argument("virtio-blk device without a disk image");
+  auto dev = std::make_unique<VirtioBlk>(mem_, d.image, d.serial);
+  VirtioBlk* v = dev.get();
+  pci_->add(v, slot, 0);
+  v->attach(ports_);  // (BAR0, the legacy I/O window, the device claims itself)
+  v->on_dma_write = [this](uint32_t addr, uint32_t len) { dma_written(addr, len); };
+  map_bar_mmio(*v, v, VirtioPciDevice::kModernBar);
+  virtio_blks_.push_back(std::move(dev));
 }
 
 void Machine::notify_network() {
@@ -497,6 +527,17 @@ void Machine::setup_pci_like_bios() {
     static constexpr uint8_t kPirqIrq[4] = {10, 10, 11, 11};
     pci_->config_write(slot, 0, 0x3C, kPirqIrq[PciBus::pirq_of(slot, 1)], 1);
   }
+  // virtio disks: the modern BAR4 below the NICs' registers, the legacy I/O window from 0xC400.
+  for (size_t k = 0; k < virtio_blks_.size(); ++k) {
+    const unsigned slot = cfg_.first_virtio_slot() + static_cast<unsigned>(k);
+    const auto kk = static_cast<uint32_t>(k);
+    pci_->config_write(slot, 0, 0x10 + 4 * VirtioPciDevice::kLegacyBar, 0xC400u + kk * 0x100, 4);
+    pci_->config_write(slot, 0, 0x10 + 4 * VirtioPciDevice::kModernBar,
+                       0xFE800000u + kk * VirtioPciDevice::kModernSize, 4);
+    pci_->config_write(slot, 0, 0x04, 0x0007, 2);
+    static constexpr uint8_t kPirqIrq[4] = {10, 10, 11, 11};
+    pci_->config_write(slot, 0, 0x3C, kPirqIrq[PciBus::pirq_of(slot, 1)], 1);
+  }
 }
 
 void Machine::request_reset() {
@@ -529,6 +570,7 @@ void Machine::reset() {
   ide_->reset();
   if (vga_pci_) vga_pci_->reset();
   for (auto& n : nics_) n->reset();
+  for (auto& v : virtio_blks_) v->reset();
   if (pm_) pm_->reset();
   fw_cfg_->reset();
   debug_.reset();

@@ -33,6 +33,7 @@
 #include "devices/uart16550.h"
 #include "devices/vga.h"
 #include "devices/vga_pci.h"
+#include "devices/virtio/virtio_blk.h"
 #include "emu/board/acpi_tables.h"
 #include "emu/board/machine_config.h"
 #include "emu/clock.h"
@@ -122,6 +123,8 @@ class Machine {
   PiixIde& ide() { return *ide_; }
   size_t nic_count() const { return nics_.size(); }
   E1000& nic(size_t i) { return *nics_[i]; }
+  size_t virtio_blk_count() const { return virtio_blks_.size(); }
+  VirtioBlk& virtio_blk(size_t i) { return *virtio_blks_[i]; }
   // How often the machine polls its network backends anyway (a clock event while NICs exist): they
   // wake it themselves when frames arrive (notify_network); this catches a wake-up that raced
   // with the start of a slice.
@@ -222,6 +225,9 @@ class Machine {
   std::optional<AcpiTables> acpi_;
   void setup_fw_cfg();
   void add_nic(unsigned slot, const MachineConfig::Nic& n);
+  void add_virtio_blk(unsigned slot, const MachineConfig::VirtioDisk& d);
+  // A PCI function's memory BAR mapped as MMIO where the guest puts it.
+  void map_bar_mmio(PciDevice& dev, MmioHandler* handler, unsigned bar_index);
   void poll_network();
   void schedule_net_poll();
   void notify_network();   // any host thread: a backend has frames for the guest
@@ -229,6 +235,7 @@ class Machine {
   std::atomic<bool> net_pending_{false};
   int wake_fd_ = -1;
   std::vector<std::unique_ptr<E1000>> nics_;  // 00:03.0 onwards
+  std::vector<std::unique_ptr<VirtioBlk>> virtio_blks_;  // after the NICs
   Clock::EventId net_poll_event_ = 0;
   // What the PAM regions read when they are not RAM: the BIOS image's last 128 KiB at
   // 0x100000 - low_bios_.size() (the ISA BIOS alias; QEMU's "isa-bios").

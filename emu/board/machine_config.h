@@ -86,6 +86,16 @@ struct MachineConfig {
   };
   std::vector<Nic> nics;
   static constexpr unsigned kFirstNicSlot = 3;
+
+  // virtio-blk disks (-drive if=virtio, -device virtio-blk-pci,drive=ID): PCI functions in the
+  // slots after the NICs (00:03.0 + nics.size() onwards), in this order. `serial` is what the
+  // guest's GET_ID request reads (at most 20 bytes).
+  struct VirtioDisk {
+    std::shared_ptr<DiskImage> image;
+    std::string serial;
+  };
+  std::vector<VirtioDisk> virtio_disks;
+  unsigned first_virtio_slot() const { return kFirstNicSlot + static_cast<unsigned>(nics.size()); }
 };
 
 }  // namespace vx86

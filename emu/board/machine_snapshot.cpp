@@ -66,7 +66,7 @@ void load_ram(SnapshotReader& r, uint8_t* ram, uint32_t size) {
 // What must match between the machine that saved and the one loading: memory, firmware, CPUs
 // and the devices present (a snapshot holds the devices' state, not their configuration).
 void Machine::save_config_fingerprint(SnapshotWriter& w) const {
-  w.begin_section("MCFG", 1);
+  w.begin_section("MCFG", 2);
   w.u32(cfg_.ram_mb);
   w.u32(static_cast<uint32_t>(cpus_.size()));
   w.u32(static_cast<uint32_t>(cfg_.bios.size()));
@@ -78,6 +78,9 @@ void Machine::save_config_fingerprint(SnapshotWriter& w) const {
     w.u8(d.cdrom ? 2 : d.image ? 1 : 0);
     w.u64(d.image ? d.image->size() : 0);
   }
+  // Version 2: the virtio disks (a version 1 section, from before they existed, has none).
+  w.u32(static_cast<uint32_t>(cfg_.virtio_disks.size()));
+  for (const auto& d : cfg_.virtio_disks) w.u64(d.image->size());
   w.end_section();
 }
 
@@ -87,8 +90,8 @@ void Machine::check_config_fingerprint(SnapshotReader& r) const {
   save_config_fingerprint(w);
   // Compared field by field for a message that says what differs.
   SnapshotReader m(mine);
-  r.begin_section("MCFG", 1);
-  m.begin_section("MCFG", 1);
+  const uint32_t version = r.begin_section("MCFG", 2);
+  m.begin_section("MCFG", 2);
   auto same32 = [&](const char* what) {
     const uint32_t a = r.u32(), b = m.u32();
     if (a != b)
@@ -112,6 +115,15 @@ void Machine::check_config_fingerprint(SnapshotReader& r) const {
       throw SnapshotError("the snapshot's machine has a different drive " + std::to_string(k) +
                           " (kind or image size)");
   }
+  const uint32_t virtio_here = m.u32();
+  const uint32_t virtio_there = version >= 2 ? r.u32() : 0;
+  if (virtio_there != virtio_here)
+    throw SnapshotError("the snapshot's machine has a different virtio disk count (" +
+                        std::to_string(virtio_there) + ", this one " + std::to_string(virtio_here) + ")");
+  for (uint32_t k = 0; k < virtio_here; ++k)
+    if (r.u64() != m.u64())
+      throw SnapshotError("the snapshot's machine has a different virtio disk " + std::to_string(k) +
+                          " (image size)");
   r.end_section();
 }
 
@@ -132,6 +144,7 @@ void Machine::save_state(SnapshotWriter& w) {
   if (vga_pci_) vga_pci_->save(w);
   if (pm_) pm_->save(w);
   for (auto& n : nics_) n->save(w);
+  for (auto& v : virtio_blks_) v->save(w);
   pci_->save(w);
   // ISA devices, then the interrupt controllers.
   pit_->save(w);
@@ -157,6 +170,12 @@ void Machine::save_state(SnapshotWriter& w) {
     if (d.image) d.image->save(w);
   }
   w.end_section();
+  // The virtio disks' -snapshot overlays (only when there are virtio disks: older snapshots load).
+  if (!cfg_.virtio_disks.empty()) {
+    w.begin_section("VDRV", 1);
+    for (const auto& d : cfg_.virtio_disks) d.image->save(w);
+    w.end_section();
+  }
   w.end_section();
 }
 
@@ -179,6 +198,7 @@ void Machine::load_state(SnapshotReader& r) {
     if (vga_pci_) vga_pci_->load(r);
     if (pm_) pm_->load(r);
     for (auto& n : nics_) n->load(r);
+    for (auto& v : virtio_blks_) v->load(r);
     pci_->load(r);
     pit_->load(r);
     rtc_->load(r);
@@ -203,6 +223,11 @@ void Machine::load_state(SnapshotReader& r) {
       if (present) cfg_.drives[k].image->load(r);
     }
     r.end_section();
+    if (!cfg_.virtio_disks.empty()) {
+      r.begin_section("VDRV", 1);
+      for (const auto& d : cfg_.virtio_disks) d.image->load(r);
+      r.end_section();
+    }
     r.end_section();
   } catch (...) {
     // Half a machine is worse than none: back to power-on, and the caller reports the error.
@@ -234,6 +259,8 @@ void Machine::load_snapshot(const std::string& path) {
   uint64_t max = uint64_t{mem_.ram_size()} + (vga_ ? Vga::kVramSize : 0) + (64u << 20);
   for (const auto& d : cfg_.drives)
     if (d.image) max += d.image->size() / DiskImage::kBlock * (DiskImage::kBlock + 8);
+  for (const auto& d : cfg_.virtio_disks)
+    max += d.image->size() / DiskImage::kBlock * (DiskImage::kBlock + 8);
   const std::vector<uint8_t> payload = read_snapshot_file(path, max);
   SnapshotReader r(payload);
   load_state(r);

@@ -101,15 +101,13 @@ std::optional<ApiError> ApiVm::set_mem(uint64_t mib) {
 
 std::optional<ApiError> ApiVm::set_drive(const std::string& device, const std::string& image) {
   std::string media;
+  const bool virtio = device == "virtio-blk-device" || device == "virtio-blk-pci";
   if (device == "ide-hd")
     media = "disk";
   else if (device == "ide-cd")
     media = "cdrom";
-  else if (device == "virtio-blk-device" || device == "virtio-blk-pci")
-    return ApiError{VX86_E_UNSUPPORTED,
-                    "drive device '" + device + "' is not available yet (ide-hd, ide-cd)"};
-  else
-    return invalid("unknown drive device '" + device + "' (ide-hd, ide-cd)");
+  else if (!virtio)
+    return invalid("unknown drive device '" + device + "' (ide-hd, ide-cd, virtio-blk-device)");
   std::string file = image, format;
   for (const char* f : {"qcow2:", "raw:"})
     if (image.rfind(f, 0) == 0) {
@@ -118,7 +116,7 @@ std::optional<ApiError> ApiVm::set_drive(const std::string& device, const std::s
     }
   if (file.empty()) return invalid("drive image name is empty");
   if (file.find(',') != std::string::npos) return invalid("drive image name '" + file + "' contains a comma");
-  std::string spec = "file=" + file + ",if=ide,media=" + media;
+  std::string spec = virtio ? "file=" + file + ",if=virtio" : "file=" + file + ",if=ide,media=" + media;
   if (!format.empty()) spec += ",format=" + format;
   return add_args({"-drive", spec});
 }

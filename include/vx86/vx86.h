@@ -76,8 +76,9 @@ void vx86_vm_destroy(vx86_vm* vm);
 /* `count` CPUs (1-8) in `mode` (VX86_CPU_32BIT; 64-bit guests are not supported yet). */
 vx86_status vx86_vm_set_cpu(vx86_vm* vm, unsigned count, vx86_cpu_mode mode);
 vx86_status vx86_vm_set_mem(vx86_vm* vm, uint64_t mib);
-/* A drive: `device` "ide-hd" or "ide-cd"; `image` "qcow2:FILE", "raw:FILE" or "FILE" (format
- * probed). IDE slots are taken in order (primary master first). */
+/* A drive: `device` "ide-hd" or "ide-cd" (IDE slots are taken in order, primary master first),
+ * or "virtio-blk-device" (a virtio-blk disk on PCI, after the network cards, in call order);
+ * `image` "qcow2:FILE", "raw:FILE" or "FILE" (format probed). */
 vx86_status vx86_vm_set_drive(vx86_vm* vm, const char* device, const char* image);
 /* A network card: `device` "e1000" on user-mode networking with `options` as QEMU's -nic user
  * takes them ("hostfwd=tcp::1234-:22,hostfwd=..."; forwarded ports listen on 127.0.0.1 unless

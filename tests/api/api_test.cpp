@@ -86,6 +86,43 @@ TEST(Api, BadArgumentsAreCodesWithMessages) {
   std::filesystem::remove(junk);
 }
 
+// virtio-blk-device: accepted in the qcow2:/raw: forms, opened at start (a missing image is an
+// I/O error naming it), part of the machine's snapshots (a VM without the disk refuses them).
+TEST(Api, VirtioBlkDevice) {
+  CEngine eng;
+  vx86_vm* vm = eng.vm();
+  ASSERT_EQ(vx86_vm_set_option(vm, "-bios", kLoopRom.c_str()), VX86_OK);
+  ASSERT_EQ(vx86_vm_set_drive(vm, "virtio-blk-device", "qcow2:/nonexistent/virtual-disk.img"), VX86_OK);
+  EXPECT_EQ(vx86_vm_start(vm), VX86_E_IO);
+  EXPECT_TRUE(mentions("cannot open disk image '/nonexistent/virtual-disk.img'"));
+  vx86_vm_destroy(vm);
+
+  const std::string disk = temp_path("virtio.img"), snap = temp_path("virtio.vxs");
+  std::ofstream(disk, std::ios::binary) << std::string(1 << 20, '\0');
+  auto make = [&](bool with_disk) {
+    vx86_vm* v = eng.vm();
+    EXPECT_EQ(vx86_vm_set_mem(v, 8), VX86_OK);
+    EXPECT_EQ(vx86_vm_set_option(v, "-bios", kLoopRom.c_str()), VX86_OK);
+    if (with_disk) {
+      EXPECT_EQ(vx86_vm_set_drive(v, "virtio-blk-pci", ("raw:" + disk).c_str()), VX86_OK);
+    }
+    return v;
+  };
+  vx86_vm* a = make(true);
+  ASSERT_EQ(vx86_vm_start(a), VX86_OK);
+  ASSERT_EQ(vx86_vm_stop(a, snap.c_str()), VX86_OK);
+  vx86_vm* b = make(true);
+  EXPECT_EQ(vx86_vm_restore(b, snap.c_str()), VX86_OK);
+  EXPECT_EQ(vx86_vm_get_state(b), VX86_VM_RUNNING);
+  EXPECT_EQ(vx86_vm_stop(b, nullptr), VX86_OK);
+  vx86_vm* c = make(false);
+  EXPECT_NE(vx86_vm_restore(c, snap.c_str()), VX86_OK);
+  EXPECT_TRUE(mentions("virtio disk count"));
+  for (vx86_vm* v : {a, b, c}) vx86_vm_destroy(v);
+  std::filesystem::remove(disk);
+  std::filesystem::remove(snap);
+}
+
 TEST(Api, LifecycleFromSeveralThreads) {
   vx86::Engine engine;
   ASSERT_TRUE(engine.status());

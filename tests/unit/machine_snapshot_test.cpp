@@ -121,6 +121,50 @@ TEST(MachineSnapshot, ADifferentMachineIsRefused) {
   refused(c, "CPU count");
 }
 
+// virtio-blk disks: PCI functions after the NICs, their registers and -snapshot overlays in the
+// machine's snapshot, and a machine with other virtio disks refuses it.
+TEST(MachineSnapshot, VirtioDisks) {
+  const std::string p1 = temp_path("vd1.img"), p2 = temp_path("vd2.img");
+  write_all(p1, std::vector<uint8_t>(64 * 1024, 0x11));
+  write_all(p2, std::vector<uint8_t>(128 * 1024, 0x22));
+  auto config = [&](size_t disks) {
+    MachineConfig cfg = small_config();
+    MacAddress mac{0x52, 0x54, 0, 0x12, 0x34, 0x56};
+    cfg.nics.push_back({nullptr, mac});
+    const std::string paths[] = {p1, p2};
+    for (size_t k = 0; k < disks; ++k)
+      cfg.virtio_disks.push_back({std::make_shared<DiskImage>(paths[k], DiskImage::Mode::Snapshot), "S"});
+    return cfg;
+  };
+  MachineConfig ca = config(2);
+  Machine a(ca);
+  // The NIC at 00:03.0, the disks at 00:04.0 and 00:05.0.
+  EXPECT_EQ(a.pci().config_read(3, 0, 0, 4), 0x100E8086u);
+  EXPECT_EQ(a.pci().config_read(4, 0, 0, 4), 0x10011AF4u);
+  EXPECT_EQ(a.pci().config_read(5, 0, 0, 4), 0x10011AF4u);
+  EXPECT_EQ(a.pci().config_read(6, 0, 0, 2), 0xFFFFu);
+  a.setup_pci_like_bios();
+  a.run(1000);
+  const uint8_t blk[512] = {0xAB};
+  ASSERT_TRUE(ca.virtio_disks[1].image->write(512 * 7, blk, sizeof blk));  // into the overlay
+  const auto st = state_of(a);
+  MachineConfig cb = config(2);
+  Machine b(cb);
+  SnapshotReader r(st);
+  b.load_state(r);
+  uint8_t got[512];
+  ASSERT_TRUE(cb.virtio_disks[1].image->read(512 * 7, got, sizeof got));
+  EXPECT_EQ(0, std::memcmp(got, blk, sizeof got));
+  EXPECT_TRUE(state_of(b) == st);
+  EXPECT_TRUE(b.virtio_blk(0).bar(VirtioPciDevice::kModernBar).enabled);
+  MachineConfig cc = config(1);
+  Machine c(cc);
+  SnapshotReader r2(st);
+  EXPECT_THROW(c.load_state(r2), SnapshotError);
+  std::filesystem::remove(p1);
+  std::filesystem::remove(p2);
+}
+
 TEST(MachineSnapshot, OtherVersionAndDamageAreClearErrors) {
   Machine a(small_config());
   a.run(1000);
