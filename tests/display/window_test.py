@@ -2,7 +2,8 @@
 """The SDL window under a real X server (Debian's Xvfb), driven with xdotool as a person would:
 - the window shows the guest's screen: a capture of the window (xwd) equals the screen vx86
   renders for QMP screendump, and the guest's banner is on it;
-- keys typed into the window reach the guest, which echoes the line on the serial port;
+- keys typed into the window reach the guest, which echoes the line on the serial port, the
+  extended keys (Left arrow, keypad Enter) too;
 - a click grabs the mouse, and relative motion reaches the guest's /dev/input/mice as PS/2 packets
   with the right directions (the guest's psmouse finds an IntelliMouse);
 - Caps Lock typed into the window lights the guest's LED, which the title shows;
@@ -142,6 +143,14 @@ try:
     xdo("key", "--window", win, "Return")
     if not wait_console("VX86-KEY hello vx86", 20):
         fail("typed keys did not reach the guest: " + repr(text()[-300:]))
+    # Extended keys (E0-prefixed): Left arrow reaches Linux's console as ESC [ D, and the keypad's
+    # Enter ends the line.
+    xdo("type", "--window", win, "ab")
+    xdo("key", "--window", win, "Left")
+    xdo("type", "--window", win, "X")
+    xdo("key", "--window", win, "KP_Enter")
+    if not wait_console("VX86-KEY ab\x1b[DX", 20):
+        fail("extended keys did not reach the guest: " + repr(text()[-300:]))
 
     # 3. The mouse: a click grabs it, then four moves right and down.
     xdo("click", "--window", win, 1)
