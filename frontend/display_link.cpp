@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "emu/board/machine.h"
+#include "emu/device_lock.h"
 
 namespace vx86 {
 
@@ -19,6 +20,8 @@ void DisplayLink::tick(uint64_t now_ns) {
     std::lock_guard lk(mu_);
     input.swap(input_);
   }
+  // (CPUs on host threads may be inside the i8042 or the VGA: their lock.)
+  DeviceGuard devices(m_.device_lock());
   for (const Input& in : input) {
     if (in.is_key)
       m_.kbc().key(in.code, in.pressed);

@@ -114,6 +114,9 @@ class Machine {
   Pit8254& pit() { return *pit_; }
   CmosRtc& rtc() { return *rtc_; }
   I8042& kbc() { return *kbc_; }
+  // For a frontend touching devices between slices while CPUs run on host threads (-smp
+  // N,threads=on): the device lock they take (emu/device_lock.h); null when one thread runs all.
+  DeviceLock* device_lock() { return threads_ ? &device_lock_ : nullptr; }
   Uart16550* com1() { return com1_.get(); }  // null with -serial none
   Vga* vga() { return vga_.get(); }           // null with -vga none
   VgaPci* vga_pci() { return vga_pci_.get(); }  // 00:02.0, null with -vga none
