@@ -282,5 +282,72 @@ TEST(VgaRender, Vbe16bpp) {
   expect_frame(render_vga(b.vga), 320, 240, rgb565);
 }
 
+uint32_t rgb555(unsigned x, unsigned y) {
+  const unsigned r = x & 31, g = y & 31, bl = (x ^ y) & 31;
+  return (r << 3 | r >> 2) << 16 | (g << 3 | g >> 2) << 8 | (bl << 3 | bl >> 2);
+}
+
+TEST(VgaRender, Vbe15bpp) {
+  Board b;
+  b.dispi(1, 320), b.dispi(2, 200), b.dispi(3, 15), b.dispi(4, 0x41);
+  const uint32_t base = b.vga.lfb_base();
+  for (unsigned y = 0; y < 200; ++y)
+    for (unsigned x = 0; x < 320; ++x)
+      b.vga.lfb().mmio_write(base + (y * 320 + x) * 2, (x & 31) << 10 | (y & 31) << 5 | ((x ^ y) & 31), 2);
+  expect_frame(render_vga(b.vga), 320, 200, rgb555);
+}
+
+// 24 bpp: three bytes a pixel (B, G, R), at 1920x1200, the largest mode the issue asks for.
+TEST(VgaRender, Vbe24bpp1920x1200) {
+  Board b;
+  b.dispi(1, 1920), b.dispi(2, 1200), b.dispi(3, 24), b.dispi(4, 0x41);
+  const uint32_t base = b.vga.lfb_base();
+  for (unsigned y = 0; y < 1200; ++y)
+    for (unsigned x = 0; x < 1920; ++x) {
+      const uint32_t rgb = rgb32(x, y), a = base + (y * 1920 + x) * 3;
+      b.vga.lfb().mmio_write(a, rgb & 0xFFFF, 2);
+      b.vga.lfb().mmio_write(a + 2, rgb >> 16, 1);
+    }
+  expect_frame(render_vga(b.vga), 1920, 1200, rgb32);
+}
+
+// 8 bpp through the DAC: 6-bit entries widened, and with VBE's 8-bit DAC flag the entries as
+// written.
+TEST(VgaRender, Vbe8bppThroughTheDac) {
+  Board b;
+  load_dac(b);
+  b.dispi(1, 256), b.dispi(2, 64), b.dispi(3, 8), b.dispi(4, 0x41);
+  const uint32_t base = b.vga.lfb_base();
+  for (unsigned y = 0; y < 64; ++y)
+    for (unsigned x = 0; x < 256; ++x) b.vga.lfb().mmio_write(base + y * 256 + x, (x + y) & 0xFF, 1);
+  expect_frame(render_vga(b.vga), 256, 64, [](unsigned x, unsigned y) { return dac_colour(x + y); });
+  b.dispi(4, 0x41 | 0x20 | 0x80);  // 8-bit DAC (and keep the memory)
+  b.out(0x3C8, 0);
+  for (unsigned i = 0; i < 256; ++i) b.out(0x3C9, i), b.out(0x3C9, 255 - i), b.out(0x3C9, i ^ 0x5A);
+  expect_frame(render_vga(b.vga), 256, 64, [](unsigned x, unsigned y) {
+    const unsigned i = (x + y) & 0xFF;
+    return uint32_t(i << 16 | (255 - i) << 8 | (i ^ 0x5A));
+  });
+}
+
+// 80x50 with 8-dot characters (sequencer 1 bit 0): 8-line glyphs, 640x400.
+uint32_t text50_pixel(unsigned x, unsigned y) {
+  const unsigned col = x / 8, row = y / 8, line = y % 8, dot = x % 8, cell = row * 80 + col;
+  const uint8_t ch = text_char(cell), at = text_attr(cell), bits = glyph(ch, line);
+  const uint32_t fg = dac_colour(kMode3Palette[at & 15]), bg = dac_colour(kMode3Palette[(at >> 4) & 7]);
+  return (bits & (0x80 >> dot)) ? fg : bg;
+}
+
+TEST(VgaRender, Text80x50EightDots) {
+  Board b;
+  load_font(b);
+  fill_text(b, 80 * 50);
+  load_dac(b);
+  b.seq(1, 0x01);      // 8-dot characters
+  b.crtc(0x09, 0x47);  // 8 scan lines a character (and line compare bit 9 as mode 3 has it)
+  b.crtc(0x0A, 0x20);  // no cursor
+  expect_frame(render_vga(b.vga), 640, 400, text50_pixel);
+}
+
 }  // namespace
 }  // namespace vx86
