@@ -34,7 +34,7 @@ void DisplayLink::tick(uint64_t now_ns) {
     Status st;
     if (sample_ns_)
       st.mips = static_cast<double>(icount - sample_icount_) * 1e3 / static_cast<double>(now_ns - sample_ns_);
-    st.halted = m_.cpu().s.halted;
+    st.halted = __atomic_load_n(&m_.cpu().s.halted, __ATOMIC_RELAXED);  // (its thread may be running)
     st.leds = m_.kbc().leds();
     sample_ns_ = now_ns;
     sample_icount_ = icount;
