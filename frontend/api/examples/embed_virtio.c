@@ -19,12 +19,12 @@ static void print_serial(void* user, const char* data, size_t size) {
   fflush(stdout);
 }
 
-#define CHECK(call)                                                         \
-  do {                                                                      \
-    if ((call) != VX86_OK) {                                                \
+#define CHECK(call)                                                        \
+  do {                                                                     \
+    if ((call) != VX86_OK) {                                               \
       fprintf(stderr, "embed_virtio: %s: %s\n", #call, vx86_last_error()); \
-      return 2;                                                             \
-    }                                                                       \
+      return 2;                                                            \
+    }                                                                      \
   } while (0)
 
 int main(int argc, char** argv) {
