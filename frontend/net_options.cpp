@@ -80,8 +80,8 @@ std::optional<std::string> check_type(const std::string& type, const char* opt) 
 }
 
 std::optional<std::string> check_model(const std::string& m, const char* opt) {
-  if (m == "e1000" || m == "e1000-82540em") return std::nullopt;
-  return std::string(opt) + ": unsupported NIC model '" + m + "' (vx86 has e1000)";
+  if (m == "e1000" || m == "e1000-82540em" || is_virtio_net_model(m)) return std::nullopt;
+  return std::string(opt) + ": unsupported NIC model '" + m + "' (vx86 has e1000 and virtio-net-pci)";
 }
 
 std::optional<std::string> parse_mac_into(const std::string& v, NicSpec& n) {
@@ -158,9 +158,10 @@ std::optional<std::string> parse_nic(const std::string& v, NetOptions& o) {
 std::optional<std::string> parse_device(const std::string& v, NetOptions& o) {
   auto kv = split_kv(v);
   const std::string model = kv[0].first.empty() ? kv[0].second : "";
-  if (model != "e1000" && model != "e1000-82540em")
-    return "-device: unsupported device '" + model + "' (vx86 has e1000)";
+  if (model != "e1000" && model != "e1000-82540em" && model != "virtio-net-pci" && model != "virtio-net")
+    return "-device: unsupported device '" + model + "' (vx86 has e1000 and virtio-net-pci)";
   o.given = true;
+  const std::string what = "-device " + model;
   NicSpec n;
   n.model = model;
   for (size_t i = 1; i < kv.size(); ++i) {
@@ -168,14 +169,14 @@ std::optional<std::string> parse_device(const std::string& v, NetOptions& o) {
     if (key == "netdev")
       n.netdev = val;
     else if (key == "mac") {
-      if (auto e = parse_mac_into(val, n)) return "-device e1000: " + *e;
+      if (auto e = parse_mac_into(val, n)) return what + ": " + *e;
     } else if (key == "id" || key == "bus" || key == "addr") {
       // accepted for QEMU command lines; the card goes to the next free slot from 00:03.0
     } else {
-      return "-device e1000: unknown option '" + (key.empty() ? val : key) + "' (netdev, mac)";
+      return what + ": unknown option '" + (key.empty() ? val : key) + "' (netdev, mac)";
     }
   }
-  if (n.netdev.empty()) return std::string("-device e1000 needs netdev=ID");
+  if (n.netdev.empty()) return what + " needs netdev=ID";
   o.nics.push_back(std::move(n));
   return std::nullopt;
 }
@@ -242,7 +243,7 @@ std::optional<std::string> finish_net_options(NetOptions& o) {
     NetdevSpec* d = nullptr;
     for (auto& x : o.netdevs)
       if (x.id == n.netdev) d = &x;
-    if (!d) return "-device e1000: no -netdev with id '" + n.netdev + "'";
+    if (!d) return "-device " + n.model + ": no -netdev with id '" + n.netdev + "'";
     if (d->used) return "-netdev '" + n.netdev + "' is used by two network cards";
     d->used = true;
     if (!n.mac) n.mac = MacAddress{0x52, 0x54, 0x00, 0x12, 0x34, static_cast<uint8_t>(next_mac++)};
@@ -272,7 +273,7 @@ NetworkSetup::NetworkSetup(const NetOptions& o) {
       b = hub->add_port();
     }
     if (!d->dump.empty()) b->set_dump(std::make_shared<PcapWriter>(d->dump));
-    cards_.push_back({b.get(), *n.mac});
+    cards_.push_back({b.get(), *n.mac, is_virtio_net_model(n.model)});
     backends_.push_back(std::move(b));
   }
 }

@@ -3,7 +3,8 @@
 //   -netdev vde,id=ID,sock=PATH[,port=N][,dump=FILE]            a port on a VDE switch
 //   -netdev hubport,id=ID,hubid=N[,dump=FILE]                   a port on vx86's in-process switch N
 //   -device e1000,netdev=ID[,mac=MAC]                           an Intel 82540EM on that backend
-//   -nic TYPE[,model=e1000][,mac=MAC][,backend options]         both at once
+//   -device virtio-net-pci,netdev=ID[,mac=MAC]                  a virtio-net card on that backend
+//   -nic TYPE[,model=e1000|virtio-net-pci|virtio][,mac=MAC][,backend options]  both at once
 //   -net none / -nic none                                       no network card
 //   -object filter-dump,id=F,netdev=ID,file=FILE                 QEMU's spelling of dump=
 // Without any of them the machine has one e1000 on user networking, as QEMU's default.
@@ -28,6 +29,11 @@ struct NetdevSpec {
   std::string dump;  // pcap file ("" = none)
   bool used = false;
 };
+
+// virtio-net-pci, or QEMU's other names for it (virtio-net, and -nic's model=virtio).
+inline bool is_virtio_net_model(const std::string& m) {
+  return m == "virtio-net-pci" || m == "virtio-net" || m == "virtio";
+}
 
 struct NicSpec {
   std::string model = "e1000";
@@ -61,6 +67,7 @@ class NetworkSetup {
   struct Card {
     NetBackend* backend;
     MacAddress mac;
+    bool virtio = false;  // virtio-net (else e1000)
   };
   const std::vector<Card>& cards() const { return cards_; }
 

@@ -237,7 +237,9 @@ void Session::build_config() {
   } catch (const std::exception& e) {
     throw SetupError(e.what());
   }
-  for (const auto& card : network_->cards()) cfg.nics.push_back({card.backend, card.mac});
+  for (const auto& card : network_->cards())
+    cfg.nics.push_back({card.backend, card.mac,
+                        card.virtio ? MachineConfig::NicModel::VirtioNet : MachineConfig::NicModel::E1000});
 
   // VGA: Debian's SeaVGABIOS as the VGA PCI function's expansion ROM when it is installed (as QEMU).
   cfg.vga = o.vga != "none";

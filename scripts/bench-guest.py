@@ -8,6 +8,7 @@ default) and, as a third column, with -jit off (the interpreter).
 
 Usage: scripts/bench-guest.py [--runs N] [--vx86 PATH] [--qemu PATH]
        scripts/bench-guest.py --net [--runs N] [--vx86 PATH] [--qemu PATH]
+       scripts/bench-guest.py --io [--runs N] [--vx86 PATH] [--qemu PATH]
        scripts/bench-guest.py --idle [--runs N] [--vx86 PATH]
        scripts/bench-guest.py --ab OLD_VX86 [--runs N] [--vx86 PATH] [--new-args ARGS]
        scripts/bench-guest.py --smp [--runs N] [--vx86 PATH] [--qemu PATH]
@@ -23,6 +24,11 @@ With --net, networking: the guest on an e1000 with user networking and two forwa
 QEMU's -nic user,model=e1000), vx86 and QEMU alternately; the host fetches 64 MiB from the guest's
 httpd (guest to host) and sends 64 MiB to a guest nc that counts it (host to guest). MB/s of each
 direction, and the emulator process's host CPU seconds per MB (utime + stime from /proc).
+With --io, virtio against the emulated devices (issue 12): sequential dd of 256 MiB written
+(flushed) and read (page cache dropped) on a fresh 1 GiB raw scratch disk on IDE and on virtio-blk,
+and the --net transfers (64 MiB each way through hostfwd) on the e1000 and on virtio-net, in vx86
+and in QEMU TCG with virtio, alternately in one run; MB/s and the ratios virtio/emulated and
+vx86/QEMU (above 1: vx86's virtio is faster).
 With --idle, the CPU an idle guest (at its shell) costs over 10 s, with the default NIC and with
 -nic none.
 """
@@ -31,6 +37,7 @@ import socket
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 from guest_args import ROOT, guest_args, run_marked as run
@@ -54,11 +61,11 @@ def free_port():
 NET_BYTES = 64 << 20
 
 
-def run_net(cmd_for, timeout):
+def run_net(cmd_for, timeout, model="e1000"):
     """One emulator on the network benchmark: {'tx MB/s': .., 'tx cpu s/MB': .., 'rx ...'} where tx
     is guest to host and rx host to guest."""
     web, sink = free_port(), free_port()
-    cmd = cmd_for(f"user,model=e1000,hostfwd=tcp:127.0.0.1:{web}-:80,hostfwd=tcp:127.0.0.1:{sink}-:5002")
+    cmd = cmd_for(f"user,model={model},hostfwd=tcp:127.0.0.1:{web}-:80,hostfwd=tcp:127.0.0.1:{sink}-:5002")
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     out = {}
     lines = iter(p.stdout)
@@ -149,6 +156,51 @@ def net_main(a):
         print(f"| {row} | {f(v)} | {f(q)} | {ratio} |")
 
 
+DISK_MB = 256
+
+
+def io_main(a):
+    """virtio against IDE and the e1000, in vx86, and QEMU with virtio: disk dd and network MB/s."""
+    disk_base = guest_args(f"console=ttyS0 vx86.diskbench vx86.diskseq vx86.diskmb={DISK_MB}", "bench-guest")
+    net_base = guest_args("console=ttyS0 vx86.net vx86.netbench", "bench-guest")
+    qemu = [a.qemu, "-accel", "tcg"]
+    disks = {  # name: (command, drive interface, guest device)
+        "vx86 IDE / e1000": ([a.vx86], "ide", "sda"),
+        "vx86 virtio": ([a.vx86], "virtio", "vda"),
+        "QEMU virtio": (qemu, "virtio", "vda"),
+    }
+    nics = {"vx86 IDE / e1000": "e1000", "vx86 virtio": "virtio-net-pci", "QEMU virtio": "virtio-net-pci"}
+    results = {n: [] for n in disks}
+    with tempfile.TemporaryDirectory() as work:
+        img = os.path.join(work, "scratch.img")
+        for r in range(a.runs):
+            for name, (emu, iface, dev) in disks.items():
+                if os.path.exists(img):
+                    os.unlink(img)
+                subprocess.run(["qemu-img", "create", "-q", "-f", "raw", img, "1G"], check=True)
+                base = [x.replace("vx86.diskmb", f"vx86.diskdev={dev} vx86.diskmb") for x in disk_base]
+                m = run(emu + base + ["-nic", "none", "-drive", f"file={img},format=raw,if={iface}"], a.timeout)
+                row = {}
+                for k, label in (("seqwrite", "disk write MB/s"), ("seqread", "disk read MB/s")):
+                    if k in m:
+                        row[label] = DISK_MB * 1.048576 / m[k]
+                row.update(run_net(lambda nic: emu + net_base + ["-nic", nic], a.timeout, nics[name]))
+                results[name].append(row)
+                print(f"run {r + 1} {name}: " + ", ".join(f"{k} {v:.1f}" for k, v in row.items()), file=sys.stderr)
+    rows = ["disk write MB/s", "disk read MB/s", "guest to host MB/s", "host to guest MB/s",
+            "guest to host CPU ms/MB", "host to guest CPU ms/MB"]
+    names = list(disks)
+    print(f"| measure (median of {a.runs}; dd {DISK_MB} MiB, net 64 MiB) | " + " | ".join(names) +
+          " | virtio/emulated | vx86/QEMU virtio |")
+    print("|---" * (len(names) + 3) + "|")
+    for row in rows:
+        med = {n: median([m[row] for m in results[n] if row in m]) for n in names}
+        f = lambda x: f"{x:.1f}" if x is not None else "n/a"
+        r = lambda x, y: f"{med[x] / med[y]:.2f}" if med[x] and med[y] else "n/a"
+        print(f"| {row} | " + " | ".join(f(med[n]) for n in names) +
+              f" | {r('vx86 virtio', 'vx86 IDE / e1000')} | {r('vx86 virtio', 'QEMU virtio')} |")
+
+
 def median(xs):
     xs = sorted(xs)
     return xs[len(xs) // 2] if xs else None
@@ -165,7 +217,10 @@ def main():
     ap.add_argument("--smp", action="store_true", help="one CPU, two time-sliced, two on threads (and QEMU's)")
     ap.add_argument("--net", action="store_true", help="64 MiB each way through hostfwd on the e1000")
     ap.add_argument("--idle", action="store_true", help="CPU of an idle guest with and without its NIC")
+    ap.add_argument("--io", action="store_true", help="virtio-blk/-net against IDE/e1000 and QEMU's virtio")
     a = ap.parse_args()
+    if a.io:
+        return io_main(a)
     if a.idle:
         return idle_main(a)
     if a.net:

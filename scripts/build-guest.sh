@@ -288,10 +288,15 @@ if grep -q 'vx86.acpid' /proc/cmdline; then
   echo "VX86-ACPID"
 fi
 if grep -q 'vx86.diskbench' /proc/cmdline; then
-  # Disk I/O for scripts/bench-snapshot.py --disk, on a scratch /dev/sda (timed by these lines):
-  # 64 MiB sequential write (flushed) and read (page cache dropped), then 256 random 4 KiB writes
-  # and reads with O_DIRECT, one dd each, and the same loop without the disk (the cost of the dd
-  # processes themselves, which the host subtracts).
+  # Disk I/O for scripts/bench-snapshot.py --disk and bench-guest.py --io, on a scratch disk
+  # (vx86.diskdev=NAME, default sda; timed by these lines): sequential write (flushed) and read
+  # (page cache dropped) of vx86.diskmb=N MiB (default 64), then, unless vx86.diskseq, 256 random
+  # 4 KiB writes and reads with O_DIRECT, one dd each, and the same loop without the disk (the cost
+  # of the dd processes themselves, which the host subtracts).
+  dev=/dev/$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^vx86\.diskdev=//p')
+  [ "$dev" = /dev/ ] && dev=/dev/sda
+  mb=$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^vx86\.diskmb=//p')
+  [ -n "$mb" ] || mb=64
   bench() {
     name=$1
     shift
@@ -299,15 +304,15 @@ if grep -q 'vx86.diskbench' /proc/cmdline; then
     "$@"
     echo "VX86-BENCH-END $name"
   }
-  seqw() { dd if=/dev/zero of=/dev/sda bs=1M count=64 conv=fsync 2>/dev/null; }
-  seqr() { echo 3 > /proc/sys/vm/drop_caches; dd if=/dev/sda of=/dev/null bs=1M count=64 2>/dev/null; }
+  seqw() { dd if=/dev/zero of=$dev bs=1M count=$mb conv=fsync 2>/dev/null; }
+  seqr() { echo 3 > /proc/sys/vm/drop_caches; dd if=$dev of=/dev/null bs=1M count=$mb 2>/dev/null; }
   loop() {
     i=0
     while [ $i -lt 256 ]; do
       off=$(( 16384 + (i * 7919) % 131072 ))
       case $1 in
-        w) dd if=/dev/zero of=/dev/sda bs=4k count=1 seek=$off oflag=direct conv=notrunc 2>/dev/null ;;
-        r) dd if=/dev/sda of=/dev/null bs=4k count=1 skip=$off iflag=direct 2>/dev/null ;;
+        w) dd if=/dev/zero of=$dev bs=4k count=1 seek=$off oflag=direct conv=notrunc 2>/dev/null ;;
+        r) dd if=$dev of=/dev/null bs=4k count=1 skip=$off iflag=direct 2>/dev/null ;;
         n) dd if=/dev/zero of=/dev/null bs=4k count=1 skip=$off 2>/dev/null ;;
       esac
       i=$((i + 1))
@@ -315,9 +320,11 @@ if grep -q 'vx86.diskbench' /proc/cmdline; then
   }
   bench seqwrite seqw
   bench seqread seqr
-  bench randwrite loop w
-  bench randread loop r
-  bench randnone loop n
+  if ! grep -q 'vx86.diskseq' /proc/cmdline; then
+    bench randwrite loop w
+    bench randread loop r
+    bench randnone loop n
+  fi
   echo "VX86-GUEST-DONE"
   poweroff -f
 fi

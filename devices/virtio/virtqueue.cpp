@@ -142,6 +142,14 @@ Virtqueue::Pop Virtqueue::pop(GuestMemory& mem, VirtqChain& out) {
   return Pop::Chain;
 }
 
+uint16_t Virtqueue::pending(GuestMemory& mem) const {
+  if (broken_ || !enabled_) return 0;
+  uint16_t avail_idx;
+  if (!read16(mem, avail_addr + 2, avail_idx)) return 0;
+  const uint16_t n = static_cast<uint16_t>(avail_idx - last_avail_);
+  return n > size ? 0 : n;  // (pop() reports the hostile index)
+}
+
 bool Virtqueue::walk(GuestMemory& mem, uint16_t head, VirtqChain& out) {
   uint64_t table = desc_addr;
   uint32_t table_size = size;

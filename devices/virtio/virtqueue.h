@@ -68,6 +68,11 @@ class Virtqueue {
 
   // Takes the next available chain. Error: the queue is broken from now on (see error()).
   Pop pop(GuestMemory& mem, VirtqChain& out);
+  // Chains the driver made available that pop() has not taken yet (no side effects; 0 when the
+  // queue is disabled or broken, or the ring is unreadable or its index is hostile).
+  uint16_t pending(GuestMemory& mem) const;
+  // Gives the last `n` popped (and not pushed) chains back: the next pop() takes them again.
+  void unpop(uint16_t n) { last_avail_ = static_cast<uint16_t>(last_avail_ - n); }
   // Returns a chain to the driver with `len` bytes written into it. false: the used ring is not
   // in RAM (the queue breaks).
   bool push(GuestMemory& mem, uint16_t head, uint32_t len);

@@ -300,8 +300,13 @@ Machine::Machine(const MachineConfig& cfg)
   setup_fw_cfg();
 
   // Network cards from 00:03.0 on (INTA: PIRQ (slot + 0) mod 4 through the PIIX3's routing).
-  for (size_t k = 0; k < cfg.nics.size(); ++k)
-    add_nic(MachineConfig::kFirstNicSlot + static_cast<unsigned>(k), cfg.nics[k]);
+  for (size_t k = 0; k < cfg.nics.size(); ++k) {
+    const unsigned slot = MachineConfig::kFirstNicSlot + static_cast<unsigned>(k);
+    if (cfg.nics[k].model == MachineConfig::NicModel::VirtioNet)
+      add_virtio_net(slot, cfg.nics[k]);
+    else
+      add_nic(slot, cfg.nics[k]);
+  }
   // virtio-blk disks in the slots after the NICs (INTA through the PIIX3's routing, as the NICs).
   if (cfg.first_virtio_slot() + cfg.virtio_disks.size() > 32)
     throw std::invalid_argument("too many PCI devices (network cards and virtio disks): 32 slots");
@@ -333,10 +338,10 @@ Machine::Machine(const MachineConfig& cfg)
 
 Machine::~Machine() {
   stop_threads();
-  for (size_t k = 0; k < nics_.size(); ++k) {
-    nics_[k]->set_backend(nullptr);
-    if (cfg_.nics[k].backend) cfg_.nics[k].backend->on_frames_ready = nullptr;
-  }
+  for (auto& n : nics_) n->set_backend(nullptr);
+  for (auto& n : virtio_nets_) n->set_backend(nullptr);
+  for (const auto& n : cfg_.nics)
+    if (n.backend) n.backend->on_frames_ready = nullptr;
   if (wake_fd_ >= 0) close(wake_fd_);
 }
 
@@ -375,6 +380,20 @@ void Machine::map_bar_mmio(PciDevice& dev, MmioHandler* handler, unsigned bar_in
       memory_map_changed(new_bar.base, new_bar.size, false);
     }
   };
+}
+
+void Machine::add_virtio_net(unsigned slot, const MachineConfig::Nic& n) {
+  auto dev = std::make_unique<VirtioNet>(mem_, n.mac);
+  VirtioNet* v = dev.get();
+  pci_->add(v, slot, 0);
+  v->attach(ports_);  // (BAR0, the legacy I/O window, the device claims itself)
+  v->on_dma_write = [this](uint32_t addr, uint32_t len) { dma_written(addr, len); };
+  map_bar_mmio(*v, v, VirtioPciDevice::kModernBar);
+  v->set_backend(n.backend);
+  // Frames arrive on the backend's thread: it wakes the board, which polls (as for the e1000).
+  if (n.backend) n.backend->on_frames_ready = [this] { notify_network(); };
+  if (wake_fd_ < 0) wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  virtio_nets_.push_back(std::move(dev));
 }
 
 void Machine::add_virtio_blk(unsigned slot, const MachineConfig::VirtioDisk& d) {
@@ -425,7 +444,7 @@ void Machine::poll_network() {
 }
 
 void Machine::schedule_net_poll() {
-  if (nics_.empty()) return;
+  if (cfg_.nics.empty()) return;
   if (net_poll_event_) clock_->cancel(net_poll_event_);
   net_poll_event_ = clock_->schedule_in(kNetPollNs, [this] {
     net_poll_event_ = 0;
@@ -519,10 +538,19 @@ void Machine::setup_pci_like_bios() {
   }
   // The NICs: registers below the framebuffer, I/O windows from 0xC100, memory, I/O and bus
   // mastering on, and the interrupt line their PIRQ is routed to.
-  for (size_t k = 0; k < nics_.size(); ++k) {
+  // virtio-net cards as the virtio disks below, after them.
+  for (size_t k = 0; k < cfg_.nics.size(); ++k) {
     const unsigned slot = MachineConfig::kFirstNicSlot + static_cast<unsigned>(k);
-    pci_->config_write(slot, 0, 0x10, 0xFEB00000u + static_cast<uint32_t>(k) * E1000::kMmioSize, 4);
-    pci_->config_write(slot, 0, 0x14, 0xC100u + static_cast<uint32_t>(k) * E1000::kIoSize, 4);
+    const auto kk = static_cast<uint32_t>(k);
+    if (cfg_.nics[k].model == MachineConfig::NicModel::VirtioNet) {
+      const uint32_t j = static_cast<uint32_t>(cfg_.virtio_disks.size()) + kk;
+      pci_->config_write(slot, 0, 0x10 + 4 * VirtioPciDevice::kLegacyBar, 0xC400u + j * 0x100, 4);
+      pci_->config_write(slot, 0, 0x10 + 4 * VirtioPciDevice::kModernBar,
+                         0xFE800000u + j * VirtioPciDevice::kModernSize, 4);
+    } else {
+      pci_->config_write(slot, 0, 0x10, 0xFEB00000u + kk * E1000::kMmioSize, 4);
+      pci_->config_write(slot, 0, 0x14, 0xC100u + kk * E1000::kIoSize, 4);
+    }
     pci_->config_write(slot, 0, 0x04, 0x0007, 2);
     static constexpr uint8_t kPirqIrq[4] = {10, 10, 11, 11};
     pci_->config_write(slot, 0, 0x3C, kPirqIrq[PciBus::pirq_of(slot, 1)], 1);
@@ -570,6 +598,7 @@ void Machine::reset() {
   ide_->reset();
   if (vga_pci_) vga_pci_->reset();
   for (auto& n : nics_) n->reset();
+  for (auto& n : virtio_nets_) n->reset();
   for (auto& v : virtio_blks_) v->reset();
   if (pm_) pm_->reset();
   fw_cfg_->reset();

@@ -34,6 +34,7 @@
 #include "devices/vga.h"
 #include "devices/vga_pci.h"
 #include "devices/virtio/virtio_blk.h"
+#include "devices/virtio/virtio_net.h"
 #include "emu/board/acpi_tables.h"
 #include "emu/board/machine_config.h"
 #include "emu/clock.h"
@@ -124,8 +125,10 @@ class Machine {
   I440fx& host_bridge() { return *host_; }
   Piix3& isa_bridge() { return *isa_; }
   PiixIde& ide() { return *ide_; }
-  size_t nic_count() const { return nics_.size(); }
+  size_t nic_count() const { return nics_.size(); }  // the e1000s
   E1000& nic(size_t i) { return *nics_[i]; }
+  size_t virtio_net_count() const { return virtio_nets_.size(); }
+  VirtioNet& virtio_net(size_t i) { return *virtio_nets_[i]; }
   size_t virtio_blk_count() const { return virtio_blks_.size(); }
   VirtioBlk& virtio_blk(size_t i) { return *virtio_blks_[i]; }
   // How often the machine polls its network backends anyway (a clock event while NICs exist): they
@@ -228,6 +231,7 @@ class Machine {
   std::optional<AcpiTables> acpi_;
   void setup_fw_cfg();
   void add_nic(unsigned slot, const MachineConfig::Nic& n);
+  void add_virtio_net(unsigned slot, const MachineConfig::Nic& n);
   void add_virtio_blk(unsigned slot, const MachineConfig::VirtioDisk& d);
   // A PCI function's memory BAR mapped as MMIO where the guest puts it.
   void map_bar_mmio(PciDevice& dev, MmioHandler* handler, unsigned bar_index);
@@ -237,7 +241,8 @@ class Machine {
   void service_network();  // the run loop: polls if notified
   std::atomic<bool> net_pending_{false};
   int wake_fd_ = -1;
-  std::vector<std::unique_ptr<E1000>> nics_;  // 00:03.0 onwards
+  std::vector<std::unique_ptr<E1000>> nics_;             // the e1000s among the NICs (00:03.0 onwards)
+  std::vector<std::unique_ptr<VirtioNet>> virtio_nets_;  // the virtio-net cards among them
   std::vector<std::unique_ptr<VirtioBlk>> virtio_blks_;  // after the NICs
   Clock::EventId net_poll_event_ = 0;
   // What the PAM regions read when they are not RAM: the BIOS image's last 128 KiB at

@@ -77,12 +77,15 @@ struct MachineConfig {
   // BIOS's default.
   std::string boot_order;
 
-  // Network cards (-device e1000,netdev=ID, -nic): Intel 82540EM (e1000) functions at 00:03.0,
-  // 00:04.0, ..., each on its backend (user networking, a VDE switch, the in-process switch). The
-  // backends must outlive the machine.
+  // Network cards (-device e1000,netdev=ID, -device virtio-net-pci,netdev=ID, -nic): Intel
+  // 82540EM (e1000) or virtio-net functions at 00:03.0, 00:04.0, ... in this order, each on its
+  // backend (user networking, a VDE switch, the in-process switch). The backends must outlive the
+  // machine.
+  enum class NicModel : uint8_t { E1000, VirtioNet };
   struct Nic {
     NetBackend* backend = nullptr;
     MacAddress mac{};
+    NicModel model = NicModel::E1000;
   };
   std::vector<Nic> nics;
   static constexpr unsigned kFirstNicSlot = 3;

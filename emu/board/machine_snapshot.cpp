@@ -66,7 +66,7 @@ void load_ram(SnapshotReader& r, uint8_t* ram, uint32_t size) {
 // What must match between the machine that saved and the one loading: memory, firmware, CPUs
 // and the devices present (a snapshot holds the devices' state, not their configuration).
 void Machine::save_config_fingerprint(SnapshotWriter& w) const {
-  w.begin_section("MCFG", 2);
+  w.begin_section("MCFG", 3);
   w.u32(cfg_.ram_mb);
   w.u32(static_cast<uint32_t>(cpus_.size()));
   w.u32(static_cast<uint32_t>(cfg_.bios.size()));
@@ -81,6 +81,8 @@ void Machine::save_config_fingerprint(SnapshotWriter& w) const {
   // Version 2: the virtio disks (a version 1 section, from before they existed, has none).
   w.u32(static_cast<uint32_t>(cfg_.virtio_disks.size()));
   for (const auto& d : cfg_.virtio_disks) w.u64(d.image->size());
+  // Version 3: the virtio-net cards (count; version 2 and older had e1000s only).
+  w.u32(static_cast<uint32_t>(virtio_nets_.size()));
   w.end_section();
 }
 
@@ -90,8 +92,8 @@ void Machine::check_config_fingerprint(SnapshotReader& r) const {
   save_config_fingerprint(w);
   // Compared field by field for a message that says what differs.
   SnapshotReader m(mine);
-  const uint32_t version = r.begin_section("MCFG", 2);
-  m.begin_section("MCFG", 2);
+  const uint32_t version = r.begin_section("MCFG", 3);
+  m.begin_section("MCFG", 3);
   auto same32 = [&](const char* what) {
     const uint32_t a = r.u32(), b = m.u32();
     if (a != b)
@@ -124,6 +126,11 @@ void Machine::check_config_fingerprint(SnapshotReader& r) const {
     if (r.u64() != m.u64())
       throw SnapshotError("the snapshot's machine has a different virtio disk " + std::to_string(k) +
                           " (image size)");
+  const uint32_t vnet_here = m.u32();
+  const uint32_t vnet_there = version >= 3 ? r.u32() : 0;
+  if (vnet_there != vnet_here)
+    throw SnapshotError("the snapshot's machine has a different virtio-net card count (" +
+                        std::to_string(vnet_there) + ", this one " + std::to_string(vnet_here) + ")");
   r.end_section();
 }
 
@@ -144,6 +151,7 @@ void Machine::save_state(SnapshotWriter& w) {
   if (vga_pci_) vga_pci_->save(w);
   if (pm_) pm_->save(w);
   for (auto& n : nics_) n->save(w);
+  for (auto& n : virtio_nets_) n->save(w);
   for (auto& v : virtio_blks_) v->save(w);
   pci_->save(w);
   // ISA devices, then the interrupt controllers.
@@ -198,6 +206,7 @@ void Machine::load_state(SnapshotReader& r) {
     if (vga_pci_) vga_pci_->load(r);
     if (pm_) pm_->load(r);
     for (auto& n : nics_) n->load(r);
+    for (auto& n : virtio_nets_) n->load(r);
     for (auto& v : virtio_blks_) v->load(r);
     pci_->load(r);
     pit_->load(r);

@@ -122,10 +122,10 @@ std::optional<ApiError> ApiVm::set_drive(const std::string& device, const std::s
 }
 
 std::optional<ApiError> ApiVm::set_net(const std::string& device, const std::string& options) {
-  if (device == "virtio-net-device" || device == "virtio-net-pci")
-    return ApiError{VX86_E_UNSUPPORTED, "network device '" + device + "' is not available yet (e1000)"};
-  if (device != "e1000") return invalid("unknown network device '" + device + "' (e1000)");
-  std::string spec = "user,model=e1000";
+  const bool virtio = device == "virtio-net-device" || device == "virtio-net-pci";
+  if (device != "e1000" && !virtio)
+    return invalid("unknown network device '" + device + "' (e1000, virtio-net-device)");
+  std::string spec = virtio ? "user,model=virtio-net-pci" : "user,model=e1000";
   if (!options.empty()) spec += "," + options;
   if (auto e = add_args({"-nic", spec})) return e;
   has_net_ = true;

@@ -13,6 +13,7 @@ export PKG_CONFIG_PATH="$(dirname "$(ls "$work"/prefix/lib*/pkgconfig/vx86.pc)")
 [[ -f "$work/prefix/include/vx86/vx86.h" && -f "$work/prefix/include/vx86/vx86.hpp" ]] || { echo "FAIL: headers"; exit 1; }
 cc -std=c11 -Wall -Wextra -Werror "$src/frontend/api/examples/embed.c" $(pkg-config --cflags --libs vx86) -o "$work/embed_c"
 c++ -std=c++20 -Wall -Wextra -Werror "$src/frontend/api/examples/embed.cpp" $(pkg-config --cflags --libs vx86) -o "$work/embed_cpp"
+cc -std=c11 -Wall -Wextra -Werror "$src/frontend/api/examples/embed_virtio.c" $(pkg-config --cflags --libs vx86) -o "$work/embed_virtio"
 set +e
 "$work/embed_c" raw:/nonexistent/vx86-disk.img > "$work/out.txt" 2> "$work/err.txt"
 status=$?

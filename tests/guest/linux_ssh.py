@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """SSH into the Debian guest (scripts/build-guest.sh, booted with vx86.sshd) on vx86's e1000.
 
-  linux_ssh.py VX86 GUEST_DIR [more vx86 arguments]
+  linux_ssh.py VX86 GUEST_DIR [--virtio] [more vx86 arguments]
 
-Boots the guest with -kernel, guest/disk.img on IDE (-snapshot) and user-mode networking that
+Boots the guest with -kernel, guest/disk.img on IDE (-snapshot; --virtio: on virtio-blk, /dev/vda,
+with a virtio-net card instead of the e1000) and user-mode networking that
 forwards a free port on 127.0.0.1 to the guest's port 22, waits for VX86-SSHD-READY (dropbear up),
 then with Debian's OpenSSH client and the key pair the build made (guest/ssh/id_ed25519):
   - runs `sha256sum /dev/sda; uname -a`: the sha256 must be the host's of guest/disk.img, the
@@ -77,6 +78,10 @@ class Console:
 def main():
     vx86, guest_dir = sys.argv[1], sys.argv[2]
     extra = sys.argv[3:]
+    # --virtio: the disk on virtio-blk (/dev/vda) and the card virtio-net instead of IDE and e1000.
+    virtio = "--virtio" in extra
+    extra = [a for a in extra if a != "--virtio"]
+    dev = "/dev/vda" if virtio else "/dev/sda"
     key = os.path.join(guest_dir, "ssh", "id_ed25519")
     disk = os.path.join(guest_dir, "disk.img")
     for f in ("vmlinuz", "initramfs.cpio.gz", "disk.img", "expected.txt", "ssh/id_ed25519"):
@@ -100,8 +105,10 @@ def main():
 
     port = free_port()
     cmd = [vx86, "-kernel", os.path.join(guest_dir, "vmlinuz"), "-initrd", os.path.join(guest_dir, "initramfs.cpio.gz"),
-           "-append", "console=ttyS0 vx86.sshd", "-m", "256", "-hda", disk, "-snapshot",
-           "-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:22", "-device", "e1000,netdev=n0",
+           "-append", "console=ttyS0 vx86.sshd", "-m", "256", "-snapshot",
+           *(["-drive", f"file={disk},format=raw,if=virtio"] if virtio else ["-hda", disk]),
+           "-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:22",
+           "-device", ("virtio-net-pci" if virtio else "e1000") + ",netdev=n0",
            "-nographic", "-no-reboot", "-timeout", str(BOOT_TIMEOUT + 3 * SSH_TIMEOUT)] + extra
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     con = Console(p)
@@ -136,16 +143,16 @@ def main():
 
         # The command of the issue: the disk's sha256 and the kernel, through the forwarded port.
         t1 = time.monotonic()
-        r = ssh(with_key, "sha256sum /dev/sda; uname -a")
+        r = ssh(with_key, f"sha256sum {dev}; uname -a")
         lines = r.stdout.splitlines()
         if r.returncode != 0 or len(lines) != 2:
             return fail(f"ssh exited {r.returncode}: stdout {r.stdout!r}, stderr {r.stderr!r}")
-        if lines[0].split() != [disk_sha, "/dev/sda"]:
-            return fail(f"the guest's sha256sum /dev/sda is {lines[0]!r}, the host's of {disk} is {disk_sha}")
+        if lines[0].split() != [disk_sha, dev]:
+            return fail(f"the guest's sha256sum {dev} is {lines[0]!r}, the host's of {disk} is {disk_sha}")
         uname = lines[1].split()
         if uname[0] != "Linux" or uname[2] != release or "i686" not in uname:
             return fail(f"uname -a in the guest: {lines[1]!r} (want Linux {release} ... i686)")
-        print(f"sha256sum /dev/sda = the host's ({disk_sha}); {lines[1]} ({time.monotonic() - t1:.1f} s)")
+        print(f"sha256sum {dev} = the host's ({disk_sha}); {lines[1]} ({time.monotonic() - t1:.1f} s)")
 
         # A session on a pseudo-terminal (devpts).
         r = ssh(with_key + ["-tt"], "tty")
