@@ -26,7 +26,7 @@ httpd (guest to host) and sends 64 MiB to a guest nc that counts it (host to gue
 direction, and the emulator process's host CPU seconds per MB (utime + stime from /proc).
 With --io, virtio against the emulated devices (issue 12): sequential dd of 256 MiB written
 (flushed) and read (page cache dropped) on a fresh 1 GiB raw scratch disk on IDE and on virtio-blk,
-and the --net transfers (64 MiB each way through hostfwd) on the e1000 and on virtio-net, in vx86
+the same pair with O_DIRECT (the device's path without the guest's page cache), and the --net transfers (64 MiB each way through hostfwd) on the e1000 and on virtio-net, in vx86
 and in QEMU TCG with virtio, alternately in one run; MB/s and the ratios virtio/emulated and
 vx86/QEMU (above 1: vx86's virtio is faster).
 With --idle, the CPU an idle guest (at its shell) costs over 10 s, with the default NIC and with
@@ -184,10 +184,17 @@ def io_main(a):
                 for k, label in (("seqwrite", "disk write MB/s"), ("seqread", "disk read MB/s")):
                     if k in m:
                         row[label] = DISK_MB * 1.048576 / m[k]
+                # The same with O_DIRECT: the device's own path, without the guest's page cache.
+                direct = [x.replace("vx86.diskseq", "vx86.diskseq vx86.diskdirect") for x in base]
+                m = run(emu + direct + ["-nic", "none", "-drive", f"file={img},format=raw,if={iface}"], a.timeout)
+                for k, label in (("seqwrite", "disk write O_DIRECT MB/s"), ("seqread", "disk read O_DIRECT MB/s")):
+                    if k in m:
+                        row[label] = DISK_MB * 1.048576 / m[k]
                 row.update(run_net(lambda nic: emu + net_base + ["-nic", nic], a.timeout, nics[name]))
                 results[name].append(row)
                 print(f"run {r + 1} {name}: " + ", ".join(f"{k} {v:.1f}" for k, v in row.items()), file=sys.stderr)
-    rows = ["disk write MB/s", "disk read MB/s", "guest to host MB/s", "host to guest MB/s",
+    rows = ["disk write MB/s", "disk read MB/s", "disk write O_DIRECT MB/s", "disk read O_DIRECT MB/s",
+            "guest to host MB/s", "host to guest MB/s",
             "guest to host CPU ms/MB", "host to guest CPU ms/MB"]
     names = list(disks)
     print(f"| measure (median of {a.runs}; dd {DISK_MB} MiB, net 64 MiB) | " + " | ".join(names) +

@@ -292,7 +292,8 @@ if grep -q 'vx86.diskbench' /proc/cmdline; then
   # (vx86.diskdev=NAME, default sda; timed by these lines): sequential write (flushed) and read
   # (page cache dropped) of vx86.diskmb=N MiB (default 64), then, unless vx86.diskseq, 256 random
   # 4 KiB writes and reads with O_DIRECT, one dd each, and the same loop without the disk (the cost
-  # of the dd processes themselves, which the host subtracts).
+  # of the dd processes themselves, which the host subtracts). vx86.diskdirect: the sequential
+  # pair with O_DIRECT.
   dev=/dev/$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^vx86\.diskdev=//p')
   [ "$dev" = /dev/ ] && dev=/dev/sda
   mb=$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^vx86\.diskmb=//p')
@@ -306,6 +307,11 @@ if grep -q 'vx86.diskbench' /proc/cmdline; then
   }
   seqw() { dd if=/dev/zero of=$dev bs=1M count=$mb conv=fsync 2>/dev/null; }
   seqr() { echo 3 > /proc/sys/vm/drop_caches; dd if=$dev of=/dev/null bs=1M count=$mb 2>/dev/null; }
+  if grep -q 'vx86.diskdirect' /proc/cmdline; then
+    # O_DIRECT: the device's path alone, without the guest's page cache copies.
+    seqw() { dd if=/dev/zero of=$dev bs=1M count=$mb oflag=direct 2>/dev/null; }
+    seqr() { dd if=$dev of=/dev/null bs=1M count=$mb iflag=direct 2>/dev/null; }
+  fi
   loop() {
     i=0
     while [ $i -lt 256 ]; do
