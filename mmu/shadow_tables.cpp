@@ -178,6 +178,10 @@ void ShadowTables::clear_all() {
 }
 
 void ShadowTables::page_table_written(uint32_t paddr, unsigned size, bool dma) {
+  if (!concurrent_) {  // (one host thread: the owner is between two of its own operations)
+    apply_write(paddr, size, dma);
+    return;
+  }
   std::lock_guard g(pending_mu_);
   if (notices_.size() >= 4096)
     overflow_ = true;  // too many to keep: drop every shadow instead

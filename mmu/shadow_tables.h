@@ -72,6 +72,8 @@ class ShadowTables : public PageTableWatcher {
   void clear_all();
 
   void page_table_written(uint32_t paddr, unsigned size, bool dma) override;
+  // CPUs on host threads: other threads' writes are queued for the owner (else applied at once).
+  void set_concurrent(bool on) { concurrent_ = on; }
 
   const ShadowStats& stats() const { return stats_; }
   size_t spaces() const;
@@ -120,6 +122,7 @@ class ShadowTables : public PageTableWatcher {
   std::mutex pending_mu_;
   std::vector<Notice> notices_;
   bool overflow_ = false;
+  bool concurrent_ = false;
   ShadowStats stats_;
 };
 

@@ -62,6 +62,7 @@ Machine::Machine(const MachineConfig& cfg)
     c->device_lock = dl;
     c->atomic_rmw = cfg.threads;
     if (cfg.shadow_mmu) c->mmu.set_scheme(MmuScheme::Shadow);
+    if (c->mmu.shadow()) c->mmu.shadow()->set_concurrent(cfg.threads);
     if (cfg.threads) c->post = [this, i](std::function<void()> fn) { post_to(i, std::move(fn)); };
     if (c->jit) {
       c->jit->threshold = cfg.jit_threshold;
