@@ -37,6 +37,7 @@ void ShadowTables::select(const PagingMode& mode) {
     if (s.live && s.key == key) {
       s.stamp = ++clock_;
       cur_ = &s;
+      returned_ = true;
       ++stats_.switch_known;
       return;
     }
@@ -53,6 +54,7 @@ void ShadowTables::select(const PagingMode& mode) {
   victim->wp = mode.wp;
   victim->stamp = ++clock_;
   cur_ = victim;
+  returned_ = false;
   ++stats_.switch_new;
   account();
 }
@@ -72,6 +74,7 @@ bool ShadowTables::lookup(uint32_t lpage, Access acc, bool user, Translation& t)
     return false;
   }
   ++stats_.hits;
+  stats_.hits_returned += returned_;
   t = Translation{true,
                   0,
                   e & ~PAGE_MASK,
@@ -299,10 +302,10 @@ void ShadowTables::account() {
 void ShadowTables::print_stats(FILE* out, unsigned cpu) const {
   const ShadowStats& s = stats_;
   std::fprintf(out,
-               "mmu: cpu %u shadow: %llu TLB misses answered without a walk, %llu walked (%llu filled, "
-               "%llu not kept: changed while walking)\n",
-               cpu, (unsigned long long)s.hits, (unsigned long long)s.misses, (unsigned long long)s.fills,
-               (unsigned long long)s.races);
+               "mmu: cpu %u shadow: %llu TLB misses answered without a walk (%llu after switching back to a "
+               "known address space), %llu walked (%llu filled, %llu not kept: changed while walking)\n",
+               cpu, (unsigned long long)s.hits, (unsigned long long)s.hits_returned,
+               (unsigned long long)s.misses, (unsigned long long)s.fills, (unsigned long long)s.races);
   std::fprintf(out,
                "mmu: cpu %u shadow: address spaces: %llu switches to a known one, %llu to a new one, %llu "
                "evicted, %zu live; memory %zu KiB (peak %zu KiB)\n",

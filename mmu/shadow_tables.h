@@ -31,15 +31,16 @@
 namespace vx86 {
 
 struct ShadowStats {
-  uint64_t hits = 0;          // TLB misses answered by a shadow (no walk)
-  uint64_t misses = 0;        // TLB misses that walked (no entry, or its rights did not suffice)
-  uint64_t fills = 0;         // entries filled by a walk
-  uint64_t races = 0;         // walks not kept: an entry changed while walking, or protecting failed
-  uint64_t switch_known = 0;  // CR3 loads / mode changes to an address space already shadowed
-  uint64_t switch_new = 0;    // ... to a new one
-  uint64_t evicted = 0;       // address spaces dropped (LRU, or over the memory bound)
-  uint64_t table_writes = 0;  // guest stores to marked pages seen
-  uint64_t dma_writes = 0;    // device DMA writes to marked pages seen
+  uint64_t hits = 0;           // TLB misses answered by a shadow (no walk)
+  uint64_t hits_returned = 0;  // ... of them, in a space the CPU had switched back to
+  uint64_t misses = 0;         // TLB misses that walked (no entry, or its rights did not suffice)
+  uint64_t fills = 0;          // entries filled by a walk
+  uint64_t races = 0;          // walks not kept: an entry changed while walking, or protecting failed
+  uint64_t switch_known = 0;   // CR3 loads / mode changes to an address space already shadowed
+  uint64_t switch_new = 0;     // ... to a new one
+  uint64_t evicted = 0;        // address spaces dropped (LRU, or over the memory bound)
+  uint64_t table_writes = 0;   // guest stores to marked pages seen
+  uint64_t dma_writes = 0;     // device DMA writes to marked pages seen
   // Entries dropped, by cause.
   uint64_t inv_store = 0, inv_dma = 0, inv_invlpg = 0, inv_flush = 0, inv_evict = 0;
   size_t bytes = 0, peak_bytes = 0;  // memory of the entries, directories and bookkeeping
@@ -115,6 +116,7 @@ class ShadowTables : public PageTableWatcher {
   uint8_t bit_ = 0;
   Space spaces_[kMaxSpaces];
   Space* cur_ = nullptr;
+  bool returned_ = false;  // cur_ was known when the CPU switched to it
   uint64_t clock_ = 0;
   std::unordered_map<uint32_t, std::vector<Use>> uses_;  // physical page -> uses
   size_t use_count_ = 0;
