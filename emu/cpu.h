@@ -31,8 +31,17 @@ class InterruptSource {
   virtual uint8_t acknowledge() = 0; // INTA cycle: the vector
 };
 
-enum LogFlags : uint32_t { LOG_IN_ASM = 1, LOG_CPU = 2, LOG_INT = 4, LOG_POST = 8, LOG_JIT = 16, LOG_TRACE = 32, LOG_OUT_ASM = 64,
-                        LOG_EXEC = 128 };
+enum LogFlags : uint32_t {
+  LOG_IN_ASM = 1,
+  LOG_CPU = 2,
+  LOG_INT = 4,
+  LOG_POST = 8,
+  LOG_JIT = 16,
+  LOG_TRACE = 32,
+  LOG_OUT_ASM = 64,
+  LOG_EXEC = 128,
+  LOG_MMU = 256
+};
 
 // Breakpoint, Step and Watchpoint: a debugger's stop (Cpu::debug_breakpoints, Cpu::debug_step,
 // Mmu::add_watchpoint).

@@ -74,6 +74,8 @@ std::string cli_usage() {
          "  -jit on|off            translate guest code to host code (default on; off: the\n"
          "                         interpreter runs everything, the reference tier)\n"
          "  -jit-threshold N       interpreted runs of a block before it is translated (default 2)\n"
+         "  -mmu tlb|shadow        TLB misses walk the guest's page tables (tlb, the default), or\n"
+         "                         ask shadow page tables kept per address space first (shadow)\n"
          "  -gdb tcp:[HOST]:PORT   a gdb remote stub (HOST default 127.0.0.1); -s: tcp::1234\n"
          "  -gdb unix:PATH         the same on a Unix socket (gdb: target remote PATH)\n"
          "  -S                     do not start the CPU until gdb connects and continues\n"
@@ -109,6 +111,8 @@ std::string cli_debug_help() {
          "  int      interrupts and exceptions as they are delivered (\"INT:\")\n"
          "  post     writes to POST port 0x80 (\"POST:\")\n"
          "  jit      translation statistics when vx86 exits (\"jit:\")\n"
+         "  mmu      page walks, shadow-table hits, invalidations by cause and address spaces\n"
+         "           evicted, per CPU, when vx86 exits (\"mmu:\")\n"
          "  trace    one line of state per block (\"T \"), the same with -jit on and off;\n"
          "           scripts/trace-diff.py names the first difference of two such logs\n"
          "  exec     each executed instruction: \"E count CS:EIP  disassembly\" (the lines of a\n"
@@ -467,8 +471,8 @@ std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOp
         size_t comma = v.find(',', start);
         std::string item = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
         if (item != "in_asm" && item != "out_asm" && item != "cpu" && item != "int" && item != "post" &&
-            item != "jit" && item != "trace" && item != "exec")
-          return "unknown -d item '" + item + "' (in_asm, out_asm, cpu, int, post, jit, trace, exec)";
+            item != "jit" && item != "trace" && item != "exec" && item != "mmu")
+          return "unknown -d item '" + item + "' (in_asm, out_asm, cpu, int, post, jit, trace, exec, mmu)";
         o.debug_items.push_back(item);
         if (comma == std::string::npos) break;
         start = comma + 1;
@@ -556,6 +560,10 @@ std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOp
       if (auto e = value(v)) return e;
       if (v != "on" && v != "off") return "invalid -jit value '" + v + "' (on or off)";
       o.jit = v == "on";
+    } else if (a == "-mmu") {
+      if (auto e = value(v)) return e;
+      if (v != "tlb" && v != "shadow") return "invalid -mmu value '" + v + "' (tlb or shadow)";
+      o.shadow_mmu = v == "shadow";
     } else if (a == "-jit-threshold") {
       if (auto e = value(v)) return e;
       unsigned t = 0;

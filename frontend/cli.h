@@ -58,7 +58,9 @@ struct CliOptions {
   // loads the font a text console needs).
   std::string kernel_loader;
   bool acpi = true;                      // -acpi on|off (-no-acpi): PM function, ACPI tables
-  unsigned jit_threshold = 2;            // -jit-threshold N: runs in the interpreter before translation
+  unsigned jit_threshold = 2;
+  bool shadow_mmu = false;  // -mmu tlb|shadow: shadow page tables per address space            //
+                            // -jit-threshold N: runs in the interpreter before translation
   // -s / -gdb tcp:[HOST]:PORT: a gdb remote stub (gdb_port 0: none); -S: start paused for it.
   std::string gdb_host = "127.0.0.1";
   uint16_t gdb_port = 0;

@@ -277,6 +277,9 @@ int run(const CliOptions& given) {
   restore_tty();
   if (!res.message.empty()) std::fprintf(stderr, "vx86: %s\n", res.message.c_str());
   if ((m.cpu().log_mask & LOG_JIT) && m.cpu().jit) m.cpu().jit->print_stats(m.cpu().log_file);
+  if (m.cpu().log_mask & LOG_MMU)
+    for (size_t i = 0; i < m.cpu_count(); ++i)
+      m.cpu(i).mmu.print_stats(m.cpu().log_file, static_cast<unsigned>(i));
   if (!o.vga_dump.empty()) {  // -vga-dump: the text screen as the guest left it
     FILE* f = std::fopen(o.vga_dump.c_str(), "w");
     if (!f) {

@@ -125,6 +125,7 @@ void Session::build_config() {
   cfg.log_file = stderr;
   cfg.ram_mb = o.ram_mb;
   cfg.jit = o.jit;
+  cfg.shadow_mmu = o.shadow_mmu;
   cfg.apic = o.apic || o.cpus > 1;
   cfg.cpus = o.cpus;
   cfg.threads = o.threads;
@@ -152,6 +153,7 @@ void Session::build_config() {
     if (d == "cpu") cfg.log_mask |= LOG_CPU;
     if (d == "int") cfg.log_mask |= LOG_INT;
     if (d == "jit") cfg.log_mask |= LOG_JIT;
+    if (d == "mmu") cfg.log_mask |= LOG_MMU;
     if (d == "trace") cfg.log_mask |= LOG_TRACE;
     if (d == "exec") cfg.log_mask |= LOG_EXEC;
     if (d == "post") {

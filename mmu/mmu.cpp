@@ -12,20 +12,44 @@ void Mmu::set_a20(bool enabled) {
   }
 }
 
-void Mmu::set_paging(const PagingMode& mode) {
-  mode_ = mode;
+void Mmu::set_scheme(MmuScheme s) {
+  shadow_.reset();
+  if (s == MmuScheme::Shadow) {
+    shadow_ = std::make_unique<ShadowTables>(mem_);
+    if (!shadow_->usable()) {
+      shadow_.reset();
+    } else {
+      shadow_->protect = [this](uint32_t paddr) {
+        protect_code_page(paddr);
+        return !protect_elsewhere || protect_elsewhere(paddr);
+      };
+    }
+  }
   flush();
 }
 
+void Mmu::set_paging(const PagingMode& mode) {
+  ++stats_.mode_changes;
+  mode_ = mode;
+  // The TLB holds no mode; each mode has its own shadow (keyed by the mode bits).
+  flush_tlb();
+  if (shadow_) shadow_->select(mode_);
+}
+
 void Mmu::set_cr3(uint32_t cr3) {
+  ++stats_.cr3_loads;
+  if (cr3 == mode_.cr3) ++stats_.cr3_reloads;
   mode_.cr3 = cr3;
   ++generation_;
   for (auto& set : tlb_)
     for (auto& e : set)
       if (!e.global) e = TlbEntry{};
+  if (shadow_) shadow_->select(mode_);
 }
 
 void Mmu::invlpg(uint32_t lin) {
+  ++stats_.invlpgs;
+  if (shadow_) shadow_->invlpg(lin);
   ++generation_;
   for (auto& set : tlb_) {
     TlbEntry& e = set[(lin >> PAGE_SHIFT) & (TLB_SIZE - 1)];
@@ -35,10 +59,41 @@ void Mmu::invlpg(uint32_t lin) {
   }
 }
 
-void Mmu::flush() {
+void Mmu::flush_tlb() {
   ++generation_;
   for (auto& set : tlb_)
     for (auto& e : set) e = TlbEntry{};
+}
+
+void Mmu::flush() {
+  ++stats_.flushes;
+  flush_tlb();
+  if (shadow_) {  // (memory may have changed behind the write tracking's back)
+    shadow_->clear_all();
+    shadow_->select(mode_);
+  }
+}
+
+void Mmu::print_stats(FILE* out, unsigned cpu) const {
+  std::fprintf(out,
+               "mmu: cpu %u (%s): %llu page walks; CR3 loads %llu (%llu of the same value), paging-mode "
+               "changes %llu, INVLPG %llu, flushes %llu\n",
+               cpu, shadow_ ? "shadow" : "tlb", (unsigned long long)stats_.walks,
+               (unsigned long long)stats_.cr3_loads, (unsigned long long)stats_.cr3_reloads,
+               (unsigned long long)stats_.mode_changes, (unsigned long long)stats_.invlpgs,
+               (unsigned long long)stats_.flushes);
+  if (shadow_) shadow_->print_stats(out, cpu);
+}
+
+Translation Mmu::page_translation(uint32_t lpage, Access acc) {
+  Translation t;
+  if (shadow_ && shadow_->lookup(lpage, acc, user_, t)) return t;
+  ++stats_.walks;
+  if (!shadow_) return walk(mem_, mode_, lpage, acc, user_);
+  WalkPath path;
+  t = walk(mem_, mode_, lpage, acc, user_, true, &path);
+  if (t.ok) shadow_->fill(lpage, t.phys, path);
+  return t;
 }
 
 void Mmu::protect_code_page(uint32_t paddr) {
@@ -88,7 +143,7 @@ TlbEntry& Mmu::fill(uint32_t lin, Access acc) {
   uint32_t ppage;
   bool writable = true, dirty = true, exec = true, global = false;
   if (mode_.enabled) {
-    Translation t = walk(mem_, mode_, lpage, acc, user_);
+    const Translation t = page_translation(lpage, acc);
     if (!t.ok) raise_page_fault(lin, t.error);
     ppage = t.phys & a20_mask_;
     writable = t.writable;
@@ -118,7 +173,7 @@ TlbEntry& Mmu::fill(uint32_t lin, Access acc) {
     return e;  // data accesses take the slow path, which checks the watchpoints
   e.tag_read = lpage;
   // Writes stay on the slow path until the page is dirty (so D gets set) and while it holds code.
-  if (writable && dirty && mem_.page_writable(ppage) && !mem_.page_has_code(ppage)) e.tag_write = lpage;
+  if (writable && dirty && mem_.page_writable(ppage) && !mem_.page_write_tracked(ppage)) e.tag_write = lpage;
   return e;
 }
 

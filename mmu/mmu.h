@@ -2,10 +2,15 @@
 // linear page, separate read/write/execute tags and an addend (host = addend + linear), as QEMU's
 // cputlb does, with one set of entries for supervisor and one for user accesses. Misses go to the
 // page walker (paging on) or the identity map (paging off), then through the A20 gate. MMIO, ROM
-// writes, page-crossing accesses, clean pages and pages holding translated code take the slow path.
+// writes, page-crossing accesses, clean pages and pages holding translated code or page tables
+// take the slow path. With -mmu shadow a miss first asks the shadow page tables
+// (mmu/shadow_tables.h), which keep each address space's translations across CR3 loads.
 #pragma once
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -13,8 +18,21 @@
 #include "emu/fault.h"
 #include "mmu/page_walker.h"
 #include "mmu/physical_memory.h"
+#include "mmu/shadow_tables.h"
 
 namespace vx86 {
+
+// -mmu tlb: a TLB miss walks the guest's tables. -mmu shadow: it asks the shadow tables first.
+enum class MmuScheme : uint8_t { Tlb, Shadow };
+
+struct MmuStats {
+  uint64_t walks = 0;         // page walks for TLB fills
+  uint64_t cr3_loads = 0;     // MOV CR3 / task switches (TLB: non-global entries dropped)
+  uint64_t cr3_reloads = 0;   // ... of the value CR3 already held
+  uint64_t mode_changes = 0;  // CR0.PG/WP, CR4.PSE/PAE/PGE, EFER.NXE (TLB: everything dropped)
+  uint64_t invlpgs = 0;
+  uint64_t flushes = 0;  // A20, memory-map changes, snapshots, reset, debugger
+};
 
 // Told when the guest writes `size` bytes (within one page) at `paddr`, a page that holds decoded
 // or translated code; the page may stay a code page (the write missed the code in it).
@@ -48,6 +66,16 @@ class Mmu {
   explicit Mmu(PhysicalMemory& mem) : mem_(mem) {}
 
   PhysicalMemory& memory() { return mem_; }
+  // Shadow tables on or off (drops every translation). Falls back to Tlb if there is no
+  // watcher bit left in PhysicalMemory.
+  void set_scheme(MmuScheme s);
+  MmuScheme scheme() const { return shadow_ ? MmuScheme::Shadow : MmuScheme::Tlb; }
+  ShadowTables* shadow() { return shadow_.get(); }
+  const MmuStats& stats() const { return stats_; }
+  void print_stats(FILE* out, unsigned cpu) const;
+  // Several CPUs: drops writable TLB entries of the page in the other CPUs (as for code pages);
+  // false if it cannot be done now.
+  std::function<bool(uint32_t paddr)> protect_elsewhere;
   void set_code_listener(CodeWriteListener* l) { code_listener_ = l; }
 
   bool a20() const { return a20_mask_ == 0xFFFFFFFFu; }
@@ -138,10 +166,12 @@ class Mmu {
       return reinterpret_cast<uint8_t*>(e.addend + lin);
     return nullptr;
   }
-  // A write to `paddr` went around write()/write_slow() (a locked compare-and-swap): drops the
-  // translated code it overwrote, if the page holds any.
+  // A write to `paddr` went around write()/write_slow() (a locked compare-and-swap), after the
+  // store: drops the translated code it overwrote, and the shadow entries derived from it.
   void code_written(uint32_t paddr, unsigned size) {
+    if (!mem_.page_write_tracked(paddr)) return;
     if (mem_.page_has_code(paddr) && code_listener_) code_listener_->code_page_written(paddr, size);
+    mem_.tables_written(paddr, size);
   }
 
   uint32_t read_slow(uint32_t lin, unsigned size);
@@ -176,6 +206,9 @@ class Mmu {
 
   // Fills the TLB entry for `lin` for an access of kind `acc` (throws #PF).
   TlbEntry& fill(uint32_t lin, Access acc);
+  // The walk (or the shadow's answer) behind a fill.
+  Translation page_translation(uint32_t lpage, Access acc);
+  void flush_tlb();
   void write_phys(uint32_t paddr, uint32_t value, unsigned size);
 
   PhysicalMemory& mem_;
@@ -184,6 +217,8 @@ class Mmu {
   PagingMode mode_;
   bool user_ = false;
   uint64_t generation_ = 0;
+  std::unique_ptr<ShadowTables> shadow_;
+  MmuStats stats_;
   std::vector<Watchpoint> watches_;
   std::vector<uint32_t> exec_holes_;
   bool watch_record_ = false;

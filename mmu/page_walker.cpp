@@ -24,12 +24,15 @@ uint32_t access_bits(Access acc, bool user, bool nx_active) {
 }  // namespace
 
 Translation walk(PhysicalMemory& mem, const PagingMode& mode, uint32_t lin, Access acc, bool user,
-                 bool set_bits) {
+                 bool set_bits, WalkPath* path) {
   const bool nx_active = mode.pae && mode.nxe;
   const uint32_t base_err = access_bits(acc, user, nx_active);
   uint64_t entries[3];  // the entries on the path, for permission checks and A/D updates
   uint32_t addrs[3];
+  uint8_t shifts[3];
   unsigned levels = 0;
+  uint64_t pdpte = 0;
+  uint32_t pdpte_addr = 0;
   uint64_t leaf;
   uint32_t phys;
 
@@ -38,6 +41,7 @@ Translation walk(PhysicalMemory& mem, const PagingMode& mode, uint32_t lin, Acce
     uint64_t pde = mem.read(pde_addr, 4);
     if (!(pde & P)) return fail(base_err);
     entries[levels] = pde;
+    shifts[levels] = 22;
     addrs[levels++] = pde_addr;
     if ((pde & PS) && mode.pse) {
       leaf = pde;
@@ -47,14 +51,15 @@ Translation walk(PhysicalMemory& mem, const PagingMode& mode, uint32_t lin, Acce
       uint64_t pte = mem.read(pte_addr, 4);
       if (!(pte & P)) return fail(base_err);
       entries[levels] = pte;
+      shifts[levels] = 12;
       addrs[levels++] = pte_addr;
       leaf = pte;
       phys = static_cast<uint32_t>((pte & ~uint64_t{PAGE_MASK}) | (lin & PAGE_MASK));
     }
   } else {
     const uint64_t nx_rsvd = mode.nxe ? 0 : NX;
-    uint32_t pdpte_addr = (mode.cr3 & ~0x1Fu) + ((lin >> 30) << 3);
-    uint64_t pdpte = read64(mem, pdpte_addr);
+    pdpte_addr = (mode.cr3 & ~0x1Fu) + ((lin >> 30) << 3);
+    pdpte = read64(mem, pdpte_addr);
     if (!(pdpte & P)) return fail(base_err);
     if (pdpte & (PAE_HIGH_RSVD | NX | 0x1E6)) return fail(base_err | PF_P | PF_RSVD);
     uint32_t pde_addr = static_cast<uint32_t>(pdpte & 0xFFFFF000u) + (((lin >> 21) & 0x1FF) << 3);
@@ -62,6 +67,7 @@ Translation walk(PhysicalMemory& mem, const PagingMode& mode, uint32_t lin, Acce
     if (!(pde & P)) return fail(base_err);
     if (pde & (PAE_HIGH_RSVD | nx_rsvd)) return fail(base_err | PF_P | PF_RSVD);
     entries[levels] = pde;
+    shifts[levels] = 21;
     addrs[levels++] = pde_addr;
     if (pde & PS) {
       if (pde & 0x1FE000) return fail(base_err | PF_P | PF_RSVD);  // bits 20:13 of a 2 MiB PDE
@@ -73,6 +79,7 @@ Translation walk(PhysicalMemory& mem, const PagingMode& mode, uint32_t lin, Acce
       if (!(pte & P)) return fail(base_err);
       if (pte & (PAE_HIGH_RSVD | nx_rsvd)) return fail(base_err | PF_P | PF_RSVD);
       entries[levels] = pte;
+      shifts[levels] = 12;
       addrs[levels++] = pte_addr;
       leaf = pte;
       phys = static_cast<uint32_t>((pte & 0xFFFFF000u) | (lin & PAGE_MASK));
@@ -97,8 +104,20 @@ Translation walk(PhysicalMemory& mem, const PagingMode& mode, uint32_t lin, Acce
     uint64_t want = entries[k] | A;
     if (k == levels - 1 && acc == Access::Write) want |= D;
     if (want != entries[k]) mem.atomic_or32(addrs[k], static_cast<uint32_t>(want & ~entries[k]));
+    entries[k] = want;
   }
   bool dirty = (leaf & D) || acc == Access::Write;
+  if (path) {
+    path->levels = 0;
+    path->pae = mode.pae;
+    if (mode.pae) path->level[path->levels++] = {pdpte_addr, pdpte, 30};
+    for (unsigned k = 0; k < levels; ++k) path->level[path->levels++] = {addrs[k], entries[k], shifts[k]};
+    path->all_rw = all_rw;
+    path->all_us = all_us;
+    path->any_nx = any_nx;
+    path->dirty = set_bits ? dirty : (leaf & D) != 0;
+    path->global = mode.pge && (leaf & G);
+  }
   return Translation{true, 0, phys, writable, dirty, !any_nx, mode.pge && (leaf & G)};
 }
 

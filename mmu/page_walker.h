@@ -33,10 +33,27 @@ struct Translation {
   bool global;
 };
 
+// The entries a successful walk went through (PAE: PDPTE, PDE[, PTE]; else PDE[, PTE]), with the
+// values they hold after the walk's A/D updates, and the raw permissions of the whole path: what
+// a shadow page table needs to answer later walks and to know which writes change the answer.
+struct WalkPath {
+  struct Level {
+    uint32_t addr;   // physical address of the entry
+    uint64_t value;  // the entry after this walk's A/D bits
+    uint8_t shift;   // log2 of the linear span one entry of this table maps (12, 21, 22 or 30)
+  };
+  Level level[3];
+  unsigned levels = 0;
+  bool pae = false;
+  bool all_rw = false, all_us = false, any_nx = false;  // AND of R/W, AND of U/S, OR of NX
+  bool dirty = false;                                   // the leaf's D bit after the walk
+  bool global = false;                                  // G with CR4.PGE
+};
+
 // Walks the tables for `lin`; sets accessed (and, for writes, dirty) bits when the access is
 // allowed, unless `set_bits` is false (a debugger's look, which the guest must not see). `user`
-// is CPL 3 for ordinary accesses.
+// is CPL 3 for ordinary accesses. `path`, if given, is filled when the walk succeeds.
 Translation walk(PhysicalMemory& mem, const PagingMode& mode, uint32_t lin, Access acc, bool user,
-                 bool set_bits = true);
+                 bool set_bits = true, WalkPath* path = nullptr);
 
 }  // namespace vx86

@@ -121,6 +121,35 @@ bool PhysicalMemory::dma_write(uint64_t addr, const void* src, size_t len) {
   return true;
 }
 
+uint8_t PhysicalMemory::add_table_watcher(PageTableWatcher* w) {
+  for (unsigned i = 0; i < 8; ++i)
+    if (!table_watchers_[i]) {
+      table_watchers_[i] = w;
+      return static_cast<uint8_t>(1u << i);
+    }
+  return 0;
+}
+
+void PhysicalMemory::remove_table_watcher(uint8_t owner_bit) {
+  for (unsigned i = 0; i < 8; ++i)
+    if (owner_bit & (1u << i)) table_watchers_[i] = nullptr;
+  for (auto& m : code_) m &= static_cast<uint16_t>(~(owner_bit << 8));
+}
+
+void PhysicalMemory::tables_written_range(uint32_t paddr, uint32_t len, bool dma) {
+  for (uint64_t a = paddr, end = uint64_t{paddr} + len; a < end;) {
+    const uint64_t next = std::min(end, (a & ~uint64_t{PAGE_MASK}) + PAGE_SIZE);
+    tables_written(static_cast<uint32_t>(a), static_cast<unsigned>(next - a), dma);
+    a = next;
+  }
+}
+
+void PhysicalMemory::notify_tables(uint32_t paddr, unsigned size, bool dma) {
+  const uint8_t owners = page_table_owners(paddr);
+  for (unsigned i = 0; i < 8; ++i)
+    if ((owners & (1u << i)) && table_watchers_[i]) table_watchers_[i]->page_table_written(paddr, size, dma);
+}
+
 uint8_t PhysicalMemory::read8(uint32_t paddr) {
   const Page& p = pages_[paddr >> PAGE_SHIFT];
   if (p.host) return p.host[paddr & PAGE_MASK];
@@ -131,6 +160,7 @@ void PhysicalMemory::write8(uint32_t paddr, uint8_t value) {
   const Page& p = pages_[paddr >> PAGE_SHIFT];
   if (p.writable) {
     p.host[paddr & PAGE_MASK] = value;
+    tables_written(paddr, 1);
     return;
   }
   if (paddr < 0x100000 && write_redirect_[paddr >> PAGE_SHIFT]) {
@@ -184,8 +214,15 @@ uint32_t PhysicalMemory::read(uint32_t paddr, unsigned size) {
 }
 
 void PhysicalMemory::write(uint32_t paddr, uint32_t value, unsigned size) {
-  if ((paddr & PAGE_MASK) + size <= PAGE_SIZE && !pages_[paddr >> PAGE_SHIFT].host)
-    if (mmio_write(paddr, value, size)) return;
+  if ((paddr & PAGE_MASK) + size <= PAGE_SIZE) {
+    const Page& p = pages_[paddr >> PAGE_SHIFT];
+    if (!p.host && mmio_write(paddr, value, size)) return;
+    if (p.writable) {  // one store, then the page-table watchers (they read what was written)
+      std::memcpy(p.host + (paddr & PAGE_MASK), &value, size);
+      tables_written(paddr, size);
+      return;
+    }
+  }
   for (unsigned i = 0; i < size; ++i) write8(paddr + i, static_cast<uint8_t>(value >> (8 * i)));
 }
 

@@ -23,6 +23,15 @@ class MmioHandler {
   virtual void mmio_write(uint32_t addr, uint32_t value, unsigned size) = 0;
 };
 
+// Told when the guest (a CPU's store or a device's DMA) wrote `size` bytes at `paddr`, in a page
+// this watcher marked as holding page-table entries (PhysicalMemory::set_page_table). Called on
+// the writing thread, after the bytes are in memory.
+class PageTableWatcher {
+ public:
+  virtual ~PageTableWatcher() = default;
+  virtual void page_table_written(uint32_t paddr, unsigned size, bool dma) = 0;
+};
+
 class PhysicalMemory {
  public:
   explicit PhysicalMemory(uint32_t ram_bytes);
@@ -79,16 +88,27 @@ class PhysicalMemory {
   // -smp N,threads=on: MMIO accesses hold the device lock.
   void set_lock(DeviceLock* l) { lock_ = l; }
 
-  // Translated-code tracking: per page, a bit for each block cache (one per CPU) holding code
-  // decoded from it. Atomic: with threads each CPU sets and clears its own bit.
+  // Write tracking: per page, a bit for each block cache (one per CPU) holding code decoded from
+  // it (low byte), and one for each shadow page table set (mmu/shadow_tables.h) holding entries
+  // derived from page-table entries in it (high byte). A tracked page gets no writable TLB entry,
+  // so every store to it reaches the slow path. Atomic: with threads each CPU sets its own bits.
+  bool page_write_tracked(uint32_t paddr) const { return marks(paddr) != 0; }
   bool page_has_code(uint32_t paddr) const { return page_code_owners(paddr) != 0; }
-  uint8_t page_code_owners(uint32_t paddr) const {
-    return __atomic_load_n(&code_[paddr >> PAGE_SHIFT], __ATOMIC_SEQ_CST);
+  uint8_t page_code_owners(uint32_t paddr) const { return static_cast<uint8_t>(marks(paddr)); }
+  void set_page_code(uint32_t paddr, uint8_t owner_bit, bool v) { set_mark(paddr, owner_bit, v); }
+  uint8_t page_table_owners(uint32_t paddr) const { return static_cast<uint8_t>(marks(paddr) >> 8); }
+  void set_page_table(uint32_t paddr, uint8_t owner_bit, bool v) {
+    set_mark(paddr, static_cast<uint16_t>(owner_bit << 8), v);
   }
-  void set_page_code(uint32_t paddr, uint8_t owner_bit, bool v) {
-    uint8_t* c = &code_[paddr >> PAGE_SHIFT];
-    if (v) __atomic_fetch_or(c, owner_bit, __ATOMIC_SEQ_CST);
-    else __atomic_fetch_and(c, static_cast<uint8_t>(~owner_bit), __ATOMIC_SEQ_CST);
+  // Page-table watchers (at most 8, registered before CPUs run): the owner bit, or 0 if all taken.
+  uint8_t add_table_watcher(PageTableWatcher* w);
+  void remove_table_watcher(uint8_t owner_bit);
+  // The same for [paddr, paddr + len) across pages (a device's DMA: `dma` set).
+  void tables_written_range(uint32_t paddr, uint32_t len, bool dma);
+  // Tells the watchers of the page holding `paddr` (within one page) that it was written.
+  void tables_written(uint32_t paddr, unsigned size, bool dma = false) {
+    if (page_table_owners(paddr)) [[unlikely]]
+      notify_tables(paddr, size, dma);
   }
   void set_page_has_code(uint32_t paddr, bool v) { set_page_code(paddr, 1, v); }
   // The 64-byte chunks of a page any block cache has held code in (only ever grows): with threads,
@@ -112,12 +132,24 @@ class PhysicalMemory {
   const MmioRegion* find_mmio(uint32_t paddr) const;
   uint32_t mmio_read(uint32_t paddr, unsigned size);  // open bus where no region answers
   bool mmio_write(uint32_t paddr, uint32_t value, unsigned size);  // false: no region there
+  uint16_t marks(uint32_t paddr) const {
+    return __atomic_load_n(&code_[paddr >> PAGE_SHIFT], __ATOMIC_SEQ_CST);
+  }
+  void set_mark(uint32_t paddr, uint16_t bits, bool v) {
+    uint16_t* c = &code_[paddr >> PAGE_SHIFT];
+    if (v)
+      __atomic_fetch_or(c, bits, __ATOMIC_SEQ_CST);
+    else
+      __atomic_fetch_and(c, static_cast<uint16_t>(~bits), __ATOMIC_SEQ_CST);
+  }
+  void notify_tables(uint32_t paddr, unsigned size, bool dma);
   DeviceLock* lock_ = nullptr;
+  PageTableWatcher* table_watchers_[8] = {};
 
   uint32_t ram_size_;
   uint8_t* ram_;
   std::vector<Page> pages_;
-  std::vector<uint8_t> code_;
+  std::vector<uint16_t> code_;  // write-tracking marks (code: low byte, page tables: high byte)
   std::vector<uint64_t> chunks_;
   std::vector<std::unique_ptr<uint8_t[]>> roms_;
   std::vector<MmioRegion> mmio_;

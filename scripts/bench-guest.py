@@ -12,6 +12,7 @@ Usage: scripts/bench-guest.py [--runs N] [--vx86 PATH] [--qemu PATH]
        scripts/bench-guest.py --idle [--runs N] [--vx86 PATH]
        scripts/bench-guest.py --ab OLD_VX86 [--runs N] [--vx86 PATH] [--new-args ARGS]
        scripts/bench-guest.py --smp [--runs N] [--vx86 PATH] [--qemu PATH]
+       scripts/bench-guest.py --mmu [--runs N] [--vx86 PATH] [--qemu PATH]
 With --ab, two vx86 builds instead (OLD_VX86 and --vx86, alternately, both with the JIT): the
 minimum and median per row of each, for changes smaller than this machine's noise. --new-args
 gives --vx86 more arguments (the same binary twice with --new-args '-smp 2': the cost of the
@@ -20,6 +21,8 @@ With --smp, several CPUs: vx86 with -smp 1, -smp 2 (time-sliced) and -smp 2,thre
 with -smp 1 and -smp 2 with multi-threaded TCG (-accel tcg,thread=multi), all alternately; the
 ratios are the speed-up of the threaded CPUs on two processes at once (sha256x2, -smp 1 / threads)
 and the cost of time-slicing on the rest (-smp 2 / -smp 1).
+With --mmu, the MMU schemes: vx86 with -mmu tlb and -mmu shadow beside QEMU, alternately (pipe:
+100,000 round trips between two processes; fault64: 64 MiB of fresh memory touched, twice).
 With --net, networking: the guest on an e1000 with user networking and two forwarded ports (as
 QEMU's -nic user,model=e1000), vx86 and QEMU alternately; the host fetches 64 MiB from the guest's
 httpd (guest to host) and sends 64 MiB to a guest nc that counts it (host to guest). MB/s of each
@@ -43,7 +46,7 @@ import time
 from guest_args import ROOT, guest_args, run_marked as run
 
 APPEND = "console=ttyS0 vx86.bench"
-WORKLOADS = ["sha256", "sha256x2", "gzip", "spawn1000"]
+WORKLOADS = ["sha256", "sha256x2", "gzip", "spawn1000", "pipe", "fault64"]
 
 
 def cpu_seconds(pid):
@@ -222,6 +225,7 @@ def main():
     ap.add_argument("--ab", metavar="OLD_VX86", help="compare OLD_VX86 with --vx86 instead of QEMU")
     ap.add_argument("--new-args", default="", help="more arguments for --vx86 in an A/B run, e.g. '-smp 2'")
     ap.add_argument("--smp", action="store_true", help="one CPU, two time-sliced, two on threads (and QEMU's)")
+    ap.add_argument("--mmu", action="store_true", help="-mmu tlb and -mmu shadow beside QEMU")
     ap.add_argument("--net", action="store_true", help="64 MiB each way through hostfwd on the e1000")
     ap.add_argument("--idle", action="store_true", help="CPU of an idle guest with and without its NIC")
     ap.add_argument("--io", action="store_true", help="virtio-blk/-net against IDE/e1000 and QEMU's virtio")
@@ -240,6 +244,12 @@ def main():
             "threads2": [a.vx86] + kernel + ["-smp", "2,threads=on"],
             "qemu1": [a.qemu, "-accel", "tcg"] + kernel,
             "qemu2": [a.qemu, "-accel", "tcg,thread=multi", "-smp", "2"] + kernel,
+        }
+    elif a.mmu:
+        cmds = {
+            "tlb": [a.vx86] + kernel + ["-mmu", "tlb"],
+            "shadow": [a.vx86] + kernel + ["-mmu", "shadow"],
+            "qemu": [a.qemu, "-accel", "tcg"] + kernel,
         }
     elif a.ab:
         cmds = {"old": [a.ab] + kernel, "new": [a.vx86] + kernel + a.new_args.split()}
@@ -268,6 +278,15 @@ def main():
             r = lambda x, y: f"{med[x] / med[y]:.2f}" if med[x] and med[y] else "n/a"
             print(f"| {label.get(row, row + ' (s)')} | " + " | ".join(fmt(med[n]) for n in names) +
                   f" | {r('smp2', 'smp1')} | {r('smp1', 'threads2')} | {r('qemu1', 'qemu2')} | {r('threads2', 'qemu2')} |")
+        return
+    if a.mmu:
+        print(f"| measure (median of {a.runs}) | -mmu tlb | -mmu shadow | QEMU TCG | shadow/tlb | shadow/QEMU |")
+        print("|---|---|---|---|---|---|")
+        for row in rows:
+            med = {n: median([m[row] for m in results[n] if row in m]) for n in cmds}
+            r = lambda x, y: f"{med[x] / med[y]:.2f}" if med[x] and med[y] else "n/a"
+            print(f"| {label.get(row, row + ' (s)')} | {fmt(med['tlb'])} | {fmt(med['shadow'])} | {fmt(med['qemu'])}"
+                  f" | {r('shadow', 'tlb')} | {r('shadow', 'qemu')} |")
         return
     if a.ab:
         print(f"| measure ({a.runs} runs each) | old min | old median | new min | new median | new/old (min) |")

@@ -37,7 +37,7 @@ export DEBIAN_FRONTEND=noninteractive
 # dropbear-bin (the host's) makes the guest's host key; openssh-client the client key pair;
 # binutils' readelf lists the libraries the i386 dropbear needs (it cannot run here).
 TOOLS=(syslinux syslinux-common isolinux genisoimage mtools dosfstools cpio fdisk gzip python3 dropbear-bin
-  openssh-client binutils)
+  openssh-client binutils nasm)
 ((VALIDATE)) && TOOLS+=(qemu-system-x86)
 missing=()
 for p in "${TOOLS[@]}"; do
@@ -95,6 +95,11 @@ cp "$WORK/kernel/boot/vmlinuz-$kver" "$GUEST/vmlinuz"
 IR="$WORK/initramfs"
 mkdir -p "$IR"/{bin,dev,etc,lib/modules,mnt,proc,sys,tmp}
 cp "$WORK/busybox/bin/busybox" "$IR/bin/busybox"
+# The benchmark's own programs (bench/guest/*.asm: raw i386 system calls, no libc), for vx86.bench.
+for prog in pipe_pingpong touch64; do
+  nasm -f elf32 -o "$WORK/$prog.o" "$ROOT/bench/guest/$prog.asm"
+  ld -m elf_i386 -s -o "$IR/bin/$prog" "$WORK/$prog.o"
+done
 
 # ---- dropbear ------------------------------------------------------------------------------------
 # The i386 dropbear, the shared libraries it needs (the NEEDED entries of its dynamic section,
@@ -249,6 +254,13 @@ if grep -q 'vx86.bench' /proc/cmdline; then
   i=0
   while [ $i -lt 1000 ]; do /bin/true; i=$((i + 1)); done
   echo "VX86-BENCH-END spawn1000"
+  # 100,000 pipe round trips between two processes; 64 MiB of fresh anonymous memory touched, twice.
+  echo "VX86-BENCH-BEGIN pipe"
+  /bin/pipe_pingpong || echo "VX86-BENCH-FAILED pipe"
+  echo "VX86-BENCH-END pipe"
+  echo "VX86-BENCH-BEGIN fault64"
+  /bin/touch64 || echo "VX86-BENCH-FAILED fault64"
+  echo "VX86-BENCH-END fault64"
   echo "VX86-GUEST-DONE"
   poweroff -f
 fi

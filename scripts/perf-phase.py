@@ -4,7 +4,7 @@ vx86 with -perfmap and attaches `perf record` only between the guest's VX86-BENC
 VX86-BENCH-END lines for that workload, so the profile holds that workload alone.
 
 Usage: scripts/perf-phase.py WORKLOAD [--vx86 PATH] [--out perf.data] [-- EXTRA VX86 ARGS]
-WORKLOAD: sha256, gzip or spawn1000. Then: perf report -i perf.data --sort sym
+WORKLOAD: sha256, sha256x2, gzip, spawn1000, pipe or fault64. Then: perf report -i perf.data --sort sym
 (`-- -d in_asm,out_asm -D FILE` also logs the host code of each block, to read a hot one.)
 """
 import argparse
@@ -20,7 +20,7 @@ from guest_args import ROOT, guest_args
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("workload", choices=["sha256", "gzip", "spawn1000"])
+    ap.add_argument("workload", choices=["sha256", "sha256x2", "gzip", "spawn1000", "pipe", "fault64"])
     ap.add_argument("--vx86", default=os.path.join(ROOT, "build", "vx86"))
     ap.add_argument("--out", default="perf.data")
     ap.add_argument("--timeout", type=float, default=300)

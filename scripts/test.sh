@@ -3,7 +3,8 @@
 # builds again with AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/) and runs the unit,
 # ROM and CLI tests there. Runs both passes, then exits non-zero if anything failed.
 # Environment: JOBS (parallel build/test jobs, default: all cores), SKIP_ASAN=1 to skip the
-# sanitizer pass, BUILD_DIR / ASAN_DIR to build elsewhere.
+# sanitizer pass, BUILD_DIR / ASAN_DIR to build elsewhere, LONG=1 to run the tests labelled
+# `long` too (over ten minutes each; CI leaves them out).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 JOBS="${JOBS:-$(nproc)}"
@@ -15,7 +16,10 @@ export JOBS BUILD_DIR
 # The Debian i386 guest (kernel, initramfs, disk image) for the whole-guest boot tests.
 "$ROOT/scripts/build-guest.sh"
 status=0
-ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$JOBS" || status=1
+# Tests labelled `long` (more than ten minutes each) only with LONG=1.
+long=(-LE long)
+[[ "${LONG:-0}" == 1 ]] && long=()
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$JOBS" "${long[@]}" || status=1
 
 if [[ "${SKIP_ASAN:-0}" != 1 ]]; then
   if [[ ! -f "$ASAN_DIR/build.ninja" ]]; then

@@ -3,17 +3,21 @@
 names the first block boundary where the two states differ, with both states and the disassembly
 of the block that led there. Exit status: 0 = identical traces, 1 = a divergence, 2 = error.
 
-usage: scripts/trace-diff.py [--vx86 build/vx86] [--keep DIR] [--require FILE] -- VX86-ARGS...
+usage: scripts/trace-diff.py [--vx86 build/vx86] [--keep DIR] [--require FILE]
+                            [--a "ARGS" --b "ARGS"] -- VX86-ARGS...
    or: scripts/trace-diff.py --logs A.log B.log   (compare two existing logs)
 Existing logs may hold -d trace lines ("T ...": registers per block), -d exec lines ("E count
 CS:EIP disassembly": one per instruction) or both, e.g. from two hosts, two versions of vx86 or
 two runs under -icount; the first line that differs is named, with the code that led there
 (from "IN:" or "E" lines).
+--a and --b replace the two runs' own arguments ("-jit off" and "-jit on"), e.g. --a "-mmu tlb"
+--b "-mmu shadow" compares the two MMU schemes.
 Without --keep the logs go through named pipes and never reach the disk; use -insn-limit N (with
 -icount) to bound the runs.
 """
 import argparse
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -102,6 +106,8 @@ def main():
     p.add_argument("--timeout", type=float, default=600)
     p.add_argument("--require", action="append", default=[], metavar="FILE",
                    help="exit 77 (a skipped test) when FILE is missing, e.g. a guest image")
+    p.add_argument("--a", default="-jit off", help="the first run's own arguments")
+    p.add_argument("--b", default="-jit on", help="the second run's own arguments")
     p.add_argument("args", nargs="*")
     o = p.parse_args()
     if o.logs:
@@ -120,13 +126,13 @@ def main():
     # The JIT run's stderr: a block the assembler rejected runs interpreted (identical traces),
     # but is a translator bug all the same.
     jit_err = tempfile.TemporaryFile()
-    for mode in ("off", "on"):
-        log = os.path.join(out, f"jit-{mode}.log")
+    for mode, own in (("a", o.a), ("b", o.b)):
+        log = os.path.join(out, f"run-{mode}.log")
         if not o.keep:
             os.mkfifo(log)
-        cmd = [o.vx86, *o.args, "-jit", mode, "-d", "trace,in_asm", "-D", log]
+        cmd = [o.vx86, *o.args, *shlex.split(own), "-d", "trace,in_asm", "-D", log]
         procs.append(subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                      stderr=jit_err if mode == "on" else subprocess.DEVNULL))
+                                      stderr=jit_err if mode == "b" else subprocess.DEVNULL))
         logs.append(log)
     if o.keep:
         for p in procs:
@@ -135,7 +141,7 @@ def main():
             except subprocess.TimeoutExpired:
                 p.kill()
     try:
-        r = compare(*logs)
+        r = compare(*logs, a_name=o.a, b_name=o.b)
         if r == 0:  # both traces ended: the runs are over (after a divergence they are killed)
             procs[1].wait(timeout=o.timeout)
         jit_err.seek(0)

@@ -61,6 +61,8 @@ Machine::Machine(const MachineConfig& cfg)
     c->enable_jit(cfg.jit);
     c->device_lock = dl;
     c->atomic_rmw = cfg.threads;
+    if (cfg.shadow_mmu) c->mmu.set_scheme(MmuScheme::Shadow);
+    if (c->mmu.shadow()) c->mmu.shadow()->set_concurrent(cfg.threads);
     if (cfg.threads) c->post = [this, i](std::function<void()> fn) { post_to(i, std::move(fn)); };
     if (c->jit) {
       c->jit->threshold = cfg.jit_threshold;
@@ -89,6 +91,12 @@ Machine::Machine(const MachineConfig& cfg)
         }
       };
       c.mmu.set_code_listener(&code_fanout_);
+      // Shadow page tables: a page-table page marked by one CPU is written through no CPU's TLB.
+      c.mmu.protect_elsewhere = [this, &c](uint32_t paddr) {
+        if (threads_ && c.lk.holds_lock) return false;  // (another CPU may wait for that lock)
+        c.blocks.protect_elsewhere(paddr);
+        return true;
+      };
       code_fanout_.caches.push_back(&c.blocks);
     }
   }
@@ -510,6 +518,7 @@ void Machine::memory_map_changed(uint32_t base, uint32_t size, bool drop_code) {
 
 void Machine::dma_written(uint32_t addr, uint32_t len) {
   if (len == 0) return;
+  mem_.tables_written_range(addr, len, true);  // shadow page tables derived from what it overwrote
   // Page by page, only the blocks whose bytes the transfer overwrote.
   const uint64_t end = uint64_t{addr} + len;
   for (uint64_t a = addr; a < end;) {

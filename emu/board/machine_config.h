@@ -41,6 +41,8 @@ struct MachineConfig {
   // and the ACPI tables, handed to SeaBIOS through fw_cfg or placed in RAM by the direct loader.
   bool acpi = true;
   unsigned jit_threshold = 2;
+  // -mmu shadow: each CPU keeps shadow page tables per guest address space (mmu/shadow_tables.h).
+  bool shadow_mmu = false;
   bool perfmap = false;  // the JIT names its blocks in /tmp/perf-PID.map
 
   // Time. Deterministic: virtual time = instructions * ps_per_insn (-icount shift=N: 2^N ns);

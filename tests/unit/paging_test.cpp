@@ -10,9 +10,10 @@ namespace {
 
 constexpr uint32_t P = 1, RW = 2, US = 4, A = 0x20, D = 0x40, PS = 0x80, G = 0x100;
 
-class Paging : public ::testing::Test {
+// Every test runs under both MMU schemes (-mmu tlb, -mmu shadow): the same outcomes.
+class Paging : public ::testing::TestWithParam<MmuScheme> {
  protected:
-  Paging() : mem(16 << 20), mmu(mem) {}
+  Paging() : mem(16 << 20), mmu(mem) { mmu.set_scheme(GetParam()); }
   void pde(uint32_t lin, uint32_t v) { mem.write(PD + (lin >> 22) * 4, v, 4); }
   void pte(uint32_t lin, uint32_t v) { mem.write(PT + ((lin >> 12) & 0x3FF) * 4, v, 4); }
   uint32_t read_pte(uint32_t lin) { return mem.read(PT + ((lin >> 12) & 0x3FF) * 4, 4); }
@@ -42,7 +43,7 @@ class Paging : public ::testing::Test {
   Mmu mmu;
 };
 
-TEST_F(Paging, FourKPagesTranslateAndSetAccessedDirty) {
+TEST_P(Paging, FourKPagesTranslateAndSetAccessedDirty) {
   pde(0x00400000, PT | P | RW | US);
   pte(0x00401000, 0x00123000 | P | RW | US);
   enable();
@@ -56,7 +57,7 @@ TEST_F(Paging, FourKPagesTranslateAndSetAccessedDirty) {
   EXPECT_EQ(mem.read(0x00123020, 2), 0x1234u);
 }
 
-TEST_F(Paging, NotPresentFaultsWithErrorCodeAndAddress) {
+TEST_P(Paging, NotPresentFaultsWithErrorCodeAndAddress) {
   pde(0x00400000, PT | P | RW | US);
   pte(0x00402000, 0);
   enable();
@@ -69,7 +70,7 @@ TEST_F(Paging, NotPresentFaultsWithErrorCodeAndAddress) {
   EXPECT_EQ(fault_of([&] { mmu.read<uint8_t>(0x00C00000); }), uint32_t{PF_U});  // PDE not present
 }
 
-TEST_F(Paging, UserSupervisorAndWriteProtect) {
+TEST_P(Paging, UserSupervisorAndWriteProtect) {
   pde(0x00400000, PT | P | RW | US);
   pte(0x00401000, 0x00200000 | P | RW);  // supervisor page
   pte(0x00402000, 0x00201000 | P | US);  // user read-only page
@@ -85,7 +86,7 @@ TEST_F(Paging, UserSupervisorAndWriteProtect) {
   EXPECT_EQ(fault_of([&] { mmu.write<uint8_t>(0x00402000, 1); }), uint32_t{PF_P | PF_W});
 }
 
-TEST_F(Paging, FourMegabytePagesNeedPse) {
+TEST_P(Paging, FourMegabytePagesNeedPse) {
   pde(0x00800000, 0x00C00000 | P | RW | PS);
   enable(false, /*pse=*/true);
   mem.write(0x00C12344, 0x77, 1);
@@ -95,7 +96,7 @@ TEST_F(Paging, FourMegabytePagesNeedPse) {
   EXPECT_TRUE(mem.read(PD + 8, 4) & D);  // large pages are dirtied in the PDE
 }
 
-TEST_F(Paging, TlbKeepsStaleEntriesUntilInvlpgOrCr3Write) {
+TEST_P(Paging, TlbKeepsStaleEntriesUntilInvlpgOrCr3Write) {
   pde(0x00400000, PT | P | RW);
   pte(0x00401000, 0x00300000 | P | RW | G);
   pte(0x00402000, 0x00301000 | P | RW);
@@ -115,7 +116,7 @@ TEST_F(Paging, TlbKeepsStaleEntriesUntilInvlpgOrCr3Write) {
   EXPECT_EQ(mmu.read<uint8_t>(0x00401000), 0x33);
 }
 
-TEST_F(Paging, CrossingWriteChecksBothPagesFirst) {
+TEST_P(Paging, CrossingWriteChecksBothPagesFirst) {
   pde(0x00400000, PT | P | RW);
   pte(0x00401000, 0x00300000 | P | RW);
   pte(0x00402000, 0x00301000 | P);  // read-only
@@ -125,7 +126,7 @@ TEST_F(Paging, CrossingWriteChecksBothPagesFirst) {
   EXPECT_EQ(mem.read(0x00300FFE, 2), 0xAAAAu);  // nothing was written on the first page
 }
 
-TEST_F(Paging, PaeWithLargePagesNxAndReservedBits) {
+TEST_P(Paging, PaeWithLargePagesNxAndReservedBits) {
   constexpr uint32_t PDPT = 0x20000, PD0 = 0x21000, PT0 = 0x22000;
   mem.write(PDPT, PD0 | P, 4);
   mem.write(PD0 + 0 * 8, PT0 | P | RW | US, 4);               // 0-2 MiB through a table
@@ -149,3 +150,6 @@ TEST_F(Paging, PaeWithLargePagesNxAndReservedBits) {
 }
 
 }  // namespace
+
+INSTANTIATE_TEST_SUITE_P(Schemes, Paging, ::testing::Values(MmuScheme::Tlb, MmuScheme::Shadow),
+                         [](const auto& info) { return info.param == MmuScheme::Tlb ? "tlb" : "shadow"; });

@@ -1,0 +1,109 @@
+// Shadow page tables under guest code: a page table that is also mapped as data, rewritten by the
+// CPU's own store paths (REP MOVS across a page boundary, with an element straddling it; LOCK OR
+// and XCHG, plain and with the compare-and-swap path of CPUs on threads), then a CR3 reload. Both
+// tiers, both MMU schemes; the values read afterwards are the frames' contents the test wrote.
+#include <gtest/gtest.h>
+
+#include "pm_guest.h"
+
+using namespace vx86;
+using vx86::test::PmGuest;
+namespace x86 = asmjit::x86;
+using Asm = x86::Assembler;
+
+namespace {
+
+constexpr uint32_t PD = 0x20000, PT0 = 0x21000, DATA = 0x22000, PT1 = 0x23000;  // all identity-mapped
+constexpr uint32_t LIN = 0x00400000;                                            // PT1's first page
+constexpr uint32_t F1 = 0x30000, F2 = 0x31000, F3 = 0x32000, F4 = 0x33000, SRC = 0x9000, OUT = 0xA000;
+constexpr uint32_t PRESENT = 7;
+
+struct Outcome {
+  std::vector<uint32_t> out;
+};
+
+Outcome run(bool jit, MmuScheme scheme, bool atomic, const std::function<void(Asm&)>& body, unsigned nout) {
+  PmGuest g(jit);
+  g.cpu.atomic_rmw = atomic;
+  g.cpu.mmu.set_scheme(scheme);
+  for (uint32_t i = 0; i < 256; ++i) g.put32(PT0 + i * 4, i * PAGE_SIZE | PRESENT);
+  g.put32(PD, PT0 | PRESENT);
+  g.put32(PD + 4, PT1 | PRESENT);
+  g.put32(PT1, F1 | PRESENT);
+  const uint32_t frames[] = {F1, F2, F3, F4};
+  for (uint32_t n = 0; n < 4; ++n)
+    for (uint32_t k = 0; k < PAGE_SIZE; k += 4) g.put32(frames[n] + k, 0x11111111u * (n + 1));
+  g.put32(SRC, 0xAAAAAAAA);
+  g.put32(SRC + 4, 0xBBBBBBBB);
+  g.put32(SRC + 8, F2 | PRESENT);
+  g.put32(SRC + 12, 0xCCCCCCCC);
+  g.put32(SRC + 16, (F3 | PRESENT) << 16 | 0xDDDD);
+  g.cpu.s.cr[3] = PD;
+  g.cpu.s.cr[0] |= 0x80000000u;
+  g.cpu.update_paging();
+  g.load(body);
+  g.cpu.run(100000);
+  EXPECT_TRUE(g.cpu.s.halted);
+  Outcome r;
+  for (unsigned k = 0; k < nout; ++k) r.out.push_back(g.mem.read(OUT + 4 * k, 4));
+  return r;
+}
+
+void reload_cr3_and_read(Asm& a, unsigned slot) {
+  a.mov(x86::eax, x86::cr3);
+  a.mov(x86::cr3, x86::eax);
+  a.mov(x86::eax, x86::dword_ptr(LIN + 4 * slot));
+  a.mov(x86::dword_ptr(OUT + 4 * slot), x86::eax);
+}
+
+TEST(ShadowGuest, RepMovsAcrossAPageRewritesAPte) {
+  const auto body = [](Asm& a) {
+    a.mov(x86::eax, x86::dword_ptr(LIN));  // LIN -> F1, in the TLB and the shadow
+    a.mov(x86::dword_ptr(OUT), x86::eax);
+    a.cld();
+    // Three dwords from the end of DATA into PT1: the third is LIN's entry (F2).
+    a.mov(x86::esi, SRC);
+    a.mov(x86::edi, PT1 - 8);
+    a.mov(x86::ecx, 3);
+    a.rep().movsd();
+    reload_cr3_and_read(a, 1);
+    // Two dwords at PT1 - 6: the second straddles the boundary, its high half becomes the low half
+    // of LIN's entry (F2 -> F3).
+    a.mov(x86::esi, SRC + 12);
+    a.mov(x86::edi, PT1 - 6);
+    a.mov(x86::ecx, 2);
+    a.rep().movsd();
+    reload_cr3_and_read(a, 2);
+  };
+  for (bool jit : {false, true})
+    for (MmuScheme s : {MmuScheme::Tlb, MmuScheme::Shadow}) {
+      const Outcome r = run(jit, s, false, body, 3);
+      EXPECT_EQ(r.out, (std::vector<uint32_t>{0x11111111, 0x22222222, 0x33333333}))
+          << "jit " << jit << " shadow " << (s == MmuScheme::Shadow);
+    }
+}
+
+TEST(ShadowGuest, LockedWritesRewriteAPte) {
+  const auto body = [](Asm& a) {
+    a.mov(x86::eax, x86::dword_ptr(LIN));
+    a.mov(x86::dword_ptr(OUT), x86::eax);
+    a.lock().or_(x86::dword_ptr(PT1), 0x3000);  // F1 -> F4
+    reload_cr3_and_read(a, 1);
+    a.mov(x86::eax, F2 | PRESENT);
+    a.xchg(x86::dword_ptr(PT1), x86::eax);  // locked without the prefix
+    reload_cr3_and_read(a, 2);
+    a.mov(x86::eax, F2 | PRESENT | 0x20);  // (the walker set A)
+    a.mov(x86::ecx, F3 | PRESENT | 0x20);
+    a.lock().cmpxchg(x86::dword_ptr(PT1), x86::ecx);  // eax = F2|A matches: F3
+    reload_cr3_and_read(a, 3);
+  };
+  for (bool jit : {false, true})
+    for (bool atomic : {false, true})
+      for (MmuScheme s : {MmuScheme::Tlb, MmuScheme::Shadow}) {
+        const Outcome r = run(jit, s, atomic, body, 4);
+        EXPECT_EQ(r.out, (std::vector<uint32_t>{0x11111111, 0x44444444, 0x22222222, 0x33333333}))
+            << "jit " << jit << " atomic " << atomic << " shadow " << (s == MmuScheme::Shadow);
+      }
+}
+
+}  // namespace
