@@ -74,8 +74,10 @@ std::string cli_usage() {
          "  -jit on|off            translate guest code to host code (default on; off: the\n"
          "                         interpreter runs everything, the reference tier)\n"
          "  -jit-threshold N       interpreted runs of a block before it is translated (default 2)\n"
-         "  -mmu tlb|shadow        TLB misses walk the guest's page tables (tlb, the default), or\n"
-         "                         ask shadow page tables kept per address space first (shadow)\n"
+         "  -mmu tlb|shadow|host   TLB misses walk the guest's page tables (tlb, the default), or\n"
+         "                         ask shadow page tables kept per address space first (shadow),\n"
+         "                         or translated code reaches guest RAM through host-MMU windows\n"
+         "                         of each address space (host; with threads=on: shadow)\n"
          "  -gdb tcp:[HOST]:PORT   a gdb remote stub (HOST default 127.0.0.1); -s: tcp::1234\n"
          "  -gdb unix:PATH         the same on a Unix socket (gdb: target remote PATH)\n"
          "  -S                     do not start the CPU until gdb connects and continues\n"
@@ -562,8 +564,9 @@ std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOp
       o.jit = v == "on";
     } else if (a == "-mmu") {
       if (auto e = value(v)) return e;
-      if (v != "tlb" && v != "shadow") return "invalid -mmu value '" + v + "' (tlb or shadow)";
-      o.shadow_mmu = v == "shadow";
+      if (v != "tlb" && v != "shadow" && v != "host")
+        return "invalid -mmu value '" + v + "' (tlb, shadow or host)";
+      o.mmu = v == "host" ? MmuScheme::Host : v == "shadow" ? MmuScheme::Shadow : MmuScheme::Tlb;
     } else if (a == "-jit-threshold") {
       if (auto e = value(v)) return e;
       unsigned t = 0;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "frontend/net_options.h"
+#include "mmu/mmu_scheme.h"
 
 namespace vx86 {
 
@@ -59,7 +60,7 @@ struct CliOptions {
   std::string kernel_loader;
   bool acpi = true;                      // -acpi on|off (-no-acpi): PM function, ACPI tables
   unsigned jit_threshold = 2;
-  bool shadow_mmu = false;  // -mmu tlb|shadow: shadow page tables per address space            //
+  MmuScheme mmu = MmuScheme::Tlb;  // -mmu tlb|shadow|host
                             // -jit-threshold N: runs in the interpreter before translation
   // -s / -gdb tcp:[HOST]:PORT: a gdb remote stub (gdb_port 0: none); -S: start paused for it.
   std::string gdb_host = "127.0.0.1";

@@ -125,7 +125,7 @@ void Session::build_config() {
   cfg.log_file = stderr;
   cfg.ram_mb = o.ram_mb;
   cfg.jit = o.jit;
-  cfg.shadow_mmu = o.shadow_mmu;
+  cfg.mmu = o.mmu;
   cfg.apic = o.apic || o.cpus > 1;
   cfg.cpus = o.cpus;
   cfg.threads = o.threads;

@@ -402,17 +402,35 @@ void Jit::flush_cache() {
   std::fill_n(jumps_.get(), 1u << kJumpBits, JumpEntry{});
   for (RasEntry& r : ras_.entries) r = RasEntry{};
   cache_.reset_to(stubs_end_);
+  sites_.clear();
   ++stats_.flushes;
+}
+
+int32_t Jit::host_base_disp() const { return host_ ? cpu_.mmu.host_base_disp() : 0; }
+
+uintptr_t Jit::host_site(uintptr_t rip) const {
+  auto it = std::upper_bound(sites_.begin(), sites_.end(), rip,
+                             [](uintptr_t r, const HostSite& s) { return r < s.start; });
+  if (it == sites_.begin()) return 0;
+  --it;
+  return rip < it->end ? it->bail : 0;
 }
 
 bool Jit::translate(Block* b) {
   if (b->no_translate) return false;
   b->jit_flat &= cpu_.s.jit_mode & JIT_FLAT_SEGS;
+  if (host_ != (cpu_.mmu.windows() != nullptr)) {  // (the scheme is chosen before the guest runs)
+    flush_cache();
+    host_ = !host_;
+    if (host_) install_host_fault_handler();
+  }
   std::vector<uint8_t> buf;
+  std::vector<HostSite> sites;
   for (int attempt = 0; attempt < 2; ++attempt) {
     unsigned native = 0;
     try {
-      native = translate_block(*this, *b, cache_.next_exec(), buf);  // fills b->exits
+      sites.clear();
+      native = translate_block(*this, *b, cache_.next_exec(), buf, sites);  // fills b->exits
     } catch (const JitEncodeError& e) {
       // A translator bug: say so once, keep the guest right (the interpreter runs the block).
       if (stats_.encode_errors++ == 0)
@@ -427,6 +445,7 @@ bool Jit::translate(Block* b) {
       continue;
     }
     b->host = cache_.append(buf.data(), buf.size());
+    sites_.insert(sites_.end(), sites.begin(), sites.end());
     if (cpu_.log_mask & LOG_OUT_ASM) {
       std::fprintf(cpu_.log_file, "OUT: block at lin %08x (phys %08x), %zu bytes\n", b->lin, b->phys,
                    buf.size());
@@ -447,7 +466,13 @@ bool Jit::translate(Block* b) {
 
 bool Jit::run(Block* b) {
   ++stats_.entries;
-  const uint32_t r = enter_(&cpu_.s, const_cast<TlbEntry**>(cpu_.mmu.current_tlb_slot()), &stats_, b->host);
+  uint32_t r;
+  if (host_) {
+    HostFaultScope scope(*this, cpu_.mmu);
+    r = enter_(&cpu_.s, const_cast<TlbEntry**>(cpu_.mmu.current_tlb_slot()), &stats_, b->host);
+  } else {
+    r = enter_(&cpu_.s, const_cast<TlbEntry**>(cpu_.mmu.current_tlb_slot()), &stats_, b->host);
+  }
   if (materialize_flags(cpu_.s)) ++stats_.flag_evaluations;  // the run loop reads EFLAGS
   if (r == 0) return true;
   if (foreign_) {

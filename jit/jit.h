@@ -13,9 +13,11 @@
 #include <cstdio>
 #include <exception>
 #include <memory>
+#include <vector>
 
 #include "emu/fault.h"
 #include "jit/code_cache.h"
+#include "jit/host_faults.h"
 
 namespace vx86 {
 
@@ -141,6 +143,11 @@ class Jit {
   uintptr_t exit_fault_addr() const { return exit_fault_; }
   uintptr_t flags_to_r11_addr() const { return flags_to_r11_; }  // jit/flag_recompute.h
   JitRas& ras() { return ras_; }
+  // -mmu host: the displacement of the window base from the TLB slot register (r15), or 0 when
+  // translated code goes through the TLB.
+  int32_t host_base_disp() const;
+  // The slow path of the translated instruction whose window access faulted at `rip`, or 0.
+  uintptr_t host_site(uintptr_t rip) const;
 
  private:
   void emit_stubs();
@@ -160,6 +167,8 @@ class Jit {
   std::FILE* perf_map_ = nullptr;
   JitRas ras_;
   std::unique_ptr<JumpEntry[]> jumps_ = std::make_unique<JumpEntry[]>(1u << kJumpBits);
+  bool host_ = false;             // the translations in the cache reach memory through windows
+  std::vector<HostSite> sites_;  // their window accesses, by address
 };
 
 }  // namespace vx86

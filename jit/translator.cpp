@@ -386,6 +386,7 @@ class Emitter {
   Emitter(Jit& jit, Block& b, CodeHolder& code) : jit_(jit), b_(b), a_(&code) {
     ip_mask_ = (b.mode & 1) ? 0xFFFFFFFFu : 0xFFFFu;
     flat_ = b.jit_flat;
+    host_disp_ = jit.host_base_disp();
   }
 
   unsigned run() {
@@ -424,6 +425,12 @@ class Emitter {
       } else {
         ++native;
         emit_native();
+        if (site_start_.isValid()) {  // -mmu host: where a window fault runs this one's slow path
+          const Label end = a_.newLabel();
+          a_.bind(end);
+          site_labels_.push_back({site_start_, end, bail_});
+          site_start_ = Label();
+        }
       }
       if (ended_) break;
       off_ += i.len;
@@ -984,6 +991,11 @@ class Emitter {
   // only while it still is, and after a handler call in the block nothing is assumed) needs neither the bound
   // check nor the base: the offset is the linear address. An access that wraps past 4 GiB fails the tag
   // compare (its last byte's page is not the entry's) and bails.
+  //
+  // -mmu host: the host address is the current window's base plus the linear address, unchecked.
+  // The instruction's code from here to its end is a "site": a window fault in it (all this
+  // instruction's accesses come before anything else it changes) maps the page or runs the slow
+  // path (jit/host_faults.h).
   void emit_access(unsigned seg, unsigned size, bool write) {
     Label bail = bail_label();
     const bool flat = seg < SEG_COUNT && (flat_ & jit_flat_bit(seg));
@@ -994,6 +1006,15 @@ class Emitter {
       a_.jg(bail);
       a_.mov(x86::esi, x86::ecx);
       a_.add(x86::esi, state(kSegBase(seg), 4));  // linear address
+    }
+    if (host_disp_) {
+      a_.mov(x86::r8, x86::qword_ptr(x86::r15, host_disp_));  // the window
+      a_.add(x86::r8, lin);                                    // (32-bit: zero-extended)
+      if (!site_start_.isValid()) {
+        site_start_ = a_.newLabel();
+        a_.bind(site_start_);
+      }
+      return;
     }
     a_.mov(x86::r8, x86::qword_ptr(x86::r15));  // current TLB
     a_.mov(x86::eax, lin.r32());
@@ -1856,6 +1877,13 @@ class Emitter {
 
  public:
   bool bad_merge() const { return bad_merge_; }
+  // After relocation: the executable addresses of the window access sites.
+  void place_sites(CodeHolder& code, uint64_t base, std::vector<HostSite>& out) const {
+    for (const SiteLabels& l : site_labels_)
+      out.push_back({static_cast<uintptr_t>(base + code.labelOffsetFromBase(l.start)),
+                     static_cast<uintptr_t>(base + code.labelOffsetFromBase(l.end)),
+                     static_cast<uintptr_t>(base + code.labelOffsetFromBase(l.bail))});
+  }
   // After relocation: the executable addresses of each chainable exit's jmp rel32 and request.
   void place_exits(CodeHolder& code, uint64_t base) {
     for (auto& [e, after_jmp, request, after_imm, after_jne, generic] : exit_labels_) {
@@ -1961,6 +1989,12 @@ class Emitter {
   bool ended_ = false;
   Label bail_, rejoin_, handler_exit_;
   std::vector<Tail> tails_;
+  int32_t host_disp_ = 0;  // -mmu host: the window base's displacement from r15; 0: the TLB
+  Label site_start_;       // the current instruction's first window access
+  struct SiteLabels {
+    Label start, end, bail;
+  };
+  std::vector<SiteLabels> site_labels_;
 };
 
 }  // namespace
@@ -1976,7 +2010,8 @@ struct EncodeErrors : ErrorHandler {
 };
 }  // namespace
 
-unsigned translate_block(Jit& jit, Block& b, uint64_t base, std::vector<uint8_t>& out) {
+unsigned translate_block(Jit& jit, Block& b, uint64_t base, std::vector<uint8_t>& out,
+                         std::vector<HostSite>& sites) {
   CodeHolder code;
   EncodeErrors errors;
   code.init(Environment::host(), base);
@@ -1991,6 +2026,7 @@ unsigned translate_block(Jit& jit, Block& b, uint64_t base, std::vector<uint8_t>
   code.resolveUnresolvedLinks();
   code.relocateToBase(base);
   e.place_exits(code, base);
+  e.place_sites(code, base, sites);
   out.resize(code.codeSize());
   code.copyFlattenedData(out.data(), out.size(), CopySectionFlags::kPadSectionBuffer);
   return native;

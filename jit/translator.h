@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "jit/host_faults.h"
+
 namespace vx86 {
 
 class Jit;
@@ -19,7 +21,9 @@ struct JitEncodeError : std::runtime_error {
 
 // Translates `b` into machine code relocated for address `base`; fills `out`. Returns the number
 // of natively translated instructions (the rest call their handler).
-// Also fills b.exits (its chainable exits). Throws JitEncodeError.
-unsigned translate_block(Jit& jit, Block& b, uint64_t base, std::vector<uint8_t>& out);
+// Also fills b.exits (its chainable exits) and, under -mmu host, `sites` with its window
+// accesses. Throws JitEncodeError.
+unsigned translate_block(Jit& jit, Block& b, uint64_t base, std::vector<uint8_t>& out,
+                         std::vector<HostSite>& sites);
 
 }  // namespace vx86

@@ -13,8 +13,10 @@ void Mmu::set_a20(bool enabled) {
 }
 
 void Mmu::set_scheme(MmuScheme s) {
+  windows_.reset();
+  host_base_ = nullptr;
   shadow_.reset();
-  if (s == MmuScheme::Shadow) {
+  if (s != MmuScheme::Tlb) {
     shadow_ = std::make_unique<ShadowTables>(mem_);
     if (!shadow_->usable()) {
       shadow_.reset();
@@ -23,9 +25,77 @@ void Mmu::set_scheme(MmuScheme s) {
         protect_code_page(paddr);
         return !protect_elsewhere || protect_elsewhere(paddr);
       };
+      if (s == MmuScheme::Host && mem_.ram_fd() >= 0) {
+        windows_ = std::make_unique<HostWindows>(mem_.ram_fd(), kIdentityView + 1);
+        shadow_->set_observer(this);
+      }
     }
   }
   flush();
+}
+
+void Mmu::select_view() {
+  const int slot = mode_.enabled ? shadow_->current_slot() : -1;
+  view_ = slot < 0 ? kIdentityView : 2 * static_cast<unsigned>(slot) + (user_ ? 1 : 0);
+  host_base_ = windows_->base(view_);
+}
+
+void Mmu::shadow_erased(unsigned slot, uint32_t lin, uint64_t len) {
+  windows_->unmap(2 * slot, lin, len);
+  windows_->unmap(2 * slot + 1, lin, len);
+}
+
+void Mmu::shadow_cleared(unsigned slot) {
+  windows_->clear(2 * slot);
+  windows_->clear(2 * slot + 1);
+}
+
+// The shadow may lack an entry the TLB has (a global page after a switch to another address
+// space, an entry a table write dropped): a walk fills it when it would change nothing in the
+// guest's tables (every A bit, and D for a write, already set), else the slow path walks.
+bool Mmu::host_walk(uint32_t lpage, Access acc) {
+  WalkPath path;
+  const Translation t = walk(mem_, mode_, lpage, acc, user_, false, &path);
+  if (!t.ok || (acc == Access::Write && !path.dirty)) return false;
+  for (unsigned k = 0; k < path.levels; ++k)
+    if (path.level[k].shift != 30 && !(path.level[k].value & 0x20)) return false;  // (PDPTEs have no A)
+  ++stats_.walks;
+  shadow_->fill(lpage, t.phys, path);
+  return true;
+}
+
+bool Mmu::host_map(uint64_t off, bool write) {
+  if (!host_base_ || off >= HostWindows::kSpan) return false;  // (past 4 GiB: the guard)
+  const uint32_t lpage = static_cast<uint32_t>(off) & ~PAGE_MASK;
+  uint32_t ppage;
+  bool writable = true;
+  if (mode_.enabled) {
+    const Access acc = write ? Access::Write : Access::Read;
+    Translation t;
+    if (!shadow_->lookup(lpage, acc, user_, t) && !(host_walk(lpage, acc) && shadow_->lookup(lpage, acc, user_, t))) {
+      ++stats_.host_slow;
+      return false;
+    }
+    ppage = t.phys & a20_mask_;
+    writable = t.writable && t.dirty;
+  } else {
+    ppage = lpage & a20_mask_;
+  }
+  writable = writable && mem_.page_writable(ppage) && !mem_.page_write_tracked(ppage);
+  // Not RAM (MMIO, ROM), watched, or mapped already with these rights (then the fault is not the
+  // window's: the slow path finds out what it is): the slow path.
+  const uint32_t had = windows_->mapped(view_, lpage);
+  if (!mem_.plain_ram(ppage) || (write && !writable) || (!watches_.empty() && watched_page(lpage)) ||
+      ((had & ShadowSpace::VALID) && (!write || (had & ShadowSpace::RW)))) {
+    ++stats_.host_slow;
+    return false;
+  }
+  if (!windows_->map(view_, lpage, ppage, writable)) {
+    ++stats_.host_slow;
+    return false;
+  }
+  ++stats_.host_mapped;
+  return true;
 }
 
 void Mmu::set_paging(const PagingMode& mode) {
@@ -34,6 +104,7 @@ void Mmu::set_paging(const PagingMode& mode) {
   // The TLB holds no mode; each mode has its own shadow (keyed by the mode bits).
   flush_tlb();
   if (shadow_) shadow_->select(mode_);
+  if (windows_) select_view();
 }
 
 void Mmu::set_cr3(uint32_t cr3) {
@@ -45,6 +116,7 @@ void Mmu::set_cr3(uint32_t cr3) {
     for (auto& e : set)
       if (!e.global) e = TlbEntry{};
   if (shadow_) shadow_->select(mode_);
+  if (windows_) select_view();
 }
 
 void Mmu::invlpg(uint32_t lin) {
@@ -72,17 +144,26 @@ void Mmu::flush() {
     shadow_->clear_all();
     shadow_->select(mode_);
   }
+  if (windows_) {
+    windows_->clear_all();
+    select_view();
+  }
 }
 
 void Mmu::print_stats(FILE* out, unsigned cpu) const {
   std::fprintf(out,
                "mmu: cpu %u (%s): %llu page walks; CR3 loads %llu (%llu of the same value), paging-mode "
                "changes %llu, INVLPG %llu, flushes %llu\n",
-               cpu, shadow_ ? "shadow" : "tlb", (unsigned long long)stats_.walks,
+               cpu, windows_ ? "host" : shadow_ ? "shadow" : "tlb", (unsigned long long)stats_.walks,
                (unsigned long long)stats_.cr3_loads, (unsigned long long)stats_.cr3_reloads,
                (unsigned long long)stats_.mode_changes, (unsigned long long)stats_.invlpgs,
                (unsigned long long)stats_.flushes);
   if (shadow_) shadow_->print_stats(out, cpu);
+  if (windows_) {
+    std::fprintf(out, "mmu: cpu %u host: %llu faults in a window mapped the page, %llu ran the slow path\n", cpu,
+                 (unsigned long long)stats_.host_mapped, (unsigned long long)stats_.host_slow);
+    windows_->print_stats(out, cpu);
+  }
 }
 
 Translation Mmu::page_translation(uint32_t lpage, Access acc) {
@@ -101,6 +182,7 @@ void Mmu::protect_code_page(uint32_t paddr) {
   for (auto& set : tlb_)
     for (auto& e : set)
       if (e.phys_page == page) e.tag_write = 1;
+  if (windows_) windows_->downgrade(paddr);
 }
 
 bool Mmu::debug_translate(uint32_t lin, uint32_t& phys) const {

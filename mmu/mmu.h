@@ -4,7 +4,9 @@
 // page walker (paging on) or the identity map (paging off), then through the A20 gate. MMIO, ROM
 // writes, page-crossing accesses, clean pages and pages holding translated code or page tables
 // take the slow path. With -mmu shadow a miss first asks the shadow page tables
-// (mmu/shadow_tables.h), which keep each address space's translations across CR3 loads.
+// (mmu/shadow_tables.h), which keep each address space's translations across CR3 loads. With
+// -mmu host translated code reaches guest RAM through host windows (mmu/host_windows.h) that
+// mirror the shadow entries; the TLB stays for everything else.
 #pragma once
 #include <cstdint>
 #include <cstdio>
@@ -16,14 +18,14 @@
 #include <vector>
 
 #include "emu/fault.h"
+#include "mmu/host_windows.h"
+#include "mmu/mmu_scheme.h"
 #include "mmu/page_walker.h"
 #include "mmu/physical_memory.h"
 #include "mmu/shadow_tables.h"
 
 namespace vx86 {
 
-// -mmu tlb: a TLB miss walks the guest's tables. -mmu shadow: it asks the shadow tables first.
-enum class MmuScheme : uint8_t { Tlb, Shadow };
 
 struct MmuStats {
   uint64_t walks = 0;         // page walks for TLB fills
@@ -32,6 +34,8 @@ struct MmuStats {
   uint64_t mode_changes = 0;  // CR0.PG/WP, CR4.PSE/PAE/PGE, EFER.NXE (TLB: everything dropped)
   uint64_t invlpgs = 0;
   uint64_t flushes = 0;  // A20, memory-map changes, snapshots, reset, debugger
+  // -mmu host: faults in a window that mapped the page, and those that ran the slow path.
+  uint64_t host_mapped = 0, host_slow = 0;
 };
 
 // Told when the guest writes `size` bytes (within one page) at `paddr`, a page that holds decoded
@@ -58,7 +62,7 @@ struct TlbEntry {
   bool global = false;
 };
 
-class Mmu {
+class Mmu : private ShadowObserver {
  public:
   static constexpr unsigned TLB_BITS = 10;
   static constexpr unsigned TLB_SIZE = 1u << TLB_BITS;
@@ -67,9 +71,10 @@ class Mmu {
 
   PhysicalMemory& memory() { return mem_; }
   // Shadow tables on or off (drops every translation). Falls back to Tlb if there is no
-  // watcher bit left in PhysicalMemory.
+  // watcher bit left in PhysicalMemory, Host to Shadow if RAM is not in a memfd.
   void set_scheme(MmuScheme s);
-  MmuScheme scheme() const { return shadow_ ? MmuScheme::Shadow : MmuScheme::Tlb; }
+  MmuScheme scheme() const { return windows_ ? MmuScheme::Host : shadow_ ? MmuScheme::Shadow : MmuScheme::Tlb; }
+  HostWindows* windows() { return windows_.get(); }
   ShadowTables* shadow() { return shadow_.get(); }
   const MmuStats& stats() const { return stats_; }
   void print_stats(FILE* out, unsigned cpu) const;
@@ -94,10 +99,21 @@ class Mmu {
   void set_user(bool user) {
     cur_ = tlb_[user ? 1 : 0];
     user_ = user;
+    if (windows_) select_view();
   }
   bool user() const { return user_; }
   // Where the current TLB set's pointer lives (generated code loads it on every access).
   TlbEntry* const* current_tlb_slot() const { return &cur_; }
+  // -mmu host: where the current window's base lives, as an offset from current_tlb_slot()
+  // (generated code keeps that slot's address in a register).
+  int32_t host_base_disp() const {
+    return static_cast<int32_t>(reinterpret_cast<const char*>(&host_base_) - reinterpret_cast<const char*>(&cur_));
+  }
+  uint8_t* host_base() const { return host_base_; }
+  // A translated access faulted at `off` (from the current window's base): maps the page if the
+  // shadow allows the access and it is plain RAM, else false (the instruction's slow path runs).
+  // Called from the SIGSEGV handler, on this CPU's thread, from translated code.
+  bool host_map(uint64_t off, bool write);
   // Drops the write permission of every entry mapping this physical page (it now holds code).
   void protect_code_page(uint32_t paddr);
 
@@ -210,6 +226,12 @@ class Mmu {
   Translation page_translation(uint32_t lpage, Access acc);
   void flush_tlb();
   void write_phys(uint32_t paddr, uint32_t value, unsigned size);
+  // -mmu host: the view of the current address space and privilege; its base for generated code.
+  void select_view();
+  bool host_walk(uint32_t lpage, Access acc);
+  void shadow_erased(unsigned slot, uint32_t lin, uint64_t len) override;
+  void shadow_cleared(unsigned slot) override;
+  static constexpr unsigned kIdentityView = 2 * ShadowTables::kMaxSpaces;  // paging off
 
   PhysicalMemory& mem_;
   CodeWriteListener* code_listener_ = nullptr;
@@ -218,6 +240,8 @@ class Mmu {
   bool user_ = false;
   uint64_t generation_ = 0;
   std::unique_ptr<ShadowTables> shadow_;
+  std::unique_ptr<HostWindows> windows_;
+  unsigned view_ = kIdentityView;
   MmuStats stats_;
   std::vector<Watchpoint> watches_;
   std::vector<uint32_t> exec_holes_;
@@ -225,6 +249,7 @@ class Mmu {
   std::optional<Watchpoint> watch_hit_;
   TlbEntry tlb_[2][TLB_SIZE];
   TlbEntry* cur_ = tlb_[0];
+  uint8_t* host_base_ = nullptr;  // (next to cur_: generated code reaches both from one register)
 };
 
 }  // namespace vx86

@@ -1,6 +1,7 @@
 #include "mmu/physical_memory.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -9,17 +10,29 @@
 
 namespace vx86 {
 
-PhysicalMemory::PhysicalMemory(uint32_t ram_bytes)
+PhysicalMemory::PhysicalMemory(uint32_t ram_bytes, bool shared)
     : ram_size_(ram_bytes & ~PAGE_MASK), pages_(PAGE_COUNT), code_(PAGE_COUNT, 0), chunks_(PAGE_COUNT, 0) {
-  // Anonymous pages come zeroed and are only backed once touched, so a large -m starts instantly.
-  void* p = mmap(nullptr, ram_size_ ? ram_size_ : PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                 -1, 0);
+  // Anonymous pages (and a memfd's) come zeroed and are only backed once touched, so a large -m
+  // starts instantly.
+  const size_t bytes = ram_size_ ? ram_size_ : PAGE_SIZE;
+  void* p = MAP_FAILED;
+  if (shared) {
+    fd_ = memfd_create("vx86-ram", MFD_CLOEXEC);
+    if (fd_ < 0 || ftruncate(fd_, static_cast<off_t>(bytes)) != 0)
+      throw std::runtime_error("cannot create the guest RAM's memfd");
+    p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+  } else {
+    p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  }
   if (p == MAP_FAILED) throw std::runtime_error("cannot allocate guest RAM");
   ram_ = static_cast<uint8_t*>(p);
   for (uint32_t p = 0; p < ram_size_ / PAGE_SIZE; ++p) pages_[p] = {ram_ + p * PAGE_SIZE, true};
 }
 
-PhysicalMemory::~PhysicalMemory() { munmap(ram_, ram_size_ ? ram_size_ : PAGE_SIZE); }
+PhysicalMemory::~PhysicalMemory() {
+  munmap(ram_, ram_size_ ? ram_size_ : PAGE_SIZE);
+  if (fd_ >= 0) close(fd_);
+}
 
 void PhysicalMemory::map_rom(uint32_t base, const std::vector<uint8_t>& image) {
   if ((base & PAGE_MASK) || (image.size() & PAGE_MASK) || image.empty() ||

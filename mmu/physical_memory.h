@@ -34,13 +34,19 @@ class PageTableWatcher {
 
 class PhysicalMemory {
  public:
-  explicit PhysicalMemory(uint32_t ram_bytes);
+  // `shared`: RAM lives in a memfd (ram_fd()), so -mmu host can map its pages elsewhere too.
+  explicit PhysicalMemory(uint32_t ram_bytes, bool shared = false);
   ~PhysicalMemory();
   PhysicalMemory(const PhysicalMemory&) = delete;
   PhysicalMemory& operator=(const PhysicalMemory&) = delete;
 
   uint32_t ram_size() const { return ram_size_; }
   uint8_t* ram() { return ram_; }
+  int ram_fd() const { return fd_; }  // -1 unless shared
+  // `paddr`'s page is RAM reached at its own offset (not ROM, MMIO, or a shadow region's ROM).
+  bool plain_ram(uint32_t paddr) const {
+    return paddr < ram_size_ && pages_[paddr >> PAGE_SHIFT].host == ram_ + (paddr & ~PAGE_MASK);
+  }
 
   // Maps a read-only copy of `image` at `base` (page-aligned, size a multiple of 4 KiB).
   // The same image may be mapped at several addresses (the BIOS at 0xF0000 and below 4 GiB).
@@ -148,6 +154,7 @@ class PhysicalMemory {
 
   uint32_t ram_size_;
   uint8_t* ram_;
+  int fd_ = -1;
   std::vector<Page> pages_;
   std::vector<uint16_t> code_;  // write-tracking marks (code: low byte, page tables: high byte)
   std::vector<uint64_t> chunks_;

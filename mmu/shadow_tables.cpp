@@ -161,7 +161,7 @@ void ShadowTables::fill(uint32_t lpage, uint32_t phys, const WalkPath& path) {
 
 void ShadowTables::invlpg(uint32_t lin) {
   drain();
-  if (cur_) stats_.inv_invlpg += cur_->table.erase(lin & ~PAGE_MASK, PAGE_SIZE);
+  if (cur_) stats_.inv_invlpg += erase(static_cast<unsigned>(cur_ - spaces_), lin & ~PAGE_MASK, PAGE_SIZE);
 }
 
 void ShadowTables::clear_all() {
@@ -236,7 +236,7 @@ void ShadowTables::apply_write(uint32_t paddr, uint32_t size, bool dma) {
       const uint32_t first = (std::max(lo, uint32_t{u.off}) - u.off) / u.size;
       const uint32_t last = (std::min(hi, end) - 1 - u.off) / u.size;
       const uint64_t from = u.base + (uint64_t{first} << u.shift);
-      const size_t n = s.table.erase(static_cast<uint32_t>(from), uint64_t{last - first + 1} << u.shift);
+      const size_t n = erase(u.slot, static_cast<uint32_t>(from), uint64_t{last - first + 1} << u.shift);
       (dma ? stats_.inv_dma : stats_.inv_store) += n;
     }
     // A use with nothing derived through it left is forgotten: the page may be data again.
@@ -260,9 +260,16 @@ bool ShadowTables::use_empty(const Use& u) const {
   return s.table.entries() == 0;
 }
 
+size_t ShadowTables::erase(unsigned slot, uint32_t lin, uint64_t len) {
+  const size_t n = spaces_[slot].table.erase(lin, len);
+  if (n && observer_) observer_->shadow_erased(slot, lin, len);
+  return n;
+}
+
 void ShadowTables::empty_slot(Space& s, uint64_t& counter) {
   counter += s.table.entries();
   s.table.clear();
+  if (observer_) observer_->shadow_cleared(static_cast<unsigned>(&s - spaces_));
   ++s.gen;
   s.live = false;
   if (cur_ == &s) cur_ = nullptr;

@@ -46,6 +46,14 @@ struct ShadowStats {
   size_t bytes = 0, peak_bytes = 0;  // memory of the entries, directories and bookkeeping
 };
 
+// Told when entries of an address space (by its slot) go: -mmu host unmaps them from its windows.
+class ShadowObserver {
+ public:
+  virtual ~ShadowObserver() = default;
+  virtual void shadow_erased(unsigned slot, uint32_t lin, uint64_t len) = 0;
+  virtual void shadow_cleared(unsigned slot) = 0;
+};
+
 class ShadowTables : public PageTableWatcher {
  public:
   static constexpr unsigned kMaxSpaces = 32;
@@ -71,6 +79,9 @@ class ShadowTables : public PageTableWatcher {
   void fill(uint32_t lpage, uint32_t phys, const WalkPath& path);
   void invlpg(uint32_t lin);
   void clear_all();
+  // The current address space's slot (0 .. kMaxSpaces - 1), or -1 (paging off).
+  int current_slot() const { return cur_ ? static_cast<int>(cur_ - spaces_) : -1; }
+  void set_observer(ShadowObserver* o) { observer_ = o; }
 
   void page_table_written(uint32_t paddr, unsigned size, bool dma) override;
   // CPUs on host threads: other threads' writes are queued for the owner (else applied at once).
@@ -110,6 +121,8 @@ class ShadowTables : public PageTableWatcher {
   void empty_slot(Space& s, uint64_t& counter);
   void sweep_uses();
   void unmark(uint32_t ppage);
+  // Drops [lin, lin + len) of the space in `slot`; returns how many entries went.
+  size_t erase(unsigned slot, uint32_t lin, uint64_t len);
   void account();
 
   PhysicalMemory& mem_;
@@ -125,6 +138,7 @@ class ShadowTables : public PageTableWatcher {
   std::vector<Notice> notices_;
   bool overflow_ = false;
   bool concurrent_ = false;
+  ShadowObserver* observer_ = nullptr;
   ShadowStats stats_;
 };
 

@@ -21,7 +21,7 @@ With --smp, several CPUs: vx86 with -smp 1, -smp 2 (time-sliced) and -smp 2,thre
 with -smp 1 and -smp 2 with multi-threaded TCG (-accel tcg,thread=multi), all alternately; the
 ratios are the speed-up of the threaded CPUs on two processes at once (sha256x2, -smp 1 / threads)
 and the cost of time-slicing on the rest (-smp 2 / -smp 1).
-With --mmu, the MMU schemes: vx86 with -mmu tlb and -mmu shadow beside QEMU, alternately (pipe:
+With --mmu, the MMU schemes: vx86 with -mmu tlb, shadow and host beside QEMU, alternately (pipe:
 100,000 round trips between two processes; fault64: 64 MiB of fresh memory touched, twice).
 With --net, networking: the guest on an e1000 with user networking and two forwarded ports (as
 QEMU's -nic user,model=e1000), vx86 and QEMU alternately; the host fetches 64 MiB from the guest's
@@ -225,7 +225,7 @@ def main():
     ap.add_argument("--ab", metavar="OLD_VX86", help="compare OLD_VX86 with --vx86 instead of QEMU")
     ap.add_argument("--new-args", default="", help="more arguments for --vx86 in an A/B run, e.g. '-smp 2'")
     ap.add_argument("--smp", action="store_true", help="one CPU, two time-sliced, two on threads (and QEMU's)")
-    ap.add_argument("--mmu", action="store_true", help="-mmu tlb and -mmu shadow beside QEMU")
+    ap.add_argument("--mmu", action="store_true", help="-mmu tlb, shadow and host beside QEMU")
     ap.add_argument("--net", action="store_true", help="64 MiB each way through hostfwd on the e1000")
     ap.add_argument("--idle", action="store_true", help="CPU of an idle guest with and without its NIC")
     ap.add_argument("--io", action="store_true", help="virtio-blk/-net against IDE/e1000 and QEMU's virtio")
@@ -249,6 +249,7 @@ def main():
         cmds = {
             "tlb": [a.vx86] + kernel + ["-mmu", "tlb"],
             "shadow": [a.vx86] + kernel + ["-mmu", "shadow"],
+            "host": [a.vx86] + kernel + ["-mmu", "host"],
             "qemu": [a.qemu, "-accel", "tcg"] + kernel,
         }
     elif a.ab:
@@ -280,13 +281,16 @@ def main():
                   f" | {r('smp2', 'smp1')} | {r('smp1', 'threads2')} | {r('qemu1', 'qemu2')} | {r('threads2', 'qemu2')} |")
         return
     if a.mmu:
-        print(f"| measure (median of {a.runs}) | -mmu tlb | -mmu shadow | QEMU TCG | shadow/tlb | shadow/QEMU |")
-        print("|---|---|---|---|---|---|")
+        print(f"| measure (median of {a.runs}) | -mmu tlb | -mmu shadow | -mmu host | QEMU TCG | shadow/tlb |"
+              " host/tlb | best/QEMU |")
+        print("|---|---|---|---|---|---|---|---|")
         for row in rows:
             med = {n: median([m[row] for m in results[n] if row in m]) for n in cmds}
             r = lambda x, y: f"{med[x] / med[y]:.2f}" if med[x] and med[y] else "n/a"
-            print(f"| {label.get(row, row + ' (s)')} | {fmt(med['tlb'])} | {fmt(med['shadow'])} | {fmt(med['qemu'])}"
-                  f" | {r('shadow', 'tlb')} | {r('shadow', 'qemu')} |")
+            mine = [med[n] for n in ("tlb", "shadow", "host") if med[n]]
+            best = f"{min(mine) / med['qemu']:.2f}" if mine and med["qemu"] else "n/a"
+            print(f"| {label.get(row, row + ' (s)')} | {fmt(med['tlb'])} | {fmt(med['shadow'])} | {fmt(med['host'])}"
+                  f" | {fmt(med['qemu'])} | {r('shadow', 'tlb')} | {r('host', 'tlb')} | {best} |")
         return
     if a.ab:
         print(f"| measure ({a.runs} runs each) | old min | old median | new min | new median | new/old (min) |")

@@ -27,7 +27,7 @@ std::string validate_bios(const std::vector<uint8_t>& image) {
 
 // The board, like a schematic: every device, its ports, its IRQ line and its side wires.
 Machine::Machine(const MachineConfig& cfg)
-    : cfg_(cfg), mem_(cfg.ram_mb * 1024u * 1024u), debug_(cfg.debugcon, cfg.bioslog, cfg.post_log) {
+    : cfg_(cfg), mem_(cfg.ram_mb * 1024u * 1024u, cfg.mmu == MmuScheme::Host), debug_(cfg.debugcon, cfg.bioslog, cfg.post_log) {
   std::string err = validate_bios(cfg.bios);
   if (!err.empty()) throw std::invalid_argument(err);
   // The BIOS sits at the top of the 4 GiB space (ROM); its last 128 KiB (or all of a smaller image)
@@ -61,7 +61,9 @@ Machine::Machine(const MachineConfig& cfg)
     c->enable_jit(cfg.jit);
     c->device_lock = dl;
     c->atomic_rmw = cfg.threads;
-    if (cfg.shadow_mmu) c->mmu.set_scheme(MmuScheme::Shadow);
+    // (-mmu host: CPUs on threads would change each other's windows; they get the shadow alone.)
+    if (cfg.mmu != MmuScheme::Tlb)
+      c->mmu.set_scheme(cfg.mmu == MmuScheme::Host && cfg.threads ? MmuScheme::Shadow : cfg.mmu);
     if (c->mmu.shadow()) c->mmu.shadow()->set_concurrent(cfg.threads);
     if (cfg.threads) c->post = [this, i](std::function<void()> fn) { post_to(i, std::move(fn)); };
     if (c->jit) {

@@ -12,6 +12,7 @@
 
 #include "devices/disk_image.h"
 #include "devices/net/net_backend.h"
+#include "mmu/mmu_scheme.h"
 #include "devices/uart16550.h"
 #include "emu/clock.h"
 
@@ -41,8 +42,9 @@ struct MachineConfig {
   // and the ACPI tables, handed to SeaBIOS through fw_cfg or placed in RAM by the direct loader.
   bool acpi = true;
   unsigned jit_threshold = 2;
-  // -mmu shadow: each CPU keeps shadow page tables per guest address space (mmu/shadow_tables.h).
-  bool shadow_mmu = false;
+  // -mmu shadow: each CPU keeps shadow page tables per guest address space (mmu/shadow_tables.h);
+  // -mmu host: and translated code reaches guest RAM through host windows (mmu/host_windows.h).
+  MmuScheme mmu = MmuScheme::Tlb;
   bool perfmap = false;  // the JIT names its blocks in /tmp/perf-PID.map
 
   // Time. Deterministic: virtual time = instructions * ps_per_insn (-icount shift=N: 2^N ns);
