@@ -94,9 +94,13 @@ Translation walk(PhysicalMemory& mem, const PagingMode& mode, uint32_t lin, Acce
     any_nx |= nx_active && (entries[k] & NX);
   }
   const bool writable = user ? (all_rw && all_us) : (all_rw || !mode.wp);
-  if (user && !all_us) return fail(base_err | PF_P);
-  if (acc == Access::Write && !writable) return fail(base_err | PF_P);
-  if (acc == Access::Exec && any_nx) return fail(base_err | PF_P);
+  if ((user && !all_us) || (acc == Access::Write && !writable) || (acc == Access::Exec && any_nx)) {
+    // A protection violation still sets the PDE's accessed bit (SDM vol. 3A 6.15, #PF); the
+    // leaf's is model specific, and left alone here.
+    for (unsigned k = 0; set_bits && k + 1 < levels; ++k)
+      if (!(entries[k] & A)) mem.atomic_or32(addrs[k], static_cast<uint32_t>(A));
+    return fail(base_err | PF_P);
+  }
 
   // Accessed bits on every level; dirty on the leaf for writes. Only the bits being set are ORed
   // in (atomically): another CPU may be rewriting the entry meanwhile.

@@ -51,7 +51,8 @@ struct WalkPath {
 };
 
 // Walks the tables for `lin`; sets accessed (and, for writes, dirty) bits when the access is
-// allowed, unless `set_bits` is false (a debugger's look, which the guest must not see). `user`
+// allowed, and the PDE's accessed bit when it is refused by a present mapping's rights (SDM 6.15),
+// unless `set_bits` is false (a debugger's look, which the guest must not see). `user`
 // is CPL 3 for ordinary accesses. `path`, if given, is filled when the walk succeeds.
 Translation walk(PhysicalMemory& mem, const PagingMode& mode, uint32_t lin, Access acc, bool user,
                  bool set_bits = true, WalkPath* path = nullptr);

@@ -86,6 +86,32 @@ TEST_P(Paging, UserSupervisorAndWriteProtect) {
   EXPECT_EQ(fault_of([&] { mmu.write<uint8_t>(0x00402000, 1); }), uint32_t{PF_P | PF_W});
 }
 
+// SDM vol. 3A 6.15 (#PF): a protection violation sets the PDE's accessed bit; the PTE's is model
+// specific (vx86 leaves it), and a refused write sets no dirty bit. A not-present PTE is left alone.
+TEST_P(Paging, ProtectionFaultSetsThePdeAccessedBit) {
+  pde(0x00400000, PT | P | RW);  // supervisor table
+  pte(0x00401000, 0x00200000 | P | RW | US);
+  pte(0x00402000, 0x00201000 | P | US);   // read-only
+  pte(0x00403000, 0x00202000 | RW | US);  // not present
+  enable(/*wp=*/true);
+  mmu.set_user(true);
+  EXPECT_EQ(fault_of([&] { mmu.read<uint8_t>(0x00401000); }), uint32_t{PF_P | PF_U});
+  EXPECT_EQ(mem.read(PD + 4, 4), PT | P | RW | A);
+  EXPECT_EQ(read_pte(0x00401000), 0x00200000 | P | RW | US);
+  mmu.set_user(false);
+  pde(0x00400000, PT | P | RW);
+  EXPECT_EQ(fault_of([&] { mmu.write<uint8_t>(0x00402000, 1); }), uint32_t{PF_P | PF_W});
+  EXPECT_EQ(mem.read(PD + 4, 4), PT | P | RW | A);
+  EXPECT_EQ(read_pte(0x00402000), 0x00201000 | P | US);
+  EXPECT_EQ(fault_of([&] { mmu.write<uint8_t>(0x00403000, 1); }), uint32_t{PF_W});
+  EXPECT_EQ(read_pte(0x00403000), 0x00202000 | RW | US);
+  // A debugger's look sets nothing.
+  pde(0x00400000, PT | P | RW);
+  mmu.set_user(true);
+  EXPECT_FALSE(walk(mem, mmu.paging(), 0x00401000, Access::Read, true, /*set_bits=*/false).ok);
+  EXPECT_EQ(mem.read(PD + 4, 4), PT | P | RW);
+}
+
 TEST_P(Paging, FourMegabytePagesNeedPse) {
   pde(0x00800000, 0x00C00000 | P | RW | PS);
   enable(false, /*pse=*/true);
