@@ -58,6 +58,17 @@ void* CodeCache::append(const void* code, size_t n) {
   return at;
 }
 
+void CodeCache::patch_jump(uintptr_t exec_addr, uintptr_t target) {
+  const size_t off = exec_addr - reinterpret_cast<uintptr_t>(exec_);
+  if (off + 5 > used_) return;
+  const uint8_t jmp = 0xE9;
+  const uint32_t rel = static_cast<uint32_t>(target - (exec_addr + 5));
+  // The rel32 first, then the opcode over the NOP's: the thread that runs this code is the one
+  // patching it (from its SIGSEGV handler), so it never sees half of it.
+  std::memcpy(write_ + off + 1, &rel, 4);
+  std::memcpy(write_ + off, &jmp, 1);
+}
+
 void CodeCache::patch32(uintptr_t exec_addr, uint32_t value) {
   const size_t off = exec_addr - reinterpret_cast<uintptr_t>(exec_);
   if (off + 4 > used_) return;  // not ours: never write outside the code

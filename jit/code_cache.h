@@ -23,6 +23,8 @@ class CodeCache {
   // Writes a 32-bit value at an executable address inside the cache (patching a jump), through
   // the writable view.
   void patch32(uintptr_t exec_addr, uint32_t value);
+  // Writes `jmp rel32` to `target` over the 5 bytes at `exec_addr`.
+  void patch_jump(uintptr_t exec_addr, uintptr_t target);
   // Everything after the first `keep` bytes becomes free again.
   void reset_to(size_t keep) { used_ = keep; }
   size_t used() const { return used_; }

@@ -34,9 +34,12 @@ void on_segv(int sig, siginfo_t* info, void* ctx) {
     const uintptr_t addr = reinterpret_cast<uintptr_t>(info->si_addr);
     const uintptr_t rip = static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RIP]);
     if (base && addr - base < HostWindows::kSpan + HostWindows::kGuard) {
-      if (const uintptr_t bail = s->jit.host_site(rip)) {
+      if (HostSite* site = s->jit.host_site(rip)) {
         const bool write = uc->uc_mcontext.gregs[REG_ERR] & 2;  // the page-fault error code's W/R
-        if (!s->mmu.host_map(addr - base, write)) uc->uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(bail);
+        if (!s->mmu.host_map(addr - base, write)) {
+          uc->uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(site->bail);
+          s->jit.host_slow(*site);
+        }
         return;
       }
     }

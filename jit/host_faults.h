@@ -14,9 +14,15 @@ class Jit;
 class Mmu;
 
 // One translated guest instruction's window accesses: a fault with the host's instruction pointer
-// in [start, end) goes on at `bail`, its slow path.
+// in [start, end) goes on at `bail`, its slow path. Each access starts with a 5-byte NOP at
+// `patch[k]`; after kSlowLimit slow paths the NOPs become jumps to `target[k]`, the same access
+// through the TLB's inline check, so an access that keeps needing the slow path (a store to page
+// tables or code, MMIO) costs what it costs under -mmu tlb instead of a signal each time.
 struct HostSite {
+  static constexpr unsigned kMaxPatches = 3, kSlowLimit = 8;
   uintptr_t start, end, bail;
+  uint32_t slow = 0, npatch = 0;
+  uintptr_t patch[kMaxPatches] = {}, target[kMaxPatches] = {};
 };
 
 // Marks the current thread as running `jit`'s translated code for `mmu` (nests).

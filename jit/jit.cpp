@@ -408,12 +408,19 @@ void Jit::flush_cache() {
 
 int32_t Jit::host_base_disp() const { return host_ ? cpu_.mmu.host_base_disp() : 0; }
 
-uintptr_t Jit::host_site(uintptr_t rip) const {
+HostSite* Jit::host_site(uintptr_t rip) {
   auto it = std::upper_bound(sites_.begin(), sites_.end(), rip,
                              [](uintptr_t r, const HostSite& s) { return r < s.start; });
-  if (it == sites_.begin()) return 0;
+  if (it == sites_.begin()) return nullptr;
   --it;
-  return rip < it->end ? it->bail : 0;
+  return rip < it->end ? &*it : nullptr;
+}
+
+void Jit::host_slow(HostSite& s) {
+  ++stats_.host_slow;
+  if (++s.slow != HostSite::kSlowLimit) return;
+  ++stats_.host_patched;
+  for (unsigned k = 0; k < s.npatch; ++k) cache_.patch_jump(s.patch[k], s.target[k]);
 }
 
 bool Jit::translate(Block* b) {
@@ -511,6 +518,9 @@ void Jit::print_stats(FILE* out) const {
                static_cast<unsigned long long>(smc.code_writes),
                static_cast<unsigned long long>(smc.spared_writes),
                static_cast<unsigned long long>(smc.blocks_dropped));
+  if (host_)
+    std::fprintf(out, "jit: -mmu host: %llu window faults ran the slow path; %llu accesses switched to the TLB\n",
+                 static_cast<unsigned long long>(s.host_slow), static_cast<unsigned long long>(s.host_patched));
   const uint64_t rets = s.ras_hits + s.ras_misses;
   std::fprintf(out, "jit: %llu returns, %llu (%.1f%%) predicted by the return-address stack\n",
                static_cast<unsigned long long>(rets), static_cast<unsigned long long>(s.ras_hits),

@@ -49,6 +49,8 @@ struct JitStats {
   uint64_t ras_misses = 0;        // returns it did not: they took the dispatcher
   uint64_t encode_errors = 0;     // blocks the assembler rejected (a translator bug; interpreted)
   uint64_t flag_evaluations = 0;  // flags a block left unevaluated (CpuState::cc_op) read by the next
+  uint64_t host_slow = 0;         // -mmu host: window faults that ran the instruction's slow path
+  uint64_t host_patched = 0;      // ... accesses switched to the TLB's check for good
 };
 
 // Handler calls per Zydis mnemonic (the forms worth translating natively next), and per
@@ -146,8 +148,10 @@ class Jit {
   // -mmu host: the displacement of the window base from the TLB slot register (r15), or 0 when
   // translated code goes through the TLB.
   int32_t host_base_disp() const;
-  // The slow path of the translated instruction whose window access faulted at `rip`, or 0.
-  uintptr_t host_site(uintptr_t rip) const;
+  // The translated instruction whose window access faulted at `rip`, or null.
+  HostSite* host_site(uintptr_t rip);
+  // Its access needed the slow path: past HostSite::kSlowLimit, it goes through the TLB.
+  void host_slow(HostSite& s);
 
  private:
   void emit_stubs();

@@ -428,8 +428,9 @@ class Emitter {
         if (site_start_.isValid()) {  // -mmu host: where a window fault runs this one's slow path
           const Label end = a_.newLabel();
           a_.bind(end);
-          site_labels_.push_back({site_start_, end, bail_});
+          site_labels_.push_back({site_start_, end, bail_, std::move(site_patches_)});
           site_start_ = Label();
+          site_patches_.clear();
         }
       }
       if (ended_) break;
@@ -1008,14 +1009,29 @@ class Emitter {
       a_.add(x86::esi, state(kSegBase(seg), 4));  // linear address
     }
     if (host_disp_) {
+      // A 5-byte NOP the fault handler turns into a jump to the TLB's check (out of line) when
+      // this access keeps needing the slow path (page tables, code pages, MMIO).
+      static constexpr uint8_t kNop5[5] = {0x0F, 0x1F, 0x44, 0x00, 0x00};
+      const Label patch = a_.newLabel(), via_tlb = a_.newLabel(), back = a_.newLabel();
+      a_.bind(patch);
+      a_.embed(kNop5, sizeof(kNop5));
       a_.mov(x86::r8, x86::qword_ptr(x86::r15, host_disp_));  // the window
       a_.add(x86::r8, lin);                                    // (32-bit: zero-extended)
-      if (!site_start_.isValid()) {
-        site_start_ = a_.newLabel();
-        a_.bind(site_start_);
-      }
+      a_.bind(back);
+      if (!site_start_.isValid()) site_start_ = back;
+      site_patches_.push_back({patch, via_tlb});
+      tails_.push_back([this, lin, size, write, bail, via_tlb, back] {
+        a_.bind(via_tlb);
+        emit_tlb_lookup(lin, size, write, bail);
+        a_.jmp(back);
+      });
       return;
     }
+    emit_tlb_lookup(lin, size, write, bail);
+  }
+
+  // The TLB's fast path for `size` bytes at linear `lin`: the host address in r8, or the bail.
+  void emit_tlb_lookup(const Gp& lin, unsigned size, bool write, const Label& bail) {
     a_.mov(x86::r8, x86::qword_ptr(x86::r15));  // current TLB
     a_.mov(x86::eax, lin.r32());
     a_.shr(x86::eax, PAGE_SHIFT - 5);  // the entry's offset: page number * 32
@@ -1879,10 +1895,16 @@ class Emitter {
   bool bad_merge() const { return bad_merge_; }
   // After relocation: the executable addresses of the window access sites.
   void place_sites(CodeHolder& code, uint64_t base, std::vector<HostSite>& out) const {
-    for (const SiteLabels& l : site_labels_)
-      out.push_back({static_cast<uintptr_t>(base + code.labelOffsetFromBase(l.start)),
-                     static_cast<uintptr_t>(base + code.labelOffsetFromBase(l.end)),
-                     static_cast<uintptr_t>(base + code.labelOffsetFromBase(l.bail))});
+    auto at = [&](const Label& l) { return static_cast<uintptr_t>(base + code.labelOffsetFromBase(l)); };
+    for (const SiteLabels& l : site_labels_) {
+      HostSite s{at(l.start), at(l.end), at(l.bail)};
+      for (const auto& [patch, target] : l.patches)
+        if (s.npatch < HostSite::kMaxPatches) {
+          s.patch[s.npatch] = at(patch);
+          s.target[s.npatch++] = at(target);
+        }
+      out.push_back(s);
+    }
   }
   // After relocation: the executable addresses of each chainable exit's jmp rel32 and request.
   void place_exits(CodeHolder& code, uint64_t base) {
@@ -1991,8 +2013,10 @@ class Emitter {
   std::vector<Tail> tails_;
   int32_t host_disp_ = 0;  // -mmu host: the window base's displacement from r15; 0: the TLB
   Label site_start_;       // the current instruction's first window access
+  std::vector<std::pair<Label, Label>> site_patches_;  // its NOP5s and their TLB variants
   struct SiteLabels {
     Label start, end, bail;
+    std::vector<std::pair<Label, Label>> patches;
   };
   std::vector<SiteLabels> site_labels_;
 };

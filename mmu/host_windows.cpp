@@ -91,8 +91,44 @@ void HostWindows::unmap_range(View& v, uint32_t lin, uint64_t len) {
   stats_.unmaps += n;
 }
 
+void HostWindows::mark_stale(unsigned view, uint32_t lin, uint64_t len) {
+  View& v = views_[view];
+  if (!v.base || !v.mapped.entries()) return;
+  v.mapped.for_each(lin, len, [&](uint32_t lpage, uint32_t e) {
+    if (e & STALE) return;
+    v.mapped.set(lpage, e | STALE);
+    v.stale.push_back(lpage);
+    ++stats_.stale;
+  });
+}
+
+void HostWindows::keep(unsigned view, uint32_t lpage) {
+  View& v = views_[view];
+  const uint32_t e = v.mapped.get(lpage);
+  if (e & STALE) {
+    v.mapped.set(lpage, e & ~STALE);
+    ++stats_.kept;
+  }
+}
+
+void HostWindows::unmap_stale(unsigned view, std::vector<uint32_t>& pages) {
+  View& v = views_[view];
+  std::sort(pages.begin(), pages.end());
+  for (size_t i = 0; i < pages.size();) {
+    if (!(v.mapped.get(pages[i]) & STALE)) {
+      ++i;
+      continue;
+    }
+    size_t j = i + 1;
+    while (j < pages.size() && pages[j] == pages[j - 1] + PAGE_SIZE && (v.mapped.get(pages[j]) & STALE)) ++j;
+    unmap_range(v, pages[i], uint64_t{pages[j - 1] - pages[i]} + PAGE_SIZE);
+    i = j;
+  }
+}
+
 void HostWindows::clear(unsigned view) {
   View& v = views_[view];
+  v.stale.clear();
   if (!v.base || !v.mapped.entries()) return;
   stats_.mapped -= v.mapped.entries();
   v.mapped.clear();
@@ -144,10 +180,11 @@ void HostWindows::downgrade(uint32_t ppage) {
 void HostWindows::print_stats(FILE* out, unsigned cpu) const {
   const HostWindowStats& s = stats_;
   std::fprintf(out,
-               "mmu: cpu %u host: %llu pages mapped into windows, %llu unmapped with their shadow entry, %llu "
-               "made read-only (code or page tables), %llu views emptied (%llu over the budget of %zu pages); "
-               "%zu mapped now, at most %zu\n",
-               cpu, (unsigned long long)s.maps, (unsigned long long)s.unmaps, (unsigned long long)s.downgrades,
+               "mmu: cpu %u host: %llu pages mapped into windows; %llu turned stale with their shadow entry (%llu "
+               "found unchanged at the next flush); %llu unmapped, %llu made read-only (code or page tables), "
+               "%llu views emptied (%llu over the budget of %zu pages); %zu mapped now, at most %zu\n",
+               cpu, (unsigned long long)s.maps, (unsigned long long)s.stale, (unsigned long long)s.kept,
+               (unsigned long long)s.unmaps, (unsigned long long)s.downgrades,
                (unsigned long long)s.clears, (unsigned long long)s.budget_clears, budget_, s.mapped,
                s.peak_mapped);
 }

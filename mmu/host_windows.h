@@ -6,9 +6,13 @@
 // JIT's SIGSEGV handler (jit/host_faults.h) asks the MMU to map the page, or runs the
 // instruction's slow path.
 //
-// A view only ever maps what its address space's shadow entries (mmu/shadow_tables.h) allow, and
-// drops a page when the shadow drops the entry, so it is as exact as the shadow. Write access is
-// taken back from every view mapping a physical page that starts holding code or page tables.
+// A view only ever maps what its address space's shadow entries (mmu/shadow_tables.h) allowed.
+// When the shadow drops an entry (the guest wrote the page-table entry behind it), the page turns
+// stale: it stays mapped, as a real TLB keeps a translation until the processor is told to look
+// again (INVLPG, a CR3 load, a paging-mode change), and only then does the MMU check it again
+// (mostly it still holds: a table rewritten with the same entries) or unmap it, many pages in one
+// call. Write access is taken back at once from every view mapping a physical page that starts
+// holding code or page tables.
 // The kernel allows a process vm.max_map_count mappings: past a budget of mapped pages, views
 // are emptied whole (they refill on demand).
 #pragma once
@@ -27,6 +31,8 @@ struct HostWindowStats {
   uint64_t maps = 0;        // pages mapped into a view
   uint64_t unmaps = 0;      // pages unmapped (their shadow entry went)
   uint64_t downgrades = 0;  // pages made read-only (they became code or page-table pages)
+  uint64_t stale = 0;       // pages whose shadow entry went (checked at the next TLB flush)
+  uint64_t kept = 0;        // ... found unchanged then, and kept
   uint64_t clears = 0;      // views emptied whole
   uint64_t budget_clears = 0;  // ... of them, because too many pages were mapped
   size_t mapped = 0, peak_mapped = 0;  // pages mapped now, and at most
@@ -51,6 +57,15 @@ class HostWindows {
   bool map(unsigned view, uint32_t lpage, uint32_t ppage, bool writable);
   // Unmaps linear pages [lin, lin + len) of `view` (what is mapped there).
   void unmap(unsigned view, uint32_t lin, uint64_t len);
+  // Marks what `view` maps in [lin, lin + len) stale (see above).
+  void mark_stale(unsigned view, uint32_t lin, uint64_t len);
+  // The stale pages of `view`, handed over once (some may have been mapped again since).
+  std::vector<uint32_t> take_stale(unsigned view) { return std::move(views_[view].stale); }
+  // A stale page still maps what the guest's tables give: it is kept.
+  void keep(unsigned view, uint32_t lpage);
+  // Unmaps those of `pages` that are still stale (sorted; consecutive pages in one call).
+  void unmap_stale(unsigned view, std::vector<uint32_t>& pages);
+  static constexpr uint32_t STALE = ShadowSpace::NX;  // (a bit mapped entries do not use)
   void clear(unsigned view);
   void clear_all();
   // Every view mapping RAM page `ppage` writable gets it read-only.
@@ -67,7 +82,8 @@ class HostWindows {
  private:
   struct View {
     uint8_t* base = nullptr;
-    ShadowSpace mapped;  // linear page -> RAM page | VALID | RW: what the window maps
+    ShadowSpace mapped;  // linear page -> RAM page | VALID | RW | STALE: what the window maps
+    std::vector<uint32_t> stale;  // pages marked stale since the view's last check
   };
   void unmap_range(View& v, uint32_t lin, uint64_t len);
   void over_budget(unsigned keep);

@@ -41,8 +41,34 @@ void Mmu::select_view() {
 }
 
 void Mmu::shadow_erased(unsigned slot, uint32_t lin, uint64_t len) {
-  windows_->unmap(2 * slot, lin, len);
-  windows_->unmap(2 * slot + 1, lin, len);
+  windows_->mark_stale(2 * slot, lin, len);
+  windows_->mark_stale(2 * slot + 1, lin, len);
+}
+
+// A TLB flush point for the current address space: its stale window pages are walked again (with
+// no A/D bits to set: else the slow path does it); those that still map the same page with at
+// least the rights they were mapped with stay, and their shadow entries come back; the rest go.
+void Mmu::check_stale() {
+  const int slot = mode_.enabled ? shadow_->current_slot() : -1;
+  if (slot < 0) return;
+  for (unsigned user = 0; user < 2; ++user) {
+    const unsigned view = 2 * static_cast<unsigned>(slot) + user;
+    std::vector<uint32_t> pages = windows_->take_stale(view);
+    if (pages.empty()) continue;
+    for (uint32_t lpage : pages) {
+      const uint32_t e = windows_->mapped(view, lpage);
+      if (!(e & HostWindows::STALE)) continue;
+      const bool rw = e & ShadowSpace::RW;
+      WalkPath path;
+      Translation t;
+      if (quiet_walk(lpage, rw ? Access::Write : Access::Read, user != 0, path, t) &&
+          (t.phys & a20_mask_ & ~PAGE_MASK) == (e & ~PAGE_MASK)) {
+        shadow_->fill(lpage, t.phys, path);
+        windows_->keep(view, lpage);
+      }
+    }
+    windows_->unmap_stale(view, pages);
+  }
 }
 
 void Mmu::shadow_cleared(unsigned slot) {
@@ -53,13 +79,19 @@ void Mmu::shadow_cleared(unsigned slot) {
 // The shadow may lack an entry the TLB has (a global page after a switch to another address
 // space, an entry a table write dropped): a walk fills it when it would change nothing in the
 // guest's tables (every A bit, and D for a write, already set), else the slow path walks.
-bool Mmu::host_walk(uint32_t lpage, Access acc) {
-  WalkPath path;
-  const Translation t = walk(mem_, mode_, lpage, acc, user_, false, &path);
+bool Mmu::quiet_walk(uint32_t lpage, Access acc, bool user, WalkPath& path, Translation& t) {
+  ++stats_.walks;
+  t = walk(mem_, mode_, lpage, acc, user, false, &path);
   if (!t.ok || (acc == Access::Write && !path.dirty)) return false;
   for (unsigned k = 0; k < path.levels; ++k)
     if (path.level[k].shift != 30 && !(path.level[k].value & 0x20)) return false;  // (PDPTEs have no A)
-  ++stats_.walks;
+  return true;
+}
+
+bool Mmu::host_walk(uint32_t lpage, Access acc) {
+  WalkPath path;
+  Translation t;
+  if (!quiet_walk(lpage, acc, user_, path, t)) return false;
   shadow_->fill(lpage, t.phys, path);
   return true;
 }
@@ -104,7 +136,10 @@ void Mmu::set_paging(const PagingMode& mode) {
   // The TLB holds no mode; each mode has its own shadow (keyed by the mode bits).
   flush_tlb();
   if (shadow_) shadow_->select(mode_);
-  if (windows_) select_view();
+  if (windows_) {
+    select_view();
+    check_stale();
+  }
 }
 
 void Mmu::set_cr3(uint32_t cr3) {
@@ -116,12 +151,16 @@ void Mmu::set_cr3(uint32_t cr3) {
     for (auto& e : set)
       if (!e.global) e = TlbEntry{};
   if (shadow_) shadow_->select(mode_);
-  if (windows_) select_view();
+  if (windows_) {
+    select_view();
+    check_stale();
+  }
 }
 
 void Mmu::invlpg(uint32_t lin) {
   ++stats_.invlpgs;
   if (shadow_) shadow_->invlpg(lin);
+  if (windows_) check_stale();
   ++generation_;
   for (auto& set : tlb_) {
     TlbEntry& e = set[(lin >> PAGE_SHIFT) & (TLB_SIZE - 1)];

@@ -229,6 +229,9 @@ class Mmu : private ShadowObserver {
   // -mmu host: the view of the current address space and privilege; its base for generated code.
   void select_view();
   bool host_walk(uint32_t lpage, Access acc);
+  // A walk that sets no A/D bit: false if it fails or would have to set one.
+  bool quiet_walk(uint32_t lpage, Access acc, bool user, WalkPath& path, Translation& t);
+  void check_stale();
   void shadow_erased(unsigned slot, uint32_t lin, uint64_t len) override;
   void shadow_cleared(unsigned slot) override;
   static constexpr unsigned kIdentityView = 2 * ShadowTables::kMaxSpaces;  // paging off

@@ -3,6 +3,7 @@
 // Two levels like the guest's own (a directory of 1024 leaves of 1024 entries), leaves allocated
 // when first filled and freed when emptied, so its memory follows what the guest touched.
 #pragma once
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -26,6 +27,18 @@ class ShadowSpace {
   size_t erase(uint32_t lin, uint64_t len);
   void clear();
 
+  // Calls f(linear page, entry) for each valid entry in [lin, lin + len).
+  template <class F>
+  void for_each(uint32_t lin, uint64_t len, F f) const {
+    const uint64_t end = uint64_t{lin} + len;
+    for (uint64_t a = lin; a < end;) {
+      const uint64_t region_end = std::min<uint64_t>(end, (a | 0x3FFFFF) + 1);
+      if (const Leaf* l = dir_[a >> 22].get())
+        for (uint64_t p = a; p < region_end; p += 0x1000)
+          if (const uint32_t e = l->e[(p >> 12) & 1023]; e & VALID) f(static_cast<uint32_t>(p), e);
+      a = region_end;
+    }
+  }
   // No entry in the 4 MiB region holding `lin`.
   bool region_empty(uint32_t lin) const { return !dir_[lin >> 22]; }
   size_t entries() const { return entries_; }
