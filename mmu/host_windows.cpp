@@ -55,7 +55,7 @@ bool HostWindows::map(unsigned view, uint32_t lpage, uint32_t ppage, bool writab
     // Same page, other rights (a clean page written, or code that went away): mprotect keeps the
     // mapping.
     if (mprotect(at, PAGE_SIZE, prot) != 0) return false;
-  } else if (mmap(at, PAGE_SIZE, prot, MAP_SHARED | MAP_FIXED, fd_, ppage) == MAP_FAILED) {
+  } else if (mmap(at, PAGE_SIZE, prot, MAP_SHARED | MAP_FIXED | MAP_POPULATE, fd_, ppage) == MAP_FAILED) {
     reserve(at, PAGE_SIZE);
     if (old & ShadowSpace::VALID) {
       v.mapped.erase(lpage, PAGE_SIZE);

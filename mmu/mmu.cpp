@@ -147,9 +147,17 @@ void Mmu::set_cr3(uint32_t cr3) {
   if (cr3 == mode_.cr3) ++stats_.cr3_reloads;
   mode_.cr3 = cr3;
   ++generation_;
-  for (auto& set : tlb_)
-    for (auto& e : set)
+  if (nfilled_ <= kMaxFilled) {
+    for (size_t k = 0; k < nfilled_; ++k) {
+      TlbEntry& e = tlb_[filled_[k] / TLB_SIZE][filled_[k] % TLB_SIZE];
       if (!e.global) e = TlbEntry{};
+    }
+  } else {
+    for (auto& set : tlb_)
+      for (auto& e : set)
+        if (!e.global) e = TlbEntry{};
+  }
+  nfilled_ = 0;
   if (shadow_) shadow_->select(mode_);
   if (windows_) {
     select_view();
@@ -172,6 +180,7 @@ void Mmu::invlpg(uint32_t lin) {
 
 void Mmu::flush_tlb() {
   ++generation_;
+  nfilled_ = 0;
   for (auto& set : tlb_)
     for (auto& e : set) e = TlbEntry{};
 }
@@ -282,6 +291,10 @@ TlbEntry& Mmu::fill(uint32_t lin, Access acc) {
   e = TlbEntry{};
   e.phys_page = ppage >> PAGE_SHIFT;
   e.global = global;
+  if (!global) {
+    if (nfilled_ < kMaxFilled) filled_[nfilled_] = static_cast<uint16_t>(&e - tlb_[0]);
+    nfilled_ += nfilled_ <= kMaxFilled;  // (one past: scan at the next CR3 load)
+  }
   uint8_t* host = mem_.host_page(ppage);
   if (!host) {
     // MMIO or open bus: keep the translation for translate(), but no fast-path tags.

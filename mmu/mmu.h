@@ -251,6 +251,11 @@ class Mmu : private ShadowObserver {
   bool watch_record_ = false;
   std::optional<Watchpoint> watch_hit_;
   TlbEntry tlb_[2][TLB_SIZE];
+  // The entries filled non-global since the last CR3 load (both sets: index + TLB_SIZE for the
+  // user set), so a CR3 load drops them without scanning the TLB; past kMaxFilled it scans.
+  static constexpr size_t kMaxFilled = 256;
+  uint16_t filled_[kMaxFilled];
+  size_t nfilled_ = 0;
   TlbEntry* cur_ = tlb_[0];
   uint8_t* host_base_ = nullptr;  // (next to cur_: generated code reaches both from one register)
 };
