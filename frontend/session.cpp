@@ -129,6 +129,11 @@ void Session::build_config() {
   cfg.apic = o.apic || o.cpus > 1;
   cfg.cpus = o.cpus;
   cfg.threads = o.threads;
+  if (o.threads && o.mmu == MmuScheme::Host) {
+    std::fprintf(stderr, "vx86: -mmu host: CPUs on host threads use -mmu shadow (only a CPU's own thread may "
+                         "change its host windows)\n");
+    cfg.mmu = MmuScheme::Shadow;
+  }
   if (o.threads && o.icount_shift >= 0)
     throw SetupError("CPUs on host threads (threads=on) cannot run in deterministic time (-icount shift=N)");
   if (o.threads && (o.gdb_port || !o.gdb_unix.empty()))

@@ -28,7 +28,8 @@ size_t default_budget() {
 
 }  // namespace
 
-HostWindows::HostWindows(int ram_fd, unsigned views) : fd_(ram_fd), views_(views), budget_(default_budget()) {}
+HostWindows::HostWindows(int ram_fd, unsigned views)
+    : fd_(ram_fd), views_(views), budget_(default_budget()) {}
 
 HostWindows::~HostWindows() {
   for (View& v : views_)
@@ -169,7 +170,8 @@ void HostWindows::downgrade(uint32_t ppage) {
     const uint32_t lpage = ref << PAGE_SHIFT;
     const uint32_t e = v.mapped.get(lpage);
     // (The mapping may have gone, or now be another page's.)
-    if (!(e & ShadowSpace::VALID) || !(e & ShadowSpace::RW) || (e & ~PAGE_MASK) != (ppage & ~PAGE_MASK)) continue;
+    if (!(e & ShadowSpace::VALID) || !(e & ShadowSpace::RW) || (e & ~PAGE_MASK) != (ppage & ~PAGE_MASK))
+      continue;
     mprotect(v.base + lpage, PAGE_SIZE, PROT_READ);
     v.mapped.set(lpage, e & ~ShadowSpace::RW);
     ++stats_.downgrades;
@@ -179,14 +181,14 @@ void HostWindows::downgrade(uint32_t ppage) {
 
 void HostWindows::print_stats(FILE* out, unsigned cpu) const {
   const HostWindowStats& s = stats_;
-  std::fprintf(out,
-               "mmu: cpu %u host: %llu pages mapped into windows; %llu turned stale with their shadow entry (%llu "
-               "found unchanged at the next flush); %llu unmapped, %llu made read-only (code or page tables), "
-               "%llu views emptied (%llu over the budget of %zu pages); %zu mapped now, at most %zu\n",
-               cpu, (unsigned long long)s.maps, (unsigned long long)s.stale, (unsigned long long)s.kept,
-               (unsigned long long)s.unmaps, (unsigned long long)s.downgrades,
-               (unsigned long long)s.clears, (unsigned long long)s.budget_clears, budget_, s.mapped,
-               s.peak_mapped);
+  std::fprintf(
+      out,
+      "mmu: cpu %u host: %llu pages mapped into windows; %llu turned stale with their shadow entry (%llu "
+      "found unchanged at the next flush); %llu unmapped, %llu made read-only (code or page tables), "
+      "%llu views emptied (%llu over the budget of %zu pages); %zu mapped now, at most %zu\n",
+      cpu, (unsigned long long)s.maps, (unsigned long long)s.stale, (unsigned long long)s.kept,
+      (unsigned long long)s.unmaps, (unsigned long long)s.downgrades, (unsigned long long)s.clears,
+      (unsigned long long)s.budget_clears, budget_, s.mapped, s.peak_mapped);
 }
 
 }  // namespace vx86

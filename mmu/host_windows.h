@@ -28,13 +28,13 @@
 namespace vx86 {
 
 struct HostWindowStats {
-  uint64_t maps = 0;        // pages mapped into a view
-  uint64_t unmaps = 0;      // pages unmapped (their shadow entry went)
-  uint64_t downgrades = 0;  // pages made read-only (they became code or page-table pages)
-  uint64_t stale = 0;       // pages whose shadow entry went (checked at the next TLB flush)
-  uint64_t kept = 0;        // ... found unchanged then, and kept
-  uint64_t clears = 0;      // views emptied whole
-  uint64_t budget_clears = 0;  // ... of them, because too many pages were mapped
+  uint64_t maps = 0;                   // pages mapped into a view
+  uint64_t unmaps = 0;                 // pages unmapped (their shadow entry went)
+  uint64_t downgrades = 0;             // pages made read-only (they became code or page-table pages)
+  uint64_t stale = 0;                  // pages whose shadow entry went (checked at the next TLB flush)
+  uint64_t kept = 0;                   // ... found unchanged then, and kept
+  uint64_t clears = 0;                 // views emptied whole
+  uint64_t budget_clears = 0;          // ... of them, because too many pages were mapped
   size_t mapped = 0, peak_mapped = 0;  // pages mapped now, and at most
 };
 
@@ -82,7 +82,7 @@ class HostWindows {
  private:
   struct View {
     uint8_t* base = nullptr;
-    ShadowSpace mapped;  // linear page -> RAM page | VALID | RW | STALE: what the window maps
+    ShadowSpace mapped;           // linear page -> RAM page | VALID | RW | STALE: what the window maps
     std::vector<uint32_t> stale;  // pages marked stale since the view's last check
   };
   void unmap_range(View& v, uint32_t lin, uint64_t len);

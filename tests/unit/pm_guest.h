@@ -17,7 +17,8 @@ struct PmGuest {
   static constexpr uint32_t GDT = 0x500, CODE = 0x1000, STACK = 0x8000, BASED = 0x100;
   static constexpr uint16_t SEL_CODE = 0x08, SEL_FLAT = 0x10, SEL_BASED = 0x18;  // 0x18: base 0x100
 
-  explicit PmGuest(bool jit) {
+  // `shared_ram`: RAM in a memfd, as -mmu host needs.
+  explicit PmGuest(bool jit, bool shared_ram = false) : mem(1u << 20, shared_ram) {
     if (jit) {
       cpu.enable_jit(true);
       cpu.jit->threshold = 0;  // translate every block on its first run
@@ -62,7 +63,7 @@ struct PmGuest {
   }
   void put32(uint32_t at, uint32_t v) { std::memcpy(mem.ram() + at, &v, 4); }
 
-  PhysicalMemory mem{1u << 20};
+  PhysicalMemory mem;
   PortBus io;
   Cpu cpu{mem, io};
 };
