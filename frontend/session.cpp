@@ -130,8 +130,9 @@ void Session::build_config() {
   cfg.cpus = o.cpus;
   cfg.threads = o.threads;
   if (o.threads && o.mmu == MmuScheme::Host) {
-    std::fprintf(stderr, "vx86: -mmu host: CPUs on host threads use -mmu shadow (only a CPU's own thread may "
-                         "change its host windows)\n");
+    std::fprintf(stderr,
+                 "vx86: -mmu host: CPUs on host threads use -mmu shadow (only a CPU's own thread may "
+                 "change its host windows)\n");
     cfg.mmu = MmuScheme::Shadow;
   }
   if (o.threads && o.icount_shift >= 0)

@@ -519,8 +519,9 @@ void Jit::print_stats(FILE* out) const {
                static_cast<unsigned long long>(smc.spared_writes),
                static_cast<unsigned long long>(smc.blocks_dropped));
   if (host_)
-    std::fprintf(out, "jit: -mmu host: %llu window faults ran the slow path; %llu accesses switched to the TLB\n",
-                 static_cast<unsigned long long>(s.host_slow), static_cast<unsigned long long>(s.host_patched));
+    std::fprintf(
+        out, "jit: -mmu host: %llu window faults ran the slow path; %llu accesses switched to the TLB\n",
+        static_cast<unsigned long long>(s.host_slow), static_cast<unsigned long long>(s.host_patched));
   const uint64_t rets = s.ras_hits + s.ras_misses;
   std::fprintf(out, "jit: %llu returns, %llu (%.1f%%) predicted by the return-address stack\n",
                static_cast<unsigned long long>(rets), static_cast<unsigned long long>(s.ras_hits),

@@ -171,7 +171,7 @@ class Jit {
   std::FILE* perf_map_ = nullptr;
   JitRas ras_;
   std::unique_ptr<JumpEntry[]> jumps_ = std::make_unique<JumpEntry[]>(1u << kJumpBits);
-  bool host_ = false;             // the translations in the cache reach memory through windows
+  bool host_ = false;            // the translations in the cache reach memory through windows
   std::vector<HostSite> sites_;  // their window accesses, by address
 };
 

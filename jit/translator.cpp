@@ -1016,7 +1016,7 @@ class Emitter {
       a_.bind(patch);
       a_.embed(kNop5, sizeof(kNop5));
       a_.mov(x86::r8, x86::qword_ptr(x86::r15, host_disp_));  // the window
-      a_.add(x86::r8, lin);                                    // (32-bit: zero-extended)
+      a_.add(x86::r8, lin);                                   // (32-bit: zero-extended)
       a_.bind(back);
       if (!site_start_.isValid()) site_start_ = back;
       site_patches_.push_back({patch, via_tlb});

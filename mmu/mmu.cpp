@@ -104,7 +104,8 @@ bool Mmu::host_map(uint64_t off, bool write) {
   if (mode_.enabled) {
     const Access acc = write ? Access::Write : Access::Read;
     Translation t;
-    if (!shadow_->lookup(lpage, acc, user_, t) && !(host_walk(lpage, acc) && shadow_->lookup(lpage, acc, user_, t))) {
+    if (!shadow_->lookup(lpage, acc, user_, t) &&
+        !(host_walk(lpage, acc) && shadow_->lookup(lpage, acc, user_, t))) {
       ++stats_.host_slow;
       return false;
     }
@@ -202,14 +203,17 @@ void Mmu::print_stats(FILE* out, unsigned cpu) const {
   std::fprintf(out,
                "mmu: cpu %u (%s): %llu page walks; CR3 loads %llu (%llu of the same value), paging-mode "
                "changes %llu, INVLPG %llu, flushes %llu\n",
-               cpu, windows_ ? "host" : shadow_ ? "shadow" : "tlb", (unsigned long long)stats_.walks,
-               (unsigned long long)stats_.cr3_loads, (unsigned long long)stats_.cr3_reloads,
-               (unsigned long long)stats_.mode_changes, (unsigned long long)stats_.invlpgs,
-               (unsigned long long)stats_.flushes);
+               cpu,
+               windows_  ? "host"
+               : shadow_ ? "shadow"
+                         : "tlb",
+               (unsigned long long)stats_.walks, (unsigned long long)stats_.cr3_loads,
+               (unsigned long long)stats_.cr3_reloads, (unsigned long long)stats_.mode_changes,
+               (unsigned long long)stats_.invlpgs, (unsigned long long)stats_.flushes);
   if (shadow_) shadow_->print_stats(out, cpu);
   if (windows_) {
-    std::fprintf(out, "mmu: cpu %u host: %llu faults in a window mapped the page, %llu ran the slow path\n", cpu,
-                 (unsigned long long)stats_.host_mapped, (unsigned long long)stats_.host_slow);
+    std::fprintf(out, "mmu: cpu %u host: %llu faults in a window mapped the page, %llu ran the slow path\n",
+                 cpu, (unsigned long long)stats_.host_mapped, (unsigned long long)stats_.host_slow);
     windows_->print_stats(out, cpu);
   }
 }

@@ -26,7 +26,6 @@
 
 namespace vx86 {
 
-
 struct MmuStats {
   uint64_t walks = 0;         // page walks for TLB fills
   uint64_t cr3_loads = 0;     // MOV CR3 / task switches (TLB: non-global entries dropped)
@@ -73,7 +72,9 @@ class Mmu : private ShadowObserver {
   // Shadow tables on or off (drops every translation). Falls back to Tlb if there is no
   // watcher bit left in PhysicalMemory, Host to Shadow if RAM is not in a memfd.
   void set_scheme(MmuScheme s);
-  MmuScheme scheme() const { return windows_ ? MmuScheme::Host : shadow_ ? MmuScheme::Shadow : MmuScheme::Tlb; }
+  MmuScheme scheme() const {
+    return windows_ ? MmuScheme::Host : shadow_ ? MmuScheme::Shadow : MmuScheme::Tlb;
+  }
   HostWindows* windows() { return windows_.get(); }
   ShadowTables* shadow() { return shadow_.get(); }
   const MmuStats& stats() const { return stats_; }
@@ -107,7 +108,8 @@ class Mmu : private ShadowObserver {
   // -mmu host: where the current window's base lives, as an offset from current_tlb_slot()
   // (generated code keeps that slot's address in a register).
   int32_t host_base_disp() const {
-    return static_cast<int32_t>(reinterpret_cast<const char*>(&host_base_) - reinterpret_cast<const char*>(&cur_));
+    return static_cast<int32_t>(reinterpret_cast<const char*>(&host_base_) -
+                                reinterpret_cast<const char*>(&cur_));
   }
   uint8_t* host_base() const { return host_base_; }
   // A translated access faulted at `off` (from the current window's base): maps the page if the

@@ -27,7 +27,9 @@ std::string validate_bios(const std::vector<uint8_t>& image) {
 
 // The board, like a schematic: every device, its ports, its IRQ line and its side wires.
 Machine::Machine(const MachineConfig& cfg)
-    : cfg_(cfg), mem_(cfg.ram_mb * 1024u * 1024u, cfg.mmu == MmuScheme::Host), debug_(cfg.debugcon, cfg.bioslog, cfg.post_log) {
+    : cfg_(cfg),
+      mem_(cfg.ram_mb * 1024u * 1024u, cfg.mmu == MmuScheme::Host),
+      debug_(cfg.debugcon, cfg.bioslog, cfg.post_log) {
   std::string err = validate_bios(cfg.bios);
   if (!err.empty()) throw std::invalid_argument(err);
   // The BIOS sits at the top of the 4 GiB space (ROM); its last 128 KiB (or all of a smaller image)

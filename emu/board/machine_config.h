@@ -12,9 +12,9 @@
 
 #include "devices/disk_image.h"
 #include "devices/net/net_backend.h"
-#include "mmu/mmu_scheme.h"
 #include "devices/uart16550.h"
 #include "emu/clock.h"
+#include "mmu/mmu_scheme.h"
 
 namespace vx86 {
 

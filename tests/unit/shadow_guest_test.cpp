@@ -156,9 +156,9 @@ TEST(ShadowGuest, HostWindowAccessesThatKeepFaultingSwitchToTheTlb) {
   EXPECT_EQ(dev.writes, 100u);
   EXPECT_EQ(dev.last, 1u);
   const JitStats& st = g.cpu.jit->stats();
-  EXPECT_GE(st.host_patched, 2u);  // both stores
+  EXPECT_GE(st.host_patched, 2u);                      // both stores
   EXPECT_LE(st.host_slow, 4u * HostSite::kSlowLimit);  // not one signal per store
-  EXPECT_GE(g.cpu.mmu.stats().host_mapped, 1u);  // LIN, OUT, ... through the window
+  EXPECT_GE(g.cpu.mmu.stats().host_mapped, 1u);        // LIN, OUT, ... through the window
 }
 
 }  // namespace

@@ -354,8 +354,7 @@ TEST_P(Shadow, TwoSpacesSwitchingWhileBothAreModified) {
     const unsigned cur = round & 1;
     mmu.set_cr3(cur ? PD_B : PD_A);
     for (uint32_t k = 0; k < 16; ++k)
-      ASSERT_EQ(rd(LIN + k * PAGE_SIZE + 4 * k), model[cur][k])
-          << "round " << round << " page " << k;
+      ASSERT_EQ(rd(LIN + k * PAGE_SIZE + 4 * k), model[cur][k]) << "round " << round << " page " << k;
     const uint32_t k0 = (round * 5) % 16, k1 = (round * 7 + 3) % 16;
     model[0][k0] = (model[0][k0] + 3) % 64;
     model[1][k1] = (model[1][k1] + 5) % 64;
@@ -407,9 +406,12 @@ TEST_P(Shadow, MemoryStaysBounded) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Schemes, Shadow, ::testing::Values(MmuScheme::Tlb, MmuScheme::Shadow, MmuScheme::Host),
+INSTANTIATE_TEST_SUITE_P(Schemes, Shadow,
+                         ::testing::Values(MmuScheme::Tlb, MmuScheme::Shadow, MmuScheme::Host),
                          [](const auto& info) {
-                           return info.param == MmuScheme::Tlb ? "tlb" : info.param == MmuScheme::Shadow ? "shadow" : "host";
+                           return info.param == MmuScheme::Tlb      ? "tlb"
+                                  : info.param == MmuScheme::Shadow ? "shadow"
+                                                                    : "host";
                          });
 
 }  // namespace
