@@ -125,11 +125,13 @@ void Session::build_config() {
   cfg.log_file = stderr;
   cfg.ram_mb = o.ram_mb;
   cfg.jit = o.jit;
-  cfg.mmu = o.mmu;
+  // The default is the fastest scheme measured (docs/performance.md, issue 15): host windows
+  // when translated code runs, else the TLB.
+  cfg.mmu = o.mmu.value_or(o.jit && !o.threads ? MmuScheme::Host : MmuScheme::Tlb);
   cfg.apic = o.apic || o.cpus > 1;
   cfg.cpus = o.cpus;
   cfg.threads = o.threads;
-  if (o.threads && o.mmu == MmuScheme::Host) {
+  if (o.threads && cfg.mmu == MmuScheme::Host) {
     std::fprintf(stderr,
                  "vx86: -mmu host: CPUs on host threads use -mmu shadow (only a CPU's own thread may "
                  "change its host windows)\n");

@@ -106,7 +106,7 @@ bool Mmu::host_map(uint64_t off, bool write) {
     Translation t;
     if (!shadow_->lookup(lpage, acc, user_, t) &&
         !(host_walk(lpage, acc) && shadow_->lookup(lpage, acc, user_, t))) {
-      ++stats_.host_slow;
+      ++stats_.host_slow_walk;  // #PF, or A/D bits to set
       return false;
     }
     ppage = t.phys & a20_mask_;
@@ -118,13 +118,17 @@ bool Mmu::host_map(uint64_t off, bool write) {
   // Not RAM (MMIO, ROM), watched, or mapped already with these rights (then the fault is not the
   // window's: the slow path finds out what it is): the slow path.
   const uint32_t had = windows_->mapped(view_, lpage);
-  if (!mem_.plain_ram(ppage) || (write && !writable) || (!watches_.empty() && watched_page(lpage)) ||
+  if (!mem_.plain_ram(ppage) || (!watches_.empty() && watched_page(lpage)) ||
       ((had & ShadowSpace::VALID) && (!write || (had & ShadowSpace::RW)))) {
-    ++stats_.host_slow;
+    ++stats_.host_slow_other;
+    return false;
+  }
+  if (write && !writable) {
+    ++stats_.host_slow_tracked;
     return false;
   }
   if (!windows_->map(view_, lpage, ppage, writable)) {
-    ++stats_.host_slow;
+    ++stats_.host_slow_other;
     return false;
   }
   ++stats_.host_mapped;
@@ -212,8 +216,11 @@ void Mmu::print_stats(FILE* out, unsigned cpu) const {
                (unsigned long long)stats_.invlpgs, (unsigned long long)stats_.flushes);
   if (shadow_) shadow_->print_stats(out, cpu);
   if (windows_) {
-    std::fprintf(out, "mmu: cpu %u host: %llu faults in a window mapped the page, %llu ran the slow path\n",
-                 cpu, (unsigned long long)stats_.host_mapped, (unsigned long long)stats_.host_slow);
+    std::fprintf(out,
+                 "mmu: cpu %u host: %llu faults in a window mapped the page; slow paths: %llu to walk (#PF, or A/D "
+                 "bits to set), %llu writes to code or page-table pages, %llu MMIO, ROM or watched\n",
+                 cpu, (unsigned long long)stats_.host_mapped, (unsigned long long)stats_.host_slow_walk,
+                 (unsigned long long)stats_.host_slow_tracked, (unsigned long long)stats_.host_slow_other);
     windows_->print_stats(out, cpu);
   }
 }

@@ -33,8 +33,8 @@ struct MmuStats {
   uint64_t mode_changes = 0;  // CR0.PG/WP, CR4.PSE/PAE/PGE, EFER.NXE (TLB: everything dropped)
   uint64_t invlpgs = 0;
   uint64_t flushes = 0;  // A20, memory-map changes, snapshots, reset, debugger
-  // -mmu host: faults in a window that mapped the page, and those that ran the slow path.
-  uint64_t host_mapped = 0, host_slow = 0;
+  // -mmu host: faults in a window that mapped the page, and those that ran the slow path, by cause.
+  uint64_t host_mapped = 0, host_slow_walk = 0, host_slow_tracked = 0, host_slow_other = 0;
 };
 
 // Told when the guest writes `size` bytes (within one page) at `paddr`, a page that holds decoded

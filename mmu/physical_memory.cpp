@@ -16,12 +16,16 @@ PhysicalMemory::PhysicalMemory(uint32_t ram_bytes, bool shared)
   // starts instantly.
   const size_t bytes = ram_size_ ? ram_size_ : PAGE_SIZE;
   void* p = MAP_FAILED;
-  if (shared) {
+  if (shared) {  // (if the host cannot, anonymous memory: -mmu host then falls back to shadow)
     fd_ = memfd_create("vx86-ram", MFD_CLOEXEC);
-    if (fd_ < 0 || ftruncate(fd_, static_cast<off_t>(bytes)) != 0)
-      throw std::runtime_error("cannot create the guest RAM's memfd");
-    p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
-  } else {
+    if (fd_ >= 0 && ftruncate(fd_, static_cast<off_t>(bytes)) == 0)
+      p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+    if (p == MAP_FAILED && fd_ >= 0) {
+      close(fd_);
+      fd_ = -1;
+    }
+  }
+  if (p == MAP_FAILED) {
     p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   }
   if (p == MAP_FAILED) throw std::runtime_error("cannot allocate guest RAM");

@@ -34,7 +34,8 @@ class PageTableWatcher {
 
 class PhysicalMemory {
  public:
-  // `shared`: RAM lives in a memfd (ram_fd()), so -mmu host can map its pages elsewhere too.
+  // `shared`: RAM lives in a memfd (ram_fd(); -1 if the host has none), so -mmu host can map its
+  // pages elsewhere too.
   explicit PhysicalMemory(uint32_t ram_bytes, bool shared = false);
   ~PhysicalMemory();
   PhysicalMemory(const PhysicalMemory&) = delete;
