@@ -5,39 +5,20 @@
 // the user/supervisor views, flushes, the mapping budget, paging off. Expected values are the
 // frames' contents, which the tests write themselves.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstring>
 
+#include "host_access.h"
 #include "mmu/mmu.h"
 
 using namespace vx86;
+using vx86::test::host_readable;
+using vx86::test::host_writable;
 
 namespace {
 
 constexpr uint32_t P = 1, RW = 2, US = 4, A = 0x20, D = 0x40;
 constexpr uint32_t PD = 0x10000, PT_LOW = 0x12000, PT = 0x13000, LIN = 0x00400000;
-
-bool host_readable(const void* p) {
-  int fd[2];
-  if (pipe(fd) != 0) return false;
-  const bool ok = write(fd[1], p, 4) == 4;
-  close(fd[0]);
-  close(fd[1]);
-  return ok;
-}
-
-bool host_writable(void* p) {
-  if (!host_readable(p)) return false;
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  int fd[2];
-  if (pipe(fd) != 0) return false;
-  const bool ok = write(fd[1], &v, 4) == 4 && read(fd[0], p, 4) == 4;
-  close(fd[0]);
-  close(fd[1]);
-  return ok;
-}
 
 struct Mmio : MmioHandler {
   uint32_t mmio_read(uint32_t, unsigned) override { return 0x12345678; }

@@ -23,10 +23,8 @@ struct Outcome {
   std::vector<uint32_t> out;
 };
 
-Outcome run(bool jit, MmuScheme scheme, bool atomic, const std::function<void(Asm&)>& body, unsigned nout) {
-  PmGuest g(jit, scheme == MmuScheme::Host);
-  g.cpu.atomic_rmw = atomic;
-  g.cpu.mmu.set_scheme(scheme);
+// The tables above (LIN -> F1) and frames F1-F4 filled with 0x11111111 * n; then paging on.
+void map_and_fill(PmGuest& g) {
   for (uint32_t i = 0; i < 256; ++i) g.put32(PT0 + i * 4, i * PAGE_SIZE | PRESENT);
   g.put32(PD, PT0 | PRESENT);
   g.put32(PD + 4, PT1 | PRESENT);
@@ -34,14 +32,24 @@ Outcome run(bool jit, MmuScheme scheme, bool atomic, const std::function<void(As
   const uint32_t frames[] = {F1, F2, F3, F4};
   for (uint32_t n = 0; n < 4; ++n)
     for (uint32_t k = 0; k < PAGE_SIZE; k += 4) g.put32(frames[n] + k, 0x11111111u * (n + 1));
+}
+void paging_on(PmGuest& g) {
+  g.cpu.s.cr[3] = PD;
+  g.cpu.s.cr[0] |= 0x80000000u;
+  g.cpu.update_paging();
+}
+
+Outcome run(bool jit, MmuScheme scheme, bool atomic, const std::function<void(Asm&)>& body, unsigned nout) {
+  PmGuest g(jit, scheme == MmuScheme::Host);
+  g.cpu.atomic_rmw = atomic;
+  g.cpu.mmu.set_scheme(scheme);
+  map_and_fill(g);
   g.put32(SRC, 0xAAAAAAAA);
   g.put32(SRC + 4, 0xBBBBBBBB);
   g.put32(SRC + 8, F2 | PRESENT);
   g.put32(SRC + 12, 0xCCCCCCCC);
   g.put32(SRC + 16, (F3 | PRESENT) << 16 | 0xDDDD);
-  g.cpu.s.cr[3] = PD;
-  g.cpu.s.cr[0] |= 0x80000000u;
-  g.cpu.update_paging();
+  paging_on(g);
   g.load(body);
   g.cpu.run(100000);
   EXPECT_TRUE(g.cpu.s.halted);
@@ -139,15 +147,8 @@ TEST(ShadowGuest, HostWindowAccessesThatKeepFaultingSwitchToTheTlb) {
   PmGuest g(true, true);
   g.cpu.mmu.set_scheme(MmuScheme::Host);
   g.mem.map_mmio(MMIO, PAGE_SIZE, &dev);
-  for (uint32_t i = 0; i < 256; ++i) g.put32(PT0 + i * 4, i * PAGE_SIZE | PRESENT);
-  g.put32(PD, PT0 | PRESENT);
-  g.put32(PD + 4, PT1 | PRESENT);
-  g.put32(PT1, F1 | PRESENT);
-  g.put32(F1, 0x11111111);
-  g.put32(F4 + 4, 0x44444444);
-  g.cpu.s.cr[3] = PD;
-  g.cpu.s.cr[0] |= 0x80000000u;
-  g.cpu.update_paging();
+  map_and_fill(g);
+  paging_on(g);
   g.load(body);
   g.cpu.run(100000);
   EXPECT_TRUE(g.cpu.s.halted);

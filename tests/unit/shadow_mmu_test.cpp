@@ -7,12 +7,14 @@
 // there (checked with a real access), else the window fault's handling (Mmu::host_map), else the
 // slow path.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
+#include "host_access.h"
 #include "ide_test_util.h"
 #include "mmu/mmu.h"
 
 using namespace vx86;
+using vx86::test::host_readable;
+using vx86::test::host_writable;
 
 namespace {
 
@@ -62,26 +64,6 @@ class Shadow : public ::testing::TestWithParam<MmuScheme> {
   bool shadow() const { return GetParam() != MmuScheme::Tlb; }
   bool host() const { return GetParam() == MmuScheme::Host; }
 
-  // Whether the host can read (write) 4 bytes at p: a pipe's system calls say EFAULT otherwise.
-  static bool host_readable(const void* p) {
-    int fd[2];
-    if (pipe(fd) != 0) return false;
-    const bool ok = write(fd[1], p, 4) == 4;
-    close(fd[0]);
-    close(fd[1]);
-    return ok;
-  }
-  static bool host_writable(void* p) {
-    uint32_t v;
-    if (!host_readable(p)) return false;
-    std::memcpy(&v, p, 4);
-    int fd[2];
-    if (pipe(fd) != 0) return false;
-    const bool ok = write(fd[1], &v, 4) == 4 && read(fd[0], p, 4) == 4;  // (the same bytes back)
-    close(fd[0]);
-    close(fd[1]);
-    return ok;
-  }
   uint8_t* window(uint32_t lin) const { return mmu.host_base() + lin; }
   uint32_t rd(uint32_t lin) {
     if (host() && (host_readable(window(lin)) || mmu.host_map(lin, false))) {
