@@ -180,7 +180,10 @@ void SdlWindow::handle(const SDL_Event& e) {
     case SDL_KEYUP: {
       const bool down = e.type == SDL_KEYDOWN;
       const SDL_Scancode sc = e.key.keysym.scancode;
-      const bool ctrl_alt = (SDL_GetModState() & KMOD_CTRL) && (SDL_GetModState() & KMOD_ALT);
+      // The modifiers as they were at this key (SDL_GetModState() is the state after every event
+      // pumped so far: with a batch queued, Ctrl and Alt may already be up again).
+      const uint16_t mod = e.key.keysym.mod;
+      const bool ctrl_alt = (mod & KMOD_CTRL) && (mod & KMOD_ALT);
       if (ctrl_alt && (sc == SDL_SCANCODE_G || sc == SDL_SCANCODE_F)) {  // ours, not the guest's
         if (down && !e.key.repeat) {
           if (sc == SDL_SCANCODE_G)
