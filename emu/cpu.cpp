@@ -336,7 +336,8 @@ void Cpu::run_stepped(uint32_t lin, bool after_ss_load) {
   if (!b) b = translate_block(lin, phys);
   else if (b->pages[1] != b->pages[0]) b = check_second_page(b, lin, phys);
   if (log_mask & LOG_CPU) [[unlikely]] dump_cpu_state(*this);
-  if (log_mask & (LOG_TRACE | LOG_EXEC)) [[unlikely]] log_block(*this, *b);
+  if (log_mask & LOG_PER_BLOCK) [[unlikely]]
+    log_block(*this, *b);
   s.icount += b->ninsn;
   const Insn* i = b->insns.data();
   do {
@@ -509,7 +510,8 @@ StopReason Cpu::run(uint64_t max_insns) {
           continue;
         }
       }
-      if (log_mask & (LOG_TRACE | LOG_EXEC)) [[unlikely]] log_block(*this, *b);
+      if (log_mask & LOG_PER_BLOCK) [[unlikely]]
+        log_block(*this, *b);
       s.icount += b->ninsn;
       const Insn* i = b->insns.data();
       do {

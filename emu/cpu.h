@@ -40,7 +40,10 @@ enum LogFlags : uint32_t {
   LOG_TRACE = 32,
   LOG_OUT_ASM = 64,
   LOG_EXEC = 128,
-  LOG_MMU = 256
+  LOG_MMU = 256,
+  LOG_TRACESUM = 512,
+  // The logs that need a call before every block (the JIT emits one into each block).
+  LOG_PER_BLOCK = LOG_TRACE | LOG_EXEC | LOG_TRACESUM
 };
 
 // Breakpoint, Step and Watchpoint: a debugger's stop (Cpu::debug_breakpoints, Cpu::debug_step,
@@ -103,6 +106,8 @@ class Cpu {
   std::function<uint64_t()> tsc_clock;
   uint32_t log_mask = 0;
   FILE* log_file = stderr;
+  // -d tracesum: the trace's fields folded into a hash, and the blocks folded so far.
+  uint64_t trace_sum = 0, trace_sum_blocks = 0;
   // -dfilter: the per-block logs (in_asm, cpu, trace, exec) only for blocks that start in one of
   // these inclusive linear ranges; empty = everywhere.
   std::vector<std::pair<uint32_t, uint32_t>> log_filter;

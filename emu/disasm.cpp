@@ -73,6 +73,7 @@ void log_block(Cpu& cpu, Block& b) {
   const CpuState& s = cpu.s;
   if (!cpu.log_wanted(s.seg[CS].base + s.eip)) return;
   if (cpu.log_mask & LOG_TRACE) trace_state(cpu);
+  if (cpu.log_mask & LOG_TRACESUM) trace_sum(cpu);
   if (!(cpu.log_mask & LOG_EXEC)) return;
   // The text is made once per block and EIP (the same bytes may run at another address: the
   // branch targets it shows would differ), from the block's bytes in physical memory.
@@ -145,6 +146,42 @@ void trace_state(Cpu& cpu) {
   field("cr3=", s.cr[3], 8);
   *p++ = '\n';
   std::fwrite(line, 1, static_cast<size_t>(p - line), cpu.log_file);
+}
+
+namespace {
+// FNV-1a-style over 64-bit words (two fields each), the high half folded back so that every bit
+// reaches the low ones: collisions only matter between two runs that already differ.
+void fold(uint64_t& h, uint32_t lo, uint32_t hi) {
+  h = (h ^ (uint64_t{hi} << 32 | lo)) * 0x100000001b3ull;
+  h ^= h >> 32;
+}
+
+void put_sum(Cpu& cpu, const char* tail) {
+  std::fprintf(cpu.log_file, "S %" PRIu64 " %016" PRIx64 "%s\n", cpu.s.icount, cpu.trace_sum, tail);
+}
+}  // namespace
+
+void trace_sum(Cpu& cpu) {
+  const CpuState& s = cpu.s;
+  uint64_t h = cpu.trace_sum_blocks ? cpu.trace_sum : 0xcbf29ce484222325ull;
+  fold(h, static_cast<uint32_t>(s.icount), static_cast<uint32_t>(s.icount >> 32));
+  fold(h, s.regs[EAX], s.regs[ECX]);
+  fold(h, s.regs[EDX], s.regs[EBX]);
+  fold(h, s.regs[ESP], s.regs[EBP]);
+  fold(h, s.regs[ESI], s.regs[EDI]);
+  fold(h, s.seg[CS].base + s.eip, s.eflags);
+  fold(h, uint32_t{s.seg[ES].sel} << 16 | s.seg[CS].sel, uint32_t{s.seg[SS].sel} << 16 | s.seg[DS].sel);
+  fold(h, uint32_t{s.seg[FS].sel} << 16 | s.seg[GS].sel, s.eip);
+  fold(h, s.cr[0], s.cr[3]);
+  cpu.trace_sum = h;
+  if (++cpu.trace_sum_blocks % kTraceSumBlocks == 0) put_sum(cpu, "");
+}
+
+void trace_sum_end(Cpu& cpu) {
+  if (cpu.trace_sum_blocks % kTraceSumBlocks)
+    put_sum(cpu, " end");
+  else
+    std::fprintf(cpu.log_file, "S end\n");
 }
 
 }  // namespace vx86

@@ -17,7 +17,13 @@ void dump_cpu_state(Cpu& cpu);
 // One line per block for the differential trace (-d trace; scripts/trace-diff.py compares two):
 // "T icount EAX ECX EDX EBX ESP EBP ESI EDI linear-EIP eip= efl= ES CS SS DS FS GS cr0= cr3=".
 void trace_state(Cpu& cpu);
-// -d trace and -d exec for block `b` about to run at the current CS:EIP (-dfilter applied).
+// -d tracesum: the same fields folded into a hash, printed every kTraceSumBlocks blocks as
+// "S icount hash" (icount: the instructions before the last block folded), so that two runs of
+// billions of blocks compare in seconds; trace_sum_end prints the rest at the end of the run.
+constexpr uint64_t kTraceSumBlocks = uint64_t{1} << 20;
+void trace_sum(Cpu& cpu);
+void trace_sum_end(Cpu& cpu);
+// -d trace, tracesum and exec for block `b` about to run at the current CS:EIP (-dfilter applied).
 // exec: one line per instruction of the block, "E icount CS:EIP  disassembly"; a block that
 // faults part-way lists instructions that did not complete (the next line's count tells).
 void log_block(Cpu& cpu, Block& b);

@@ -118,6 +118,8 @@ std::string cli_debug_help() {
          "           evicted, per CPU, when vx86 exits (\"mmu:\")\n"
          "  trace    one line of state per block (\"T \"), the same with -jit on and off;\n"
          "           scripts/trace-diff.py names the first difference of two such logs\n"
+         "  tracesum the same state folded into a hash, one \"S icount hash\" line per 2^20\n"
+         "           blocks: whole runs compare quickly (scripts/trace-diff.py --sum)\n"
          "  exec     each executed instruction: \"E count CS:EIP  disassembly\" (the lines of a\n"
          "           block are written as it starts); -dfilter limits both to address ranges\n";
 }
@@ -474,8 +476,9 @@ std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOp
         size_t comma = v.find(',', start);
         std::string item = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
         if (item != "in_asm" && item != "out_asm" && item != "cpu" && item != "int" && item != "post" &&
-            item != "jit" && item != "trace" && item != "exec" && item != "mmu")
-          return "unknown -d item '" + item + "' (in_asm, out_asm, cpu, int, post, jit, trace, exec, mmu)";
+            item != "jit" && item != "trace" && item != "tracesum" && item != "exec" && item != "mmu")
+          return "unknown -d item '" + item +
+                 "' (in_asm, out_asm, cpu, int, post, jit, trace, tracesum, exec, mmu)";
         o.debug_items.push_back(item);
         if (comma == std::string::npos) break;
         start = comma + 1;

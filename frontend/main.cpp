@@ -27,6 +27,7 @@
 #include <thread>
 
 #include "emu/board/machine.h"
+#include "emu/disasm.h"
 #include "frontend/cli.h"
 #include "frontend/gdb_stub.h"
 #include "frontend/qmp_server.h"
@@ -276,6 +277,8 @@ int run(const CliOptions& given) {
   std::fflush(stdout);
   restore_tty();
   if (!res.message.empty()) std::fprintf(stderr, "vx86: %s\n", res.message.c_str());
+  if (m.cpu().log_mask & LOG_TRACESUM)
+    for (size_t i = 0; i < m.cpu_count(); ++i) trace_sum_end(m.cpu(i));
   if ((m.cpu().log_mask & LOG_JIT) && m.cpu().jit) m.cpu().jit->print_stats(m.cpu().log_file);
   if (m.cpu().log_mask & LOG_MMU)
     for (size_t i = 0; i < m.cpu_count(); ++i)

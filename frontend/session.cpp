@@ -163,6 +163,7 @@ void Session::build_config() {
     if (d == "jit") cfg.log_mask |= LOG_JIT;
     if (d == "mmu") cfg.log_mask |= LOG_MMU;
     if (d == "trace") cfg.log_mask |= LOG_TRACE;
+    if (d == "tracesum") cfg.log_mask |= LOG_TRACESUM;
     if (d == "exec") cfg.log_mask |= LOG_EXEC;
     if (d == "post") {
       cfg.log_mask |= LOG_POST;

@@ -39,6 +39,8 @@ void on_segv(int sig, siginfo_t* info, void* ctx) {
         if (!s->mmu.host_map(addr - base, write)) {
           uc->uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(site->bail);
           s->jit.host_slow(*site);
+        } else {
+          s->jit.host_mapped(*site);
         }
         return;
       }

@@ -19,9 +19,9 @@ class Mmu;
 // through the TLB's inline check, so an access that keeps needing the slow path (a store to page
 // tables or code, MMIO) costs what it costs under -mmu tlb instead of a signal each time.
 struct HostSite {
-  static constexpr unsigned kMaxPatches = 3, kSlowLimit = 8;
+  static constexpr unsigned kMaxPatches = 3, kSlowLimit = 8, kMapLimit = 16;
   uintptr_t start, end, bail;
-  uint32_t slow = 0, npatch = 0;
+  uint32_t slow = 0, maps = 0, npatch = 0;
   uintptr_t patch[kMaxPatches] = {}, target[kMaxPatches] = {};
 };
 

@@ -82,7 +82,7 @@ void jit_trace_block(Cpu* c, Block* b) {
   log_block(*c, *b);
 }
 
-bool Jit::trace() const { return cpu_.log_mask & (LOG_TRACE | LOG_EXEC); }
+bool Jit::trace() const { return cpu_.log_mask & LOG_PER_BLOCK; }
 
 // The dispatcher's slow path (r10 = an exit asking to be chained, or null).
 bool Jit::fits(const Block* b, uint32_t jit_mode) { return (b->jit_flat & ~jit_mode) == 0; }
@@ -418,7 +418,17 @@ HostSite* Jit::host_site(uintptr_t rip) {
 
 void Jit::host_slow(HostSite& s) {
   ++stats_.host_slow;
-  if (++s.slow != HostSite::kSlowLimit) return;
+  if (++s.slow == HostSite::kSlowLimit) host_patch(s);
+}
+
+void Jit::host_mapped(HostSite& s) {
+  if (++s.maps == HostSite::kMapLimit && s.slow < HostSite::kSlowLimit) {
+    ++stats_.host_patched_maps;
+    host_patch(s);
+  }
+}
+
+void Jit::host_patch(HostSite& s) {
   ++stats_.host_patched;
   for (unsigned k = 0; k < s.npatch; ++k) cache_.patch_jump(s.patch[k], s.target[k]);
 }
@@ -520,8 +530,11 @@ void Jit::print_stats(FILE* out) const {
                static_cast<unsigned long long>(smc.blocks_dropped));
   if (host_)
     std::fprintf(
-        out, "jit: -mmu host: %llu window faults ran the slow path; %llu accesses switched to the TLB\n",
-        static_cast<unsigned long long>(s.host_slow), static_cast<unsigned long long>(s.host_patched));
+        out,
+        "jit: -mmu host: %llu window faults ran the slow path; %llu accesses switched to the TLB (%llu "
+        "of them for reaching new pages)\n",
+        static_cast<unsigned long long>(s.host_slow), static_cast<unsigned long long>(s.host_patched),
+        static_cast<unsigned long long>(s.host_patched_maps));
   const uint64_t rets = s.ras_hits + s.ras_misses;
   std::fprintf(out, "jit: %llu returns, %llu (%.1f%%) predicted by the return-address stack\n",
                static_cast<unsigned long long>(rets), static_cast<unsigned long long>(s.ras_hits),

@@ -51,6 +51,7 @@ struct JitStats {
   uint64_t flag_evaluations = 0;  // flags a block left unevaluated (CpuState::cc_op) read by the next
   uint64_t host_slow = 0;         // -mmu host: window faults that ran the instruction's slow path
   uint64_t host_patched = 0;      // ... accesses switched to the TLB's check for good
+  uint64_t host_patched_maps = 0;  // ... of them because they kept reaching pages not mapped yet
 };
 
 // Handler calls per Zydis mnemonic (the forms worth translating natively next), and per
@@ -152,10 +153,13 @@ class Jit {
   HostSite* host_site(uintptr_t rip);
   // Its access needed the slow path: past HostSite::kSlowLimit, it goes through the TLB.
   void host_slow(HostSite& s);
+  // It faulted and the page got mapped: past HostSite::kMapLimit, it goes through the TLB.
+  void host_mapped(HostSite& s);
 
  private:
   void emit_stubs();
   void flush_cache();
+  void host_patch(HostSite& s);
   void unchain(Block* b);
 
   Cpu& cpu_;

@@ -12,6 +12,9 @@ two runs under -icount; the first line that differs is named, with the code that
 (from "IN:" or "E" lines).
 --a and --b replace the two runs' own arguments ("-jit off" and "-jit on"), e.g. --a "-mmu tlb"
 --b "-mmu shadow" compares the two MMU schemes.
+--sum compares -d tracesum logs instead: the same state folded into a hash per 2^20 blocks ("S
+icount hash"), fast enough for whole runs of billions of blocks; a difference is named by the
+span of instructions it lies in, to look at with a full trace and -insn-limit.
 Without --keep the logs go through named pipes and never reach the disk; use -insn-limit N (with
 -icount) to bound the runs.
 """
@@ -44,6 +47,8 @@ def read_trace(path, blocks, recent):
             current = None
             if line.startswith("T "):
                 yield line.split()[1:]
+            elif line.startswith("S "):
+                yield ["S", *line.split()[1:]]
             elif line.startswith("E "):
                 parts = line.rstrip("\n").split(None, 3)
                 if recent is not None:
@@ -53,6 +58,8 @@ def read_trace(path, blocks, recent):
 
 
 def describe(fields):
+    if fields[0] == "S":
+        return f"hash {fields[2]} of the blocks up to instruction {fields[1]}" if len(fields) > 2 else "end"
     if fields[0] == "E":
         return f"instruction {fields[1]} at {fields[2]}: {fields[3]}"
     return " ".join(f"{n}={v.split('=')[-1]}" for n, v in zip(FIELDS, fields))
@@ -69,11 +76,19 @@ def compare(a_path, b_path, a_name="jit off", b_name="jit on"):
                 if k == 0:
                     print("trace-diff: both traces are empty (did vx86 start?)")
                     return 2
-                print(f"trace-diff: identical, {k} blocks")
+                print(f"trace-diff: identical, {k} {'hashes' if prev and prev[0] == 'S' else 'blocks'}")
                 return 0
             print(f"trace-diff: identical for {k} blocks, then the {a_name if a is None else b_name} trace ends")
             return 1
         if a != b:
+            if a[0] == "S" or b[0] == "S":
+                since = f"instruction {prev[1]}" if prev else "the start"
+                print(f"trace-diff: first divergence in the blocks from {since} to the next hash (hash {k})")
+                print(f"  {a_name}: {describe(a)}")
+                print(f"  {b_name}: {describe(b)}")
+                if len(a) > 1 and a[1].isdigit():
+                    print(f"  (a full trace of that span: -d trace with -insn-limit {a[1]})")
+                return 1
             if a[0] == "E" or b[0] == "E":
                 print(f"trace-diff: first divergence at line {k} of the trace")
                 if recent[:-1]:
@@ -108,6 +123,7 @@ def main():
                    help="exit 77 (a skipped test) when FILE is missing, e.g. a guest image")
     p.add_argument("--a", default="-jit off", help="the first run's own arguments")
     p.add_argument("--b", default="-jit on", help="the second run's own arguments")
+    p.add_argument("--sum", action="store_true", help="compare -d tracesum hashes, not every block")
     p.add_argument("args", nargs="*")
     o = p.parse_args()
     if o.logs:
@@ -130,7 +146,7 @@ def main():
         log = os.path.join(out, f"run-{mode}.log")
         if not o.keep:
             os.mkfifo(log)
-        cmd = [o.vx86, *o.args, *shlex.split(own), "-d", "trace,in_asm", "-D", log]
+        cmd = [o.vx86, *o.args, *shlex.split(own), "-d", "tracesum" if o.sum else "trace,in_asm", "-D", log]
         procs.append(subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                       stderr=jit_err if mode == "b" else subprocess.DEVNULL))
         logs.append(log)

@@ -163,3 +163,36 @@ TEST(ShadowGuest, HostWindowAccessesThatKeepFaultingSwitchToTheTlb) {
 }
 
 }  // namespace
+
+// -mmu host: a translated store that reaches a new page every time (a process's first touches of
+// its memory) costs a signal and an mmap per page in the window; after HostSite::kMapLimit such
+// faults its access goes through the TLB's check instead. Every store lands.
+TEST(ShadowGuest, HostWindowAccessesThatKeepReachingNewPagesSwitchToTheTlb) {
+  static constexpr uint32_t FIRST = 0x40000, PAGES = 64;  // (identity-mapped by PT0)
+  const auto body = [](Asm& a) {
+    a.mov(x86::ecx, PAGES);
+    a.mov(x86::edi, FIRST);
+    asmjit::Label loop = a.newLabel();
+    a.bind(loop);
+    a.mov(x86::dword_ptr(x86::edi, 8), x86::ecx);
+    a.add(x86::edi, PAGE_SIZE);
+    a.dec(x86::ecx);
+    a.jnz(loop);
+  };
+  PmGuest g(true, true);
+  g.cpu.mmu.set_scheme(MmuScheme::Host);
+  map_and_fill(g);
+  for (uint32_t k = 0; k < PAGES; ++k)  // (A and D set: the window maps them, no slow path)
+    g.put32(PT0 + (FIRST >> PAGE_SHIFT) * 4 + k * 4, (FIRST + k * PAGE_SIZE) | PRESENT | 0x60);
+  paging_on(g);
+  g.load(body);
+  g.cpu.run(100000);
+  EXPECT_TRUE(g.cpu.s.halted);
+  for (uint32_t k = 0; k < PAGES; ++k) EXPECT_EQ(g.mem.read(FIRST + k * PAGE_SIZE + 8, 4), PAGES - k) << k;
+  const JitStats& st = g.cpu.jit->stats();
+  EXPECT_EQ(st.host_patched_maps, 1u);
+  EXPECT_EQ(st.host_patched, 1u);
+  // The first kMapLimit pages through the window (and the few the set-up touches), then none.
+  EXPECT_GE(g.cpu.mmu.stats().host_mapped, uint64_t{HostSite::kMapLimit});
+  EXPECT_LT(g.cpu.mmu.stats().host_mapped, uint64_t{HostSite::kMapLimit} + 8);
+}
