@@ -36,12 +36,10 @@ HostWindows::~HostWindows() {
     if (v.base) munmap(v.base, kSpan + kGuard);
 }
 
-uint8_t* HostWindows::base(unsigned view) {
+uint8_t* HostWindows::reserve_view(unsigned view) {
   View& v = views_[view];
-  if (!v.base) {
-    void* p = mmap(nullptr, kSpan + kGuard, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p != MAP_FAILED) v.base = static_cast<uint8_t*>(p);
-  }
+  void* p = mmap(nullptr, kSpan + kGuard, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p != MAP_FAILED) v.base = static_cast<uint8_t*>(p);
   return v.base;
 }
 

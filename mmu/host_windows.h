@@ -52,7 +52,10 @@ class HostWindows {
   HostWindows& operator=(const HostWindows&) = delete;
 
   // The view's base (reserved on first use); null if the host has no address space left.
-  uint8_t* base(unsigned view);
+  uint8_t* base(unsigned view) {
+    uint8_t* b = views_[view].base;
+    return b ? b : reserve_view(view);
+  }
   // Maps linear page `lpage` of `view` to RAM page `ppage`, writable or read-only.
   bool map(unsigned view, uint32_t lpage, uint32_t ppage, bool writable);
   // Unmaps linear pages [lin, lin + len) of `view` (what is mapped there).
@@ -85,6 +88,7 @@ class HostWindows {
     ShadowSpace mapped;           // linear page -> RAM page | VALID | RW | STALE: what the window maps
     std::vector<uint32_t> stale;  // pages marked stale since the view's last check
   };
+  uint8_t* reserve_view(unsigned view);
   void unmap_range(View& v, uint32_t lin, uint64_t len);
   void over_budget(unsigned keep);
   // Forgets duplicate references and those whose writable mapping of `ppage` went.

@@ -34,12 +34,6 @@ void Mmu::set_scheme(MmuScheme s) {
   flush();
 }
 
-void Mmu::select_view() {
-  const int slot = mode_.enabled ? shadow_->current_slot() : -1;
-  view_ = slot < 0 ? kIdentityView : 2 * static_cast<unsigned>(slot) + (user_ ? 1 : 0);
-  host_base_ = windows_->base(view_);
-}
-
 void Mmu::shadow_erased(unsigned slot, uint32_t lin, uint64_t len) {
   windows_->mark_stale(2 * slot, lin, len);
   windows_->mark_stale(2 * slot + 1, lin, len);

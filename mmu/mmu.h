@@ -229,7 +229,12 @@ class Mmu : private ShadowObserver {
   void flush_tlb();
   void write_phys(uint32_t paddr, uint32_t value, unsigned size);
   // -mmu host: the view of the current address space and privilege; its base for generated code.
-  void select_view();
+  // (Inline: every privilege change calls it, and a descriptor read from CPL 3 twice.)
+  void select_view() {
+    const int slot = mode_.enabled ? shadow_->current_slot() : -1;
+    view_ = slot < 0 ? kIdentityView : 2 * static_cast<unsigned>(slot) + (user_ ? 1 : 0);
+    host_base_ = windows_->base(view_);
+  }
   bool host_walk(uint32_t lpage, Access acc);
   // A walk that sets no A/D bit: false if it fails or would have to set one.
   bool quiet_walk(uint32_t lpage, Access acc, bool user, WalkPath& path, Translation& t);
