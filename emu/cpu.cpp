@@ -481,7 +481,12 @@ StopReason Cpu::run(uint64_t max_insns) {
         run_stepped(lin, after_ss_load);
         continue;
       }
-      const uint32_t phys = mmu.translate_exec(lin);
+      uint32_t phys;
+      CpuFault fetch_fault;
+      if (!mmu.translate_exec(lin, phys, fetch_fault)) [[unlikely]] {
+        deliver_exception(fetch_fault);
+        continue;
+      }
       Block* b = blocks.find(phys, s.code32);
       if (!b) [[unlikely]] b = translate_block(lin, phys);
       else if (b->pages[1] != b->pages[0]) [[unlikely]] b = check_second_page(b, lin, phys);

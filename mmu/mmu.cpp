@@ -272,14 +272,17 @@ uint32_t Mmu::translate(uint32_t lin, Access acc) {
   return (e.phys_page << PAGE_SHIFT) | (lin & PAGE_MASK);
 }
 
-TlbEntry& Mmu::fill(uint32_t lin, Access acc) {
+TlbEntry* Mmu::fill_checked(uint32_t lin, Access acc, uint32_t& error) {
   const uint32_t lpage = lin & ~PAGE_MASK;
   TlbEntry& e = cur_[(lin >> PAGE_SHIFT) & (TLB_SIZE - 1)];
   uint32_t ppage;
   bool writable = true, dirty = true, exec = true, global = false;
   if (mode_.enabled) {
     const Translation t = page_translation(lpage, acc);
-    if (!t.ok) raise_page_fault(lin, t.error);
+    if (!t.ok) {
+      error = t.error;
+      return nullptr;
+    }
     ppage = t.phys & a20_mask_;
     writable = t.writable;
     dirty = t.dirty;
@@ -304,16 +307,16 @@ TlbEntry& Mmu::fill(uint32_t lin, Access acc) {
   if (!host) {
     // MMIO or open bus: keep the translation for translate(), but no fast-path tags.
     if (exec && !exec_hole(lpage)) e.tag_exec = lpage;
-    return e;
+    return &e;
   }
   e.addend = reinterpret_cast<uintptr_t>(host) - lpage;
   if (exec && !exec_hole(lpage)) e.tag_exec = lpage;
   if (!watches_.empty() && watched_page(lpage)) [[unlikely]]
-    return e;  // data accesses take the slow path, which checks the watchpoints
+    return &e;  // data accesses take the slow path, which checks the watchpoints
   e.tag_read = lpage;
   // Writes stay on the slow path until the page is dirty (so D gets set) and while it holds code.
   if (writable && dirty && mem_.page_writable(ppage) && !mem_.page_write_tracked(ppage)) e.tag_write = lpage;
-  return e;
+  return &e;
 }
 
 bool Mmu::add_watchpoint(const Watchpoint& w) {

@@ -112,6 +112,44 @@ TEST_P(Paging, ProtectionFaultSetsThePdeAccessedBit) {
   EXPECT_EQ(mem.read(PD + 4, 4), PT | P | RW);
 }
 
+// The checks that raise no exception (the JIT's MOV slow path and fetches: Mmu::probe_fault and the
+// non-throwing translate_exec) give the fault the access itself throws, with the same bits set.
+TEST_P(Paging, FaultProbesFindWhatTheAccessesThrow) {
+  pde(0x00400000, PT | P | RW);  // supervisor table
+  pte(0x00401000, 0x00200000 | P | RW | US);
+  pte(0x00402000, 0x00201000 | P | US);   // read-only
+  pte(0x00403000, 0x00202000 | RW | US);  // not present
+  pte(0x00404000, 0x00203000 | P | RW);
+  enable(/*wp=*/true);
+  CpuFault f{};
+  mmu.set_user(true);
+  ASSERT_TRUE(mmu.probe_fault(0x00401000, 1, Access::Read, f));
+  EXPECT_EQ(f.vector, VEC_PF);
+  EXPECT_EQ(f.error, uint32_t{PF_P | PF_U});
+  EXPECT_EQ(f.address, 0x00401000u);
+  EXPECT_EQ(mem.read(PD + 4, 4), PT | P | RW | A);  // as the throwing access sets it
+  mmu.set_user(false);
+  ASSERT_TRUE(mmu.probe_fault(0x00402010, 4, Access::Write, f));
+  EXPECT_EQ(f.error, uint32_t{PF_P | PF_W});
+  EXPECT_EQ(f.address, 0x00402010u);
+  ASSERT_TRUE(mmu.probe_fault(0x00403ffc, 4, Access::Read, f));
+  EXPECT_EQ(f.error, 0u);
+  uint32_t phys = 0;
+  ASSERT_FALSE(mmu.translate_exec(0x00403000, phys, f));
+  EXPECT_EQ(f.error, 0u);
+  EXPECT_EQ(f.address, 0x00403000u);
+  // No fault: the probe filled the TLB and set A as the access would; D waits for the write.
+  EXPECT_FALSE(mmu.probe_fault(0x00404008, 4, Access::Read, f));
+  EXPECT_EQ(read_pte(0x00404000), 0x00203000 | P | RW | A);
+  EXPECT_FALSE(mmu.probe_fault(0x00404008, 4, Access::Write, f));
+  EXPECT_EQ(read_pte(0x00404000), 0x00203000 | P | RW | A | D);
+  ASSERT_TRUE(mmu.translate_exec(0x00404123, phys, f));
+  EXPECT_EQ(phys, 0x00203123u);
+  // A page crossing is the access's own business (it faults on the second page).
+  EXPECT_FALSE(mmu.probe_fault(0x00402ffe, 4, Access::Read, f));
+  EXPECT_EQ(fault_of([&] { mmu.read<uint32_t>(0x00402ffe); }), 0u);
+}
+
 TEST_P(Paging, FourMegabytePagesNeedPse) {
   pde(0x00800000, 0x00C00000 | P | RW | PS);
   enable(false, /*pse=*/true);
