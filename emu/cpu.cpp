@@ -273,7 +273,7 @@ Block* Cpu::translate_block(uint32_t lin, uint32_t phys) {
     }
     b->pages[0] = pages[0];
     b->pages[1] = pages[1];
-    if ((log_mask & LOG_IN_ASM) && log_wanted(cs_base + ip)) log_insn(*this, cs_base, ip, bytes, r.length);
+    if ((log_mask & LOG_IN_ASM) && in_log_filter(cs_base + ip)) log_insn(*this, cs_base, ip, bytes, r.length);
     b->insns.push_back(insn);
     if (device_lock)
       for (unsigned k = 0; k < insn.len && k < avail; ++k) decoded.emplace_back(byte_phys[k], bytes[k]);

@@ -108,10 +108,14 @@ class Cpu {
   FILE* log_file = stderr;
   // -d tracesum: the trace's fields folded into a hash, and the blocks folded so far.
   uint64_t trace_sum = 0, trace_sum_blocks = 0;
-  // -dfilter: the per-block logs (in_asm, cpu, trace, exec) only for blocks that start in one of
-  // these inclusive linear ranges; empty = everywhere.
+  // -dfilter: the per-block logs (in_asm, cpu, trace, tracesum, exec) only for blocks that start
+  // in one of these inclusive linear ranges; empty = everywhere. -dstart: those that run (not
+  // in_asm: a block may run long after it was decoded) only from this instruction count on (a
+  // span of a long run, e.g. where two runs' trace hashes part).
   std::vector<std::pair<uint32_t, uint32_t>> log_filter;
-  bool log_wanted(uint32_t lin) const {
+  uint64_t log_start = 0;
+  bool log_wanted(uint32_t lin) const { return s.icount >= log_start && in_log_filter(lin); }
+  bool in_log_filter(uint32_t lin) const {
     if (log_filter.empty()) return true;
     for (const auto& [lo, hi] : log_filter)
       if (lin >= lo && lin <= hi) return true;

@@ -64,6 +64,7 @@ std::string cli_usage() {
          "  -D FILE                write the -d log to FILE instead of stderr\n"
          "  -dfilter RANGE[,...]   log blocks (in_asm, cpu, trace, exec) only at these linear\n"
          "                         addresses: START..END, START+SIZE or END-SIZE\n"
+         "  -dstart N              log blocks only from guest instruction N on\n"
          "  -no-reboot             exit instead of resetting on a triple fault\n"
          "  -apic on|off           a local APIC at FEE00000h (CPUID reports it; default off)\n"
          "  -smp N[,threads=on|off] N CPUs (1-8; N > 1 turns the APIC on), time-sliced on one\n"
@@ -605,6 +606,11 @@ std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOp
       o.perfmap = true;
     } else if (a == "-no-reboot") {
       o.no_reboot = true;
+    } else if (a == "-dstart") {
+      if (auto e = value(v)) return e;
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), o.log_start);
+      if (ec != std::errc() || p != v.data() + v.size())
+        return "invalid -dstart value '" + v + "' (an instruction count)";
     } else if (a == "-insn-limit") {
       if (auto e = value(v)) return e;
       uint64_t n = 0;

@@ -42,6 +42,7 @@ struct CliOptions {
   std::vector<std::string> debug_items;  // -d in_asm,cpu,int,post,jit
   std::string log_path;                  // -D
   std::vector<std::pair<uint32_t, uint32_t>> log_filter;  // -dfilter: inclusive linear ranges
+  uint64_t log_start = 0;                // -dstart: per-block logs from this instruction count on
   std::string debugcon = "stdio";        // -debugcon stdio|file:PATH|none
   std::string bioslog = "none";          // -bioslog stdio|file:PATH|none
   std::string serial;                    // -serial stdio|file:PATH|none|null ("" = the default)

@@ -155,6 +155,7 @@ void Session::build_config() {
     std::setvbuf(cfg.log_file, nullptr, _IOFBF, 1 << 20);  // -d exec writes a line per instruction
   }
   cfg.log_filter = o.log_filter;
+  cfg.log_start = o.log_start;
   for (const auto& d : o.debug_items) {
     if (d == "in_asm") cfg.log_mask |= LOG_IN_ASM;
     if (d == "out_asm") cfg.log_mask |= LOG_OUT_ASM;

@@ -13,8 +13,9 @@ two runs under -icount; the first line that differs is named, with the code that
 --a and --b replace the two runs' own arguments ("-jit off" and "-jit on"), e.g. --a "-mmu tlb"
 --b "-mmu shadow" compares the two MMU schemes.
 --sum compares -d tracesum logs instead: the same state folded into a hash per 2^20 blocks ("S
-icount hash"), fast enough for whole runs of billions of blocks; a difference is named by the
-span of instructions it lies in, to look at with a full trace and -insn-limit.
+icount hash"), fast enough for whole runs of billions of blocks; at a difference, the span of
+instructions that hash covers runs again with the full trace (-dstart, -insn-limit), which names
+the block.
 Without --keep the logs go through named pipes and never reach the disk; use -insn-limit N (with
 -icount) to bound the runs.
 """
@@ -65,7 +66,9 @@ def describe(fields):
     return " ".join(f"{n}={v.split('=')[-1]}" for n, v in zip(FIELDS, fields))
 
 
-def compare(a_path, b_path, a_name="jit off", b_name="jit on"):
+def compare(a_path, b_path, a_name="jit off", b_name="jit on", span=None):
+    """Names the first difference of two logs; 0 identical, 1 different, 2 empty. For hash lines,
+    `span` (a dict) gets the instruction counts the differing hash covers ("from", "to")."""
     blocks, recent = {}, []
     a_iter, b_iter = read_trace(a_path, blocks, recent), read_trace(b_path, None, None)
     prev, k = None, 0
@@ -86,8 +89,8 @@ def compare(a_path, b_path, a_name="jit off", b_name="jit on"):
                 print(f"trace-diff: first divergence in the blocks from {since} to the next hash (hash {k})")
                 print(f"  {a_name}: {describe(a)}")
                 print(f"  {b_name}: {describe(b)}")
-                if len(a) > 1 and a[1].isdigit():
-                    print(f"  (a full trace of that span: -d trace with -insn-limit {a[1]})")
+                if span is not None and len(a) > 1 and a[1].isdigit():
+                    span["from"], span["to"] = int(prev[1]) if prev else 0, int(a[1])
                 return 1
             if a[0] == "E" or b[0] == "E":
                 print(f"trace-diff: first divergence at line {k} of the trace")
@@ -134,9 +137,23 @@ def main():
     if missing:
         print(f"trace-diff: skipped, {missing[0]} is missing")
         return 77
+    r, span = run_and_compare(o, [], "tracesum" if o.sum else "trace,in_asm")
+    if r == 1 and span:
+        # The hashes name a span of about 2^20 blocks: run it again with the full trace.
+        print(f"trace-diff: the span again block by block (-dstart {span['from']} -insn-limit {span['to'] + 1}):")
+        run_and_compare(o, ["-dstart", str(span["from"]), "-insn-limit", str(span["to"] + 1)], "trace,in_asm",
+                        "span")
+    return r
+
+
+def run_and_compare(o, extra, items, keep_sub=""):
+    """Runs the two vx86 commands with `extra` arguments and `-d items`, compares their logs;
+    returns compare()'s status and, for hashes, the span of the first difference. (--keep: the
+    logs go into that folder, or its `keep_sub` subfolder.)"""
+    span = {}
     # The two runs write their logs into named pipes that are compared as they come: a whole
     # boot's trace is hundreds of gigabytes, which must never reach the disk. --keep writes files.
-    out = o.keep or tempfile.mkdtemp(prefix="trace-diff-")
+    out = os.path.join(o.keep, keep_sub) if o.keep else tempfile.mkdtemp(prefix="trace-diff-")
     os.makedirs(out, exist_ok=True)
     logs, procs = [], []
     # The JIT run's stderr: a block the assembler rejected runs interpreted (identical traces),
@@ -146,7 +163,7 @@ def main():
         log = os.path.join(out, f"run-{mode}.log")
         if not o.keep:
             os.mkfifo(log)
-        cmd = [o.vx86, *o.args, *shlex.split(own), "-d", "tracesum" if o.sum else "trace,in_asm", "-D", log]
+        cmd = [o.vx86, *o.args, *extra, *shlex.split(own), "-d", items, "-D", log]
         procs.append(subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                       stderr=jit_err if mode == "b" else subprocess.DEVNULL))
         logs.append(log)
@@ -157,7 +174,7 @@ def main():
             except subprocess.TimeoutExpired:
                 p.kill()
     try:
-        r = compare(*logs, a_name=o.a, b_name=o.b)
+        r = compare(*logs, a_name=o.a, b_name=o.b, span=span)
         if r == 0:  # both traces ended: the runs are over (after a divergence they are killed)
             procs[1].wait(timeout=o.timeout)
         jit_err.seek(0)
@@ -173,7 +190,7 @@ def main():
             for log in logs:
                 os.unlink(log)
             os.rmdir(out)
-    return r
+    return r, span
 
 
 if __name__ == "__main__":

@@ -60,6 +60,7 @@ Machine::Machine(const MachineConfig& cfg)
     c->log_mask = cfg.log_mask;
     c->log_file = cfg.log_file;
     c->log_filter = cfg.log_filter;
+    c->log_start = cfg.log_start;
     c->enable_jit(cfg.jit);
     c->device_lock = dl;
     c->atomic_rmw = cfg.threads;

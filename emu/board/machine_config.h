@@ -27,6 +27,7 @@ struct MachineConfig {
   uint32_t log_mask = 0;
   FILE* log_file = stderr;
   std::vector<std::pair<uint32_t, uint32_t>> log_filter;  // -dfilter (Cpu::log_filter)
+  uint64_t log_start = 0;                                 // -dstart (Cpu::log_start)
   // The translation tier (-jit on|off) and how often a block runs before it is translated.
   bool jit = true;
   // A local APIC (-apic on): CPUID reports it, Linux runs it in virtual-wire mode. Off until the
