@@ -140,10 +140,10 @@ class Mmu : private ShadowObserver {
   // or dirty bits written). False if nothing is mapped there.
   bool debug_translate(uint32_t lin, uint32_t& phys) const;
   uint32_t translate_exec(uint32_t lin) {
-    const TlbEntry& e = cur_[(lin >> PAGE_SHIFT) & (TLB_SIZE - 1)];
-    if (e.tag_exec == (lin & ~PAGE_MASK)) [[likely]]
-      return (e.phys_page << PAGE_SHIFT) | (lin & PAGE_MASK);
-    return translate(lin, Access::Exec);
+    uint32_t phys;
+    CpuFault f;
+    if (!translate_exec(lin, phys, f)) throw f;
+    return phys;
   }
   // The same without throwing: false and the #PF in `f`. A new process's first fetch from each of
   // its code pages faults (23 K times in the benchmark guest), and the run loop and the JIT's
