@@ -75,6 +75,8 @@ std::string cli_usage() {
          "  -jit on|off            translate guest code to host code (default on; off: the\n"
          "                         interpreter runs everything, the reference tier)\n"
          "  -jit-threshold N       interpreted runs of a block before it is translated (default 2)\n"
+         "  -jit-tlb-checks N      emit each inline TLB check N times (1-4, default 1): the\n"
+         "                         added time per copy is what the checks cost (a measurement aid)\n"
          "  -mmu tlb|shadow|host   TLB misses walk the guest's page tables (tlb), or ask shadow\n"
          "                         page tables kept per address space first (shadow), or\n"
          "                         translated code reaches guest RAM through host-MMU windows of\n"
@@ -579,6 +581,13 @@ std::optional<std::string> parse_cli(const std::vector<std::string>& args, CliOp
       if (ec != std::errc() || p != v.data() + v.size() || t > 1000000)
         return "invalid -jit-threshold value '" + v + "' (0-1000000)";
       o.jit_threshold = t;
+    } else if (a == "-jit-tlb-checks") {
+      if (auto e = value(v)) return e;
+      unsigned n = 0;
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (ec != std::errc() || p != v.data() + v.size() || n < 1 || n > 4)
+        return "invalid -jit-tlb-checks value '" + v + "' (1-4)";
+      o.jit_tlb_checks = n;
     } else if (a == "-s") {
       o.gdb_port = 1234;
     } else if (a == "-S") {

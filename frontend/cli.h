@@ -61,6 +61,7 @@ struct CliOptions {
   std::string kernel_loader;
   bool acpi = true;                      // -acpi on|off (-no-acpi): PM function, ACPI tables
   unsigned jit_threshold = 2;
+  unsigned jit_tlb_checks = 1;
   std::optional<MmuScheme> mmu;  // -mmu tlb|shadow|host (default: host with the JIT, else tlb)
                                    // -jit-threshold N: runs in the interpreter before translation
   // -s / -gdb tcp:[HOST]:PORT: a gdb remote stub (gdb_port 0: none); -S: start paused for it.

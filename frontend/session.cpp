@@ -143,6 +143,7 @@ void Session::build_config() {
     throw SetupError("the gdb stub cannot be used with CPUs on host threads (threads=on)");
   cfg.acpi = o.acpi;
   cfg.jit_threshold = o.jit_threshold;
+  cfg.jit_tlb_checks = o.jit_tlb_checks;
   cfg.perfmap = o.perfmap;
   cfg.bios = read_user_file(o.bios, "BIOS image");
   if (std::string e = validate_bios(cfg.bios); !e.empty()) throw SetupError("'" + o.bios + "': " + e);

@@ -63,7 +63,7 @@ void CodeCache::patch_jump(uintptr_t exec_addr, uintptr_t target) {
   if (off + 5 > used_) return;
   const uint8_t jmp = 0xE9;
   const uint32_t rel = static_cast<uint32_t>(target - (exec_addr + 5));
-  // The rel32 first, then the opcode over the NOP's: the thread that runs this code is the one
+  // The rel32 first, then the opcode over the first byte: the thread that runs this code is the one
   // patching it (from its SIGSEGV handler), so it never sees half of it.
   std::memcpy(write_ + off + 1, &rel, 4);
   std::memcpy(write_ + off, &jmp, 1);

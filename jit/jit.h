@@ -111,6 +111,10 @@ class Jit {
 
   // Blocks run this many times in the interpreter before they are translated.
   unsigned threshold = 2;
+  // Each inline TLB check is emitted this many times (1-4; -jit-tlb-checks): a measurement aid.
+  // The extra copies change nothing but time, so the time per added copy is what the checks cost
+  // (scripts/bench-guest.py --check-cost).
+  unsigned tlb_checks = 1;
 
   // Translates `b` (sets b->host). False if it cannot be translated now.
   bool translate(Block* b);

@@ -23,6 +23,7 @@
 #include <asmjit/x86.h>
 
 #include <cstddef>
+#include <cstring>
 #include <functional>
 #include <iterator>
 #include <span>
@@ -387,6 +388,7 @@ class Emitter {
     ip_mask_ = (b.mode & 1) ? 0xFFFFFFFFu : 0xFFFFu;
     flat_ = b.jit_flat;
     host_disp_ = jit.host_base_disp();
+    tlb_checks_ = jit.tlb_checks;
   }
 
   unsigned run() {
@@ -1009,15 +1011,20 @@ class Emitter {
       a_.add(x86::esi, state(kSegBase(seg), 4));  // linear address
     }
     if (host_disp_) {
-      // A 5-byte NOP the fault handler turns into a jump to the TLB's check (out of line) when
-      // this access keeps needing the slow path (page tables, code pages, MMIO).
-      static constexpr uint8_t kNop5[5] = {0x0F, 0x1F, 0x44, 0x00, 0x00};
-      const Label patch = a_.newLabel(), via_tlb = a_.newLabel(), back = a_.newLabel();
+      // The window base's load, in its 7-byte form (disp32), is where the fault handler writes a
+      // jump to the TLB's check (out of line) when this access keeps needing the slow path (page
+      // tables, code pages, MMIO): no NOP to decode on every access.
+      const Label patch = a_.newLabel(), via_tlb = a_.newLabel(), loaded = a_.newLabel(),
+                  back = a_.newLabel();
       a_.bind(patch);
-      a_.embed(kNop5, sizeof(kNop5));
-      a_.mov(x86::r8, x86::qword_ptr(x86::r15, host_disp_));  // the window
-      a_.add(x86::r8, lin);                                   // (32-bit: zero-extended)
+      // mov r8, qword ptr [r15 + disp32] (asmjit would pick the short disp8 form)
+      uint8_t load[7] = {0x4D, 0x8B, 0x87};
+      std::memcpy(load + 3, &host_disp_, 4);
+      a_.embed(load, sizeof(load));  // the window
+      a_.bind(loaded);
+      a_.add(x86::r8, lin);  // (32-bit: zero-extended)
       a_.bind(back);
+      patch_room_.push_back({patch, loaded});
       if (!site_start_.isValid()) site_start_ = back;
       site_patches_.push_back({patch, via_tlb});
       tails_.push_back([this, lin, size, write, bail, via_tlb, back] {
@@ -1032,6 +1039,10 @@ class Emitter {
 
   // The TLB's fast path for `size` bytes at linear `lin`: the host address in r8, or the bail.
   void emit_tlb_lookup(const Gp& lin, unsigned size, bool write, const Label& bail) {
+    for (unsigned k = 1; k < tlb_checks_; ++k) emit_tlb_check(lin, size, write, bail);
+    emit_tlb_check(lin, size, write, bail);
+  }
+  void emit_tlb_check(const Gp& lin, unsigned size, bool write, const Label& bail) {
     a_.mov(x86::r8, x86::qword_ptr(x86::r15));  // current TLB
     a_.mov(x86::eax, lin.r32());
     a_.shr(x86::eax, PAGE_SHIFT - 5);  // the entry's offset: page number * 32
@@ -1896,6 +1907,8 @@ class Emitter {
   // After relocation: the executable addresses of the window access sites.
   void place_sites(CodeHolder& code, uint64_t base, std::vector<HostSite>& out) const {
     auto at = [&](const Label& l) { return static_cast<uintptr_t>(base + code.labelOffsetFromBase(l)); };
+    for (const auto& [start, end] : patch_room_)
+      if (at(end) - at(start) < 5) throw JitEncodeError("a window access has no room for its patch jump");
     for (const SiteLabels& l : site_labels_) {
       HostSite s{at(l.start), at(l.end), at(l.bail)};
       for (const auto& [patch, target] : l.patches)
@@ -2012,8 +2025,10 @@ class Emitter {
   Label bail_, rejoin_, handler_exit_;
   std::vector<Tail> tails_;
   int32_t host_disp_ = 0;  // -mmu host: the window base's displacement from r15; 0: the TLB
+  unsigned tlb_checks_ = 1;  // copies of each inline TLB check (Jit::tlb_checks)
   Label site_start_;       // the current instruction's first window access
-  std::vector<std::pair<Label, Label>> site_patches_;  // its NOP5s and their TLB variants
+  std::vector<std::pair<Label, Label>> site_patches_;  // its patch points and their TLB variants
+  std::vector<std::pair<Label, Label>> patch_room_;    // each patch point's instruction (start, end)
   struct SiteLabels {
     Label start, end, bail;
     std::vector<std::pair<Label, Label>> patches;

@@ -13,6 +13,7 @@ Usage: scripts/bench-guest.py [--runs N] [--vx86 PATH] [--qemu PATH]
        scripts/bench-guest.py --ab OLD_VX86 [--runs N] [--vx86 PATH] [--new-args ARGS]
        scripts/bench-guest.py --smp [--runs N] [--vx86 PATH] [--qemu PATH]
        scripts/bench-guest.py --mmu [--runs N] [--vx86 PATH] [--qemu PATH]
+       scripts/bench-guest.py --check-cost [--runs N] [--vx86 PATH]
 With --ab, two vx86 builds instead (OLD_VX86 and --vx86, alternately, both with the JIT): the
 minimum and median per row of each, for changes smaller than this machine's noise. --new-args
 gives --vx86 more arguments (the same binary twice with --new-args '-smp 2': the cost of the
@@ -23,6 +24,11 @@ ratios are the speed-up of the threaded CPUs on two processes at once (sha256x2,
 and the cost of time-slicing on the rest (-smp 2 / -smp 1).
 With --mmu, the MMU schemes: vx86 with -mmu tlb, shadow and host beside QEMU, alternately (pipe:
 100,000 round trips between two processes; fault64: 64 MiB of fresh memory touched, twice).
+With --check-cost, what the JIT's inline TLB checks cost: vx86 -mmu tlb with each check emitted
+once, twice and three times (-jit-tlb-checks 1-3), and -mmu host, alternately. The copies change
+nothing but time, so the slope (seconds per added copy, (t3 - t1) / 2) is the checks' cost, and
+t1 / (t1 - slope) is the most any scheme that made guest memory accesses free could gain over
+-mmu tlb from the checks (walks and fills come on top: see a profile).
 With --net, networking: the guest on an e1000 with user networking and two forwarded ports (as
 QEMU's -nic user,model=e1000), vx86 and QEMU alternately; the host fetches 64 MiB from the guest's
 httpd (guest to host) and sends 64 MiB to a guest nc that counts it (host to guest). MB/s of each
@@ -226,6 +232,7 @@ def main():
     ap.add_argument("--new-args", default="", help="more arguments for --vx86 in an A/B run, e.g. '-smp 2'")
     ap.add_argument("--smp", action="store_true", help="one CPU, two time-sliced, two on threads (and QEMU's)")
     ap.add_argument("--mmu", action="store_true", help="-mmu tlb, shadow and host beside QEMU")
+    ap.add_argument("--check-cost", action="store_true", help="the inline TLB checks' cost (-jit-tlb-checks 1-3)")
     ap.add_argument("--net", action="store_true", help="64 MiB each way through hostfwd on the e1000")
     ap.add_argument("--idle", action="store_true", help="CPU of an idle guest with and without its NIC")
     ap.add_argument("--io", action="store_true", help="virtio-blk/-net against IDE/e1000 and QEMU's virtio")
@@ -252,6 +259,9 @@ def main():
             "host": [a.vx86] + kernel + ["-mmu", "host"],
             "qemu": [a.qemu, "-accel", "tcg"] + kernel,
         }
+    elif a.check_cost:
+        cmds = {f"x{n}": [a.vx86] + kernel + ["-mmu", "tlb", "-jit-tlb-checks", str(n)] for n in (1, 2, 3)}
+        cmds["host"] = [a.vx86] + kernel + ["-mmu", "host"]
     elif a.ab:
         cmds = {"old": [a.ab] + kernel, "new": [a.vx86] + kernel + a.new_args.split()}
     else:
@@ -291,6 +301,20 @@ def main():
             best = f"{min(mine) / med['qemu']:.2f}" if mine and med["qemu"] else "n/a"
             print(f"| {label.get(row, row + ' (s)')} | {fmt(med['tlb'])} | {fmt(med['shadow'])} | {fmt(med['host'])}"
                   f" | {fmt(med['qemu'])} | {r('shadow', 'tlb')} | {r('host', 'tlb')} | {best} |")
+        return
+    if a.check_cost:
+        print(f"| measure (median of {a.runs}) | tlb | tlb, checks x2 | tlb, checks x3 | slope (s/copy) |"
+              " tlb/(tlb - slope) | host | tlb/host |")
+        print("|---|---|---|---|---|---|---|---|")
+        for row in rows:
+            med = {n: median([m[row] for m in results[n] if row in m]) for n in cmds}
+            if None in med.values():
+                print(f"| {label.get(row, row + ' (s)')} | n/a |")
+                continue
+            slope = (med["x3"] - med["x1"]) / 2
+            ceiling = f"{med['x1'] / (med['x1'] - slope):.2f}" if med["x1"] > slope > 0 else "n/a"
+            print(f"| {label.get(row, row + ' (s)')} | {fmt(med['x1'])} | {fmt(med['x2'])} | {fmt(med['x3'])} | "
+                  f"{slope:.2f} | {ceiling} | {fmt(med['host'])} | {med['x1'] / med['host']:.2f} |")
         return
     if a.ab:
         print(f"| measure ({a.runs} runs each) | old min | old median | new min | new median | new/old (min) |")

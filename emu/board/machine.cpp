@@ -71,6 +71,7 @@ Machine::Machine(const MachineConfig& cfg)
     if (cfg.threads) c->post = [this, i](std::function<void()> fn) { post_to(i, std::move(fn)); };
     if (c->jit) {
       c->jit->threshold = cfg.jit_threshold;
+      c->jit->tlb_checks = cfg.jit_tlb_checks;
       if (cfg.perfmap && i == 0) c->jit->open_perf_map();
     }
     cpus_.push_back(std::move(c));

@@ -43,6 +43,7 @@ struct MachineConfig {
   // and the ACPI tables, handed to SeaBIOS through fw_cfg or placed in RAM by the direct loader.
   bool acpi = true;
   unsigned jit_threshold = 2;
+  unsigned jit_tlb_checks = 1;  // -jit-tlb-checks: copies of each inline TLB check (Jit::tlb_checks)
   // -mmu shadow: each CPU keeps shadow page tables per guest address space (mmu/shadow_tables.h);
   // -mmu host: and translated code reaches guest RAM through host windows (mmu/host_windows.h).
   MmuScheme mmu = MmuScheme::Tlb;

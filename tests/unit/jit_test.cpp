@@ -762,4 +762,38 @@ TEST(JitIrq, InterruptDuringChainedLoop) {
   EXPECT_GT(eax_at[0], 0u);
 }
 
+// -jit-tlb-checks (a measurement aid): extra copies of each inline TLB check lengthen the code and
+// change nothing else, including the slow path of an access that misses.
+TEST(JitTlbChecks, CopiesLengthenTheCodeAndChangeNothingElse) {
+  // add [ebx+4], eax; mov ecx, [ebx+8]; mov [ebx+12], edx; mov esi, [ebx+0x8000] (another page)
+  const std::vector<uint8_t> code = {0x01, 0x43, 0x04, 0x8B, 0x4B, 0x08, 0x89, 0x53,
+                                     0x0C, 0x8B, 0xB3, 0x00, 0x80, 0x00, 0x00};
+  Tier interp{false}, one{true}, three{true};
+  three.cpu.jit->tlb_checks = 3;
+  std::mt19937 rng{0x7CC};
+  for (int c = 0; c < 50; ++c) {
+    uint32_t regs[8];
+    for (auto& r : regs) r = static_cast<uint32_t>(rng());
+    regs[EBX] = MEM + 16;
+    regs[ESP] = STACK;
+    uint8_t m[64];
+    for (auto& b : m) b = static_cast<uint8_t>(rng());
+    const uint32_t flags = static_cast<uint32_t>(rng());
+    interp.run(code, regs, flags, m);
+    for (Tier* t : {&one, &three}) {
+      t->run(code, regs, flags, m);
+      for (unsigned k = 0; k < 8; ++k) ASSERT_EQ(interp.cpu.s.regs[k], t->cpu.s.regs[k]) << "register " << k;
+      ASSERT_EQ(interp.cpu.s.eflags, t->cpu.s.eflags);
+      ASSERT_EQ(interp.cpu.s.eip, t->cpu.s.eip);
+      ASSERT_EQ(0, std::memcmp(interp.mem.ram() + MEM, t->mem.ram() + MEM, 64));
+    }
+  }
+  const JitStats &a = one.cpu.jit->stats(), &b = three.cpu.jit->stats();
+  EXPECT_EQ(a.blocks, b.blocks);
+  EXPECT_EQ(a.native_insns, b.native_insns);
+  // Each run translates the block again (Tier::run flushes): four accesses, two more copies each,
+  // over 20 bytes a copy.
+  EXPECT_GT(b.bytes, a.bytes + 50 * 4 * 2 * 20);
+}
+
 }  // namespace
