@@ -14,10 +14,11 @@ class Jit;
 class Mmu;
 
 // One translated guest instruction's window accesses: a fault with the host's instruction pointer
-// in [start, end) goes on at `bail`, its slow path. Each access starts with a 5-byte NOP at
-// `patch[k]`; after kSlowLimit slow paths the NOPs become jumps to `target[k]`, the same access
-// through the TLB's inline check, so an access that keeps needing the slow path (a store to page
-// tables or code, MMIO) costs what it costs under -mmu tlb instead of a signal each time.
+// in [start, end) goes on at `bail`, its slow path. Each access starts with the window base's load
+// (7 bytes) at `patch[k]`; after kSlowLimit slow paths its first 5 bytes become a jump to
+// `target[k]`, the same access through the TLB's inline check, so an access that keeps needing the
+// slow path (a store to page tables or code, MMIO) costs what it costs under -mmu tlb instead of a
+// signal each time.
 struct HostSite {
   static constexpr unsigned kMaxPatches = 3, kSlowLimit = 8, kMapLimit = 16;
   uintptr_t start, end, bail;
