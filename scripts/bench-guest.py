@@ -279,15 +279,17 @@ def main():
     rows = ["boot"] + WORKLOADS + ["total"]
     label = {"boot": "seconds to VX86-GUEST-UP", "total": "seconds to the end (all of it)"}
     fmt = lambda x: f"{x:.2f}" if x is not None else "n/a"
+    title = lambda row: label.get(row, row + " (s)")
+    meds = lambda row: {n: median([m[row] for m in results[n] if row in m]) for n in cmds}
     if a.smp:
         names = list(cmds)
         print(f"| measure (median of {a.runs}) | " + " | ".join(names) +
               " | smp2/smp1 | smp1/threads2 | qemu1/qemu2 | threads2/qemu2 |")
         print("|---" * (len(names) + 5) + "|")
         for row in rows:
-            med = {n: median([m[row] for m in results[n] if row in m]) for n in names}
+            med = meds(row)
             r = lambda x, y: f"{med[x] / med[y]:.2f}" if med[x] and med[y] else "n/a"
-            print(f"| {label.get(row, row + ' (s)')} | " + " | ".join(fmt(med[n]) for n in names) +
+            print(f"| {title(row)} | " + " | ".join(fmt(med[n]) for n in names) +
                   f" | {r('smp2', 'smp1')} | {r('smp1', 'threads2')} | {r('qemu1', 'qemu2')} | {r('threads2', 'qemu2')} |")
         return
     if a.mmu:
@@ -295,11 +297,11 @@ def main():
               " host/tlb | best/QEMU |")
         print("|---|---|---|---|---|---|---|---|")
         for row in rows:
-            med = {n: median([m[row] for m in results[n] if row in m]) for n in cmds}
+            med = meds(row)
             r = lambda x, y: f"{med[x] / med[y]:.2f}" if med[x] and med[y] else "n/a"
             mine = [med[n] for n in ("tlb", "shadow", "host") if med[n]]
             best = f"{min(mine) / med['qemu']:.2f}" if mine and med["qemu"] else "n/a"
-            print(f"| {label.get(row, row + ' (s)')} | {fmt(med['tlb'])} | {fmt(med['shadow'])} | {fmt(med['host'])}"
+            print(f"| {title(row)} | {fmt(med['tlb'])} | {fmt(med['shadow'])} | {fmt(med['host'])}"
                   f" | {fmt(med['qemu'])} | {r('shadow', 'tlb')} | {r('host', 'tlb')} | {best} |")
         return
     if a.check_cost:
@@ -307,13 +309,13 @@ def main():
               " tlb/(tlb - slope) | host | tlb/host |")
         print("|---|---|---|---|---|---|---|---|")
         for row in rows:
-            med = {n: median([m[row] for m in results[n] if row in m]) for n in cmds}
+            med = meds(row)
             if None in med.values():
-                print(f"| {label.get(row, row + ' (s)')} | n/a |")
+                print(f"| {title(row)} | n/a |")
                 continue
             slope = (med["x3"] - med["x1"]) / 2
             ceiling = f"{med['x1'] / (med['x1'] - slope):.2f}" if med["x1"] > slope > 0 else "n/a"
-            print(f"| {label.get(row, row + ' (s)')} | {fmt(med['x1'])} | {fmt(med['x2'])} | {fmt(med['x3'])} | "
+            print(f"| {title(row)} | {fmt(med['x1'])} | {fmt(med['x2'])} | {fmt(med['x3'])} | "
                   f"{slope:.2f} | {ceiling} | {fmt(med['host'])} | {med['x1'] / med['host']:.2f} |")
         return
     if a.ab:
@@ -322,7 +324,7 @@ def main():
         for row in rows:
             o, n = ([m[row] for m in results[k] if row in m] for k in ("old", "new"))
             ratio = f"{min(n) / min(o):.2f}" if o and n else "n/a"
-            print(f"| {label.get(row, row + ' (s)')} | {fmt(min(o) if o else None)} | {fmt(median(o))} | "
+            print(f"| {title(row)} | {fmt(min(o) if o else None)} | {fmt(median(o))} | "
                   f"{fmt(min(n) if n else None)} | {fmt(median(n))} | {ratio} |")
         return
     print(f"| measure (median of {a.runs}) | vx86 (JIT) | QEMU TCG | vx86/QEMU | vx86 -jit off |")
@@ -330,7 +332,7 @@ def main():
     for row in rows:
         v, q, i = (median([m[row] for m in results[n] if row in m]) for n in ("vx86", "qemu", "interp"))
         ratio = f"{v / q:.2f}" if v and q else "n/a"
-        print(f"| {label.get(row, row + ' (s)')} | {fmt(v)} | {fmt(q)} | {ratio} | {fmt(i)} |")
+        print(f"| {title(row)} | {fmt(v)} | {fmt(q)} | {ratio} | {fmt(i)} |")
 
 
 if __name__ == "__main__":
