@@ -279,61 +279,51 @@ def main():
     rows = ["boot"] + WORKLOADS + ["total"]
     label = {"boot": "seconds to VX86-GUEST-UP", "total": "seconds to the end (all of it)"}
     fmt = lambda x: f"{x:.2f}" if x is not None else "n/a"
-    title = lambda row: label.get(row, row + " (s)")
-    meds = lambda row: {n: median([m[row] for m in results[n] if row in m]) for n in cmds}
+
+    def table(columns, cells):
+        """A Markdown table: a row per measure, `cells(medians by command, samples by command)` after its title."""
+        print(f"| measure ({a.runs} runs, median unless named) | " + " | ".join(columns) + " |")
+        print("|---" * (len(columns) + 1) + "|")
+        for row in rows:
+            samples = {n: [m[row] for m in results[n] if row in m] for n in cmds}
+            med = {n: median(v) for n, v in samples.items()}
+            print(f"| {label.get(row, row + ' (s)')} | " + " | ".join(cells(med, samples)) + " |")
+
+    def ratio(med, x, y):
+        return f"{med[x] / med[y]:.2f}" if med[x] and med[y] else "n/a"
+
     if a.smp:
         names = list(cmds)
-        print(f"| measure (median of {a.runs}) | " + " | ".join(names) +
-              " | smp2/smp1 | smp1/threads2 | qemu1/qemu2 | threads2/qemu2 |")
-        print("|---" * (len(names) + 5) + "|")
-        for row in rows:
-            med = meds(row)
-            r = lambda x, y: f"{med[x] / med[y]:.2f}" if med[x] and med[y] else "n/a"
-            print(f"| {title(row)} | " + " | ".join(fmt(med[n]) for n in names) +
-                  f" | {r('smp2', 'smp1')} | {r('smp1', 'threads2')} | {r('qemu1', 'qemu2')} | {r('threads2', 'qemu2')} |")
-        return
-    if a.mmu:
-        print(f"| measure (median of {a.runs}) | -mmu tlb | -mmu shadow | -mmu host | QEMU TCG | shadow/tlb |"
-              " host/tlb | best/QEMU |")
-        print("|---|---|---|---|---|---|---|---|")
-        for row in rows:
-            med = meds(row)
-            r = lambda x, y: f"{med[x] / med[y]:.2f}" if med[x] and med[y] else "n/a"
+        table(names + ["smp2/smp1", "smp1/threads2", "qemu1/qemu2", "threads2/qemu2"],
+              lambda med, _: [fmt(med[n]) for n in names] +
+              [ratio(med, x, y) for x, y in (("smp2", "smp1"), ("smp1", "threads2"), ("qemu1", "qemu2"),
+                                              ("threads2", "qemu2"))])
+    elif a.mmu:
+        def mmu_cells(med, _):
             mine = [med[n] for n in ("tlb", "shadow", "host") if med[n]]
             best = f"{min(mine) / med['qemu']:.2f}" if mine and med["qemu"] else "n/a"
-            print(f"| {title(row)} | {fmt(med['tlb'])} | {fmt(med['shadow'])} | {fmt(med['host'])}"
-                  f" | {fmt(med['qemu'])} | {r('shadow', 'tlb')} | {r('host', 'tlb')} | {best} |")
-        return
-    if a.check_cost:
-        print(f"| measure (median of {a.runs}) | tlb | tlb, checks x2 | tlb, checks x3 | slope (s/copy) |"
-              " tlb/(tlb - slope) | host | tlb/host |")
-        print("|---|---|---|---|---|---|---|---|")
-        for row in rows:
-            med = meds(row)
+            return ([fmt(med[n]) for n in ("tlb", "shadow", "host", "qemu")] +
+                    [ratio(med, "shadow", "tlb"), ratio(med, "host", "tlb"), best])
+        table(["-mmu tlb", "-mmu shadow", "-mmu host", "QEMU TCG", "shadow/tlb", "host/tlb", "best/QEMU"], mmu_cells)
+    elif a.check_cost:
+        def cost_cells(med, _):
             if None in med.values():
-                print(f"| {title(row)} | n/a |")
-                continue
+                return ["n/a"] * 7
             slope = (med["x3"] - med["x1"]) / 2
             ceiling = f"{med['x1'] / (med['x1'] - slope):.2f}" if med["x1"] > slope > 0 else "n/a"
-            print(f"| {title(row)} | {fmt(med['x1'])} | {fmt(med['x2'])} | {fmt(med['x3'])} | "
-                  f"{slope:.2f} | {ceiling} | {fmt(med['host'])} | {med['x1'] / med['host']:.2f} |")
-        return
-    if a.ab:
-        print(f"| measure ({a.runs} runs each) | old min | old median | new min | new median | new/old (min) |")
-        print("|---|---|---|---|---|---|")
-        for row in rows:
-            o, n = ([m[row] for m in results[k] if row in m] for k in ("old", "new"))
-            ratio = f"{min(n) / min(o):.2f}" if o and n else "n/a"
-            print(f"| {title(row)} | {fmt(min(o) if o else None)} | {fmt(median(o))} | "
-                  f"{fmt(min(n) if n else None)} | {fmt(median(n))} | {ratio} |")
-        return
-    print(f"| measure (median of {a.runs}) | vx86 (JIT) | QEMU TCG | vx86/QEMU | vx86 -jit off |")
-    print("|---|---|---|---|---|")
-    for row in rows:
-        v, q, i = (median([m[row] for m in results[n] if row in m]) for n in ("vx86", "qemu", "interp"))
-        ratio = f"{v / q:.2f}" if v and q else "n/a"
-        print(f"| {title(row)} | {fmt(v)} | {fmt(q)} | {ratio} | {fmt(i)} |")
-
+            return [fmt(med[n]) for n in ("x1", "x2", "x3")] + [f"{slope:.2f}", ceiling, fmt(med["host"]),
+                                                                ratio(med, "x1", "host")]
+        table(["tlb", "tlb, checks x2", "tlb, checks x3", "slope (s/copy)", "tlb/(tlb - slope)", "host", "tlb/host"],
+              cost_cells)
+    elif a.ab:
+        def ab_cells(_, samples):
+            o, n = samples["old"], samples["new"]
+            return [fmt(min(o) if o else None), fmt(median(o)), fmt(min(n) if n else None), fmt(median(n)),
+                    f"{min(n) / min(o):.2f}" if o and n else "n/a"]
+        table(["old min", "old median", "new min", "new median", "new/old (min)"], ab_cells)
+    else:
+        table(["vx86 (JIT)", "QEMU TCG", "vx86/QEMU", "vx86 -jit off"],
+              lambda med, _: [fmt(med["vx86"]), fmt(med["qemu"]), ratio(med, "vx86", "qemu"), fmt(med["interp"])])
 
 if __name__ == "__main__":
     main()
