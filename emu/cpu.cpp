@@ -426,11 +426,12 @@ StopReason Cpu::run(uint64_t max_insns) {
       s.exit_request = false;
       return StopReason::ExitRequest;
     }
-    bool after_ss_load = false;
-    if (s.int_shadow) {
-      s.int_shadow = false;
-      after_ss_load = ss_loaded;
-      ss_loaded = false;
+    // An interrupt shadow (STI, MOV/POP SS) holds off interrupts until the next instruction has
+    // run: it is consumed below only when that instruction runs, not by a return for the budget
+    // (or the next run() would deliver an interrupt before it; where run() returns depends on
+    // its caller's budgets, so the guest's timeline would too).
+    const bool shadow = s.int_shadow;
+    if (shadow) {
     } else if (s.nmi_pending && !s.nmi_blocked) [[unlikely]] {
       s.halted = false;
       s.nmi_pending = false;
@@ -467,6 +468,12 @@ StopReason Cpu::run(uint64_t max_insns) {
     }
     if (s.halted) return StopReason::Halted;
     if (s.icount >= end) return StopReason::Budget;
+    bool after_ss_load = false;
+    if (shadow) {
+      s.int_shadow = false;
+      after_ss_load = ss_loaded;
+      ss_loaded = false;
+    }
     blocks.free_retired();
     // (RF, set by IRET or a task switch, is cleared once an instruction completes: one stepped.)
     step_mode_ = (s.eflags & (F_TF | F_RF)) || (s.dr[7] & 0xFF);
@@ -474,7 +481,13 @@ StopReason Cpu::run(uint64_t max_insns) {
       const uint32_t lin = s.seg[CS].base + s.eip;
       if (debug_step || !debug_breakpoints.empty()) [[unlikely]] {
         bool ran = false;
-        if (const auto r = debug_boundary(lin, after_ss_load, ran)) return *r;
+        if (const auto r = debug_boundary(lin, after_ss_load, ran)) {
+          if (*r == StopReason::Breakpoint && shadow) {  // (the instruction did not run)
+            s.int_shadow = true;
+            ss_loaded = after_ss_load;
+          }
+          return *r;
+        }
         if (ran) continue;  // debug_boundary ran the instruction stepped
       }
       if (step_mode_) [[unlikely]] {

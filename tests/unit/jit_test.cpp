@@ -718,6 +718,54 @@ struct TestIrq : InterruptSource {
   }
 };
 
+// STI holds off a pending interrupt until the next instruction has run, also when run() returns
+// for its budget right after the STI: the next run() runs that instruction before it takes the
+// interrupt, so where the caller's budgets end does not change the guest's timeline (a snapshot
+// restored there ran the other way).
+TEST(JitIrq, InterruptShadowOutlastsTheBudget) {
+  for (int t = 0; t < 2; ++t) {
+    uint32_t ebx_at[2];
+    for (int split = 0; split < 2; ++split) {
+      Tier tier{t == 1};
+      TestIrq irq;
+      Cpu& cpu = tier.cpu;
+      cpu.intr = &irq;
+      uint8_t* ram = tier.mem.ram();
+      ram[0x20 * 4] = 0x00;  // vector 0x20 -> 0000:0x2100: mov ebx, eax (66 89 c3); hlt
+      ram[0x20 * 4 + 1] = 0x21;
+      ram[0x20 * 4 + 2] = ram[0x20 * 4 + 3] = 0;
+      const uint8_t handler[] = {0x66, 0x89, 0xC3, 0xF4};
+      std::memcpy(ram + 0x2100, handler, sizeof handler);
+      // sti; inc eax; inc eax; inc eax; hlt
+      const uint8_t code[] = {0xFB, 0x40, 0x40, 0x40, 0xF4};
+      std::memcpy(ram + CODE, code, sizeof code);
+      CpuState& s = cpu.s;
+      for (unsigned k = 0; k < SEG_COUNT; ++k) {
+        cpu.load_seg_real(k, 0);
+        s.seg[k].limit = 0xFFFF;
+      }
+      s.seg[CS].attr = 0x009B | SEG_ATTR_DB;
+      s.regs[ESP] = STACK;
+      s.eflags = F_BIT1;  // IF clear until the STI
+      s.eip = CODE;
+      cpu.update_mode();
+      irq.line = true;
+      s.irq_pending = true;
+      if (split) {
+        EXPECT_EQ(cpu.run(1), StopReason::Budget);
+        ASSERT_TRUE(s.int_shadow) << "the shadow went before the instruction after STI ran (tier " << t
+                                  << ")";
+      }
+      cpu.run(100);
+      EXPECT_TRUE(s.halted);
+      EXPECT_FALSE(irq.line) << "the interrupt was not taken";
+      ebx_at[split] = s.regs[EBX];
+    }
+    EXPECT_NE(ebx_at[1], 0u) << "taken before the instruction after STI ran (tier " << t << ")";
+    EXPECT_EQ(ebx_at[0], ebx_at[1]) << "tier " << t;
+  }
+}
+
 // An interrupt raised while translated code spins in a chained loop is taken at the same
 // instruction count, with the same registers, as in the interpreter.
 TEST(JitIrq, InterruptDuringChainedLoop) {
